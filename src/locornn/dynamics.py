@@ -1,0 +1,313 @@
+r"""The oscillator step of LocoRNN and coRNN as pure JAX functions (no Flax, no data, no training).
+
+A hidden state is a pair ``(z, v)`` -- position and velocity of one damped, driven oscillator per
+unit. For LocoRNN the units form a lattice, arrays of shape ``(batch, H, W, C)`` (NHWC); for the
+globally coupled coRNN they form a flat vector, ``(batch, N)``. One step of paper eq. 2 is
+
+.. math::
+
+    v_{t+1} &= v_t + \Delta t\,\big(\tanh(K_z * z_t + K_v * v_t + d_{t+1} + b)
+                 - \gamma z_t - \alpha v_t\big) \\
+    z_{t+1} &= z_t + \Delta t\, v_{t+1}
+
+where ``*`` is the coupling (a 2-D convolution over the lattice, or a dense matrix product) and
+``d_{t+1} = K_x * f(x_{t+1})`` is the *drive*, computed by the caller for all time steps before the
+recurrence (it does not depend on the state, so it is hoisted out of :func:`rollout`'s scan).
+Velocity is updated first and the position uses the new velocity (symplectic Euler), as in the
+paper and the reference code.
+
+Everything here works on a :class:`OscillatorParams` pytree the caller builds, so the step can be
+dropped into any JAX model::
+
+    params = OscillatorParams(position_kernel=kz, velocity_kernel=kv, bias=b,
+                              dt=0.125, gamma=1.0, alpha=0.5)
+    zs = rollout(params, drives, coupling=LocalCoupling())      # drives: (T, B, H, W, C)
+
+Performance note (jax-ml/jax#12868): on XLA:CPU the transpose rule of ``lax.conv`` inside
+``lax.scan`` is ~25x slower than a forward convolution. :func:`lattice_conv` therefore has a
+``custom_vjp`` whose input gradient is itself a forward convolution (with the flipped, transposed
+kernel) and whose kernel gradient is a forward convolution of the input with the output gradient
+(batch axis as channels). Single-channel lattices skip the convolution primitive altogether and
+use ``k*k`` shifted multiply-adds, which XLA:CPU fuses. ``make bench`` prints the timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Literal, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Array = jax.Array
+Padding = Literal["circular", "zero"]
+PADDINGS = ("circular", "zero")
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+
+
+class OscillatorParams(NamedTuple):
+    """Parameters of one oscillator step (a pytree).
+
+    Attributes:
+      position_kernel: coupling of the positions, ``K_z``. Local: ``(k, k, C, C)`` (HWIO);
+        dense: ``(N, N)``.
+      velocity_kernel: coupling of the velocities, ``K_v``, same shape; ``None`` ties it to
+        ``position_kernel`` (the paper's eq. 2 with one kernel: ``K * (z + v)``).
+      bias: ``b``, broadcast against the state: ``(C,)``, ``(H, W, C)`` or ``(N,)``.
+      dt: time step (scalar, > 0).
+      gamma: stiffness, the restoring force ``-gamma z`` (scalar, >= 0).
+      alpha: damping, ``-alpha v`` (scalar, >= 0).
+    """
+
+    position_kernel: Array
+    velocity_kernel: Array | None
+    bias: Array
+    dt: Array | float
+    gamma: Array | float
+    alpha: Array | float
+
+
+def constrain(dt_raw: Array, gamma_raw: Array, alpha_raw: Array) -> tuple[Array, Array, Array]:
+    """Map unconstrained learnable values to physical ones, as the reference code does.
+
+    ``dt = sigmoid(dt_raw)`` keeps the step in (0, 1) (raw init -1.95 gives dt ~ 0.125);
+    ``gamma = relu(gamma_raw)`` and ``alpha = relu(alpha_raw)`` keep stiffness and damping >= 0.
+    """
+    return jax.nn.sigmoid(dt_raw), jax.nn.relu(gamma_raw), jax.nn.relu(alpha_raw)
+
+
+# --------------------------------------------------------------------------------------------
+# Local coupling: a 2-D convolution over the lattice
+
+
+def _pad_lattice(x: Array, radius: int, padding: Padding) -> Array:
+    """Pad the two lattice axes of ``x`` (B, H, W, C) by ``radius`` on each side."""
+    widths = ((0, 0), (radius, radius), (radius, radius), (0, 0))
+    mode = "wrap" if padding == "circular" else "constant"
+    return jnp.pad(x, widths, mode=mode)
+
+
+def _is_scalar_coupling(kernel: Array) -> bool:
+    # One channel in and out: the convolution is k*k multiply-adds of shifted lattices, which
+    # XLA:CPU fuses and runs ~10x faster than its generic convolution (72x72x1, batch 16).
+    return kernel.shape[2] == 1 and kernel.shape[3] == 1
+
+
+def _shifted(xpad: Array, a: int, b: int, height: int, width: int) -> Array:
+    """The window ``xpad[:, a:a+height, b:b+width]`` (static offsets)."""
+    return xpad[:, a:a + height, b:b + width]
+
+
+def _correlate_valid(xpad: Array, kernel: Array) -> Array:
+    """Cross-correlation without padding: (B, H+k-1, W+k-1, Cin) x (k, k, Cin, Cout)."""
+    k = kernel.shape[0]
+    height, width = xpad.shape[1] - k + 1, xpad.shape[2] - k + 1
+    if _is_scalar_coupling(kernel):
+        return sum(jnp.einsum("nhwi,io->nhwo", _shifted(xpad, a, b, height, width), kernel[a, b])
+                   for a in range(k) for b in range(k))
+    return lax.conv_general_dilated(
+        xpad, kernel, window_strides=(1, 1), padding="VALID",
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+
+
+def _kernel_gradient(xpad: Array, dy: Array, kernel: Array) -> Array:
+    """``dK[a, b, i, o] = sum_{n,h,w} xpad[n, h+a, w+b, i] dy[n, h, w, o]``.
+
+    Written as a forward convolution in which the batch axis plays the role of the channels:
+    the padded input with axes (i, h, w, n) is correlated with ``dy`` as a kernel (h, w, n, o).
+    """
+    k = kernel.shape[0]
+    if _is_scalar_coupling(kernel):
+        height, width = dy.shape[1], dy.shape[2]
+        grads = [jnp.einsum("nhwi,nhwo->io", _shifted(xpad, a, b, height, width), dy)
+                 for a in range(k) for b in range(k)]
+        return jnp.stack(grads).reshape(kernel.shape)
+    grad = lax.conv_general_dilated(
+        xpad.transpose(3, 1, 2, 0), dy.transpose(1, 2, 0, 3), window_strides=(1, 1),
+        padding="VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    return grad.transpose(1, 2, 0, 3)
+
+
+def _lattice_conv_forward(x: Array, kernel: Array, padding: Padding) -> Array:
+    radius = kernel.shape[0] // 2
+    return _correlate_valid(_pad_lattice(x, radius, padding), kernel)
+
+
+@jax.custom_vjp
+def _lattice_conv_circular(x, kernel):
+    return _lattice_conv_forward(x, kernel, "circular")
+
+
+@jax.custom_vjp
+def _lattice_conv_zero(x, kernel):
+    return _lattice_conv_forward(x, kernel, "zero")
+
+
+def _make_vjp(padding: Padding):
+    def fwd(x, kernel):
+        return _lattice_conv_forward(x, kernel, padding), (x, kernel)
+
+    def bwd(residuals, dy):
+        x, kernel = residuals
+        # Input gradient. y[h] = sum_a x[h + a - r] K[a]  =>  dx[j] = sum_a dy[j + a - r] K[k-1-a]:
+        # the same padded cross-correlation, with the kernel flipped in space and its in/out
+        # channels swapped. (Exact for circular padding, and for zero padding with odd k.)
+        flipped = jnp.flip(kernel, axis=(0, 1)).swapaxes(2, 3)
+        dx = _lattice_conv_forward(dy, flipped, padding)
+        xpad = _pad_lattice(x, kernel.shape[0] // 2, padding)
+        dkernel = _kernel_gradient(xpad, dy, kernel).astype(kernel.dtype)
+        return dx, dkernel
+
+    return fwd, bwd
+
+
+_lattice_conv_circular.defvjp(*_make_vjp("circular"))
+_lattice_conv_zero.defvjp(*_make_vjp("zero"))
+
+
+def lattice_conv(x: Array, kernel: Array, padding: Padding = "circular") -> Array:
+    r"""Convolve a lattice state with a coupling kernel, keeping the lattice size.
+
+    ``y[n, h, w, o] = sum_{a, b, i} x[n, h + a - r, w + b - r, i] * kernel[a, b, i, o]`` with
+    ``r = k // 2`` (a cross-correlation, as ``lax.conv`` and every deep-learning library define
+    "convolution"); indices outside the lattice wrap around (``"circular"``, a torus: no
+    boundary) or read zero (``"zero"``).
+
+    Args:
+      x: ``(B, H, W, Cin)``.
+      kernel: ``(k, k, Cin, Cout)`` with ``k`` odd.
+      padding: ``"circular"`` (default, as the reference) or ``"zero"``.
+
+    Returns:
+      ``(B, H, W, Cout)``. Differentiable with a custom VJP made of forward convolutions and
+      dot products (see the module docstring for why).
+    """
+    k = kernel.shape[0]
+    if kernel.ndim != 4 or kernel.shape[1] != k or k % 2 != 1:
+        raise ValueError(f"coupling kernel must have shape (k, k, Cin, Cout) with odd k, "
+                         f"got {kernel.shape}")
+    if x.ndim != 4 or x.shape[-1] != kernel.shape[2]:
+        raise ValueError(f"lattice state {x.shape} does not match kernel {kernel.shape}: "
+                         f"expected (B, H, W, {kernel.shape[2]})")
+    if padding == "circular":
+        return _lattice_conv_circular(x, kernel)
+    if padding == "zero":
+        return _lattice_conv_zero(x, kernel)
+    raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Couplings: one interface, local or dense
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalCoupling:
+    """LocoRNN: each unit feels its lattice neighbours through a ``k x k`` convolution.
+
+    State ``(B, H, W, C)``, kernel ``(k, k, C, C)``.
+    """
+
+    padding: Padding = "circular"
+
+    def __post_init__(self):
+        if self.padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
+
+    def __call__(self, kernel: Array, state: Array) -> Array:
+        return lattice_conv(state, kernel, self.padding)
+
+
+@dataclasses.dataclass(frozen=True)
+class DenseCoupling:
+    """coRNN (Rusch & Mishra 2021): every unit feels every other, ``y = x @ W``.
+
+    State ``(B, N)``, kernel ``(N, N)`` (``W[i, j]`` couples unit ``i`` into unit ``j``).
+    """
+
+    def __call__(self, kernel: Array, state: Array) -> Array:
+        if state.shape[-1] != kernel.shape[0]:
+            raise ValueError(f"dense state {state.shape} does not match kernel {kernel.shape}")
+        return state @ kernel
+
+
+Coupling = Callable[[Array, Array], Array]
+
+
+# --------------------------------------------------------------------------------------------
+# The step and the rollout
+
+
+class State(NamedTuple):
+    """Oscillator state: position ``z`` and velocity ``v``, same shape."""
+
+    z: Array
+    v: Array
+
+
+def step(params: OscillatorParams, state: State, drive: Array,
+         coupling: Coupling = LocalCoupling()) -> State:
+    r"""One oscillator step (paper eq. 2, symplectic Euler).
+
+    .. math::
+        v' = v + \Delta t\,(\tanh(K_z * z + K_v * v + d + b) - \gamma z - \alpha v), \qquad
+        z' = z + \Delta t\, v'
+
+    Args:
+      params: the coupling kernels, bias and physical constants.
+      state: ``(z, v)``, each ``(B, H, W, C)`` (local) or ``(B, N)`` (dense).
+      drive: the input term ``d = K_x * f(x)`` for this step, same shape as ``z``.
+      coupling: :class:`LocalCoupling` or :class:`DenseCoupling` (any ``(kernel, x) -> y``).
+
+    Returns:
+      the next :class:`State`.
+    """
+    z, v = state
+    if params.velocity_kernel is None:  # tied: K * z + K * v == K * (z + v), one convolution
+        coupled = coupling(params.position_kernel, z + v)
+    else:  # (one coupling of the stacked [z, v] measured 3x slower on XLA:CPU)
+        coupled = coupling(params.position_kernel, z) + coupling(params.velocity_kernel, v)
+    force = jnp.tanh(coupled + drive + params.bias) - params.gamma * z - params.alpha * v
+    v_next = v + params.dt * force
+    z_next = z + params.dt * v_next
+    return State(z_next, v_next)
+
+
+def rollout(params: OscillatorParams, drives: Array, initial: State | None = None,
+            coupling: Coupling = LocalCoupling(), *, return_velocity: bool = False,
+            unroll: int = 1) -> Array | tuple[Array, Array]:
+    """Unroll :func:`step` over a precomputed drive sequence with ``lax.scan``.
+
+    Args:
+      params: as for :func:`step`.
+      drives: time-major drive sequence ``(T, B, ...)``; ``drives[t]`` enters step ``t``. For an
+        open-loop forecast pass zeros (``drives[t] = 0``).
+      initial: state before the first step (default: ``z = v = 0``).
+      coupling: as for :func:`step`.
+      return_velocity: also return the velocity trajectory.
+      unroll: passed to ``lax.scan`` (steps fused per loop iteration: more is faster for small
+        states and slower to compile).
+
+    Returns:
+      ``zs`` of shape ``(T, B, ...)`` where ``zs[t]`` is the position *after* step ``t``; with
+      ``return_velocity``, the pair ``(zs, vs)``.
+    """
+    if initial is None:
+        zeros = jnp.zeros(drives.shape[1:], drives.dtype)
+        initial = State(zeros, zeros)
+    if initial.z.shape != drives.shape[1:]:
+        raise ValueError(f"initial state {initial.z.shape} does not match drives "
+                         f"{drives.shape} (expected time-major (T, *state_shape))")
+
+    def body(state, drive):
+        new = step(params, state, drive, coupling)
+        return new, (new.z, new.v) if return_velocity else new.z
+
+    _, trajectory = lax.scan(body, initial, drives, unroll=unroll)
+    return trajectory
