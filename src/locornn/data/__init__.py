@@ -1,0 +1,68 @@
+"""Data sets: each family has its own module; :func:`load` builds the one a config names.
+
+A :class:`SequenceData` holds a fixed train split and a fixed held-out test split of image
+sequences ``(num, T, H, W, C)`` in [0, 1]. Training batches are a pure function of
+``(seed, step)`` (:func:`train_batch`), so a resumed run sees exactly the batches an uninterrupted
+run would have seen.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import ml_collections
+import numpy as np
+
+from locornn.data import waves
+
+
+class SequenceData(NamedTuple):
+    train: np.ndarray  # (num_train, T, H, W, C) float32 in [0, 1]
+    test: np.ndarray  # (num_test, T, H, W, C): held out, never trained on
+    source: str  # where the frames came from, recorded with the run
+
+
+def load(data_config: ml_collections.ConfigDict) -> SequenceData:
+    """Generate (or read) the data set named by ``data_config.name``."""
+    key = jax.random.PRNGKey(data_config.seed)
+    train_key, test_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+    length, size = data_config.sequence_length, data_config.image_size
+    if data_config.name == "waves":
+        kwargs = dict(length=length, size=size,
+                      wavelength=(data_config.wavelength_min, data_config.wavelength_max),
+                      speed=(data_config.speed_min, data_config.speed_max))
+        train = waves.plane_waves(train_key, data_config.num_train, **kwargs)
+        test = waves.plane_waves(test_key, data_config.num_test, **kwargs)
+        source = "plane waves generated from data.seed"
+    elif data_config.name == "noise":
+        train = waves.noise(train_key, data_config.num_train, length, size)
+        test = waves.noise(test_key, data_config.num_test, length, size)
+        source = "i.i.d. uniform noise generated from data.seed"
+    else:
+        raise ValueError(f"unknown data set {data_config.name!r}")
+    return SequenceData(np.asarray(train), np.asarray(test), source)
+
+
+def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int) -> np.ndarray:
+    """The training batch of ``step``: epoch-wise shuffling seeded by ``(seed, epoch)``.
+
+    Each epoch is a fresh permutation of the train split (a remainder smaller than a batch is
+    dropped); the batch depends only on ``(seed, step)``, never on what ran before.
+    """
+    num = train.shape[0]
+    if num < batch_size:
+        raise ValueError(f"train split has {num} sequences, fewer than batch_size={batch_size}")
+    per_epoch = num // batch_size
+    epoch, index = divmod(step, per_epoch)
+    order = np.random.default_rng([seed, epoch]).permutation(num)
+    return train[order[index * batch_size:(index + 1) * batch_size]]
+
+
+def test_batches(test: np.ndarray, batch_size: int, max_batches: int = 0):
+    """Consecutive batches of the test split (the last partial batch is dropped)."""
+    count = test.shape[0] // batch_size
+    if max_batches:
+        count = min(count, max_batches)
+    for i in range(count):
+        yield test[i * batch_size:(i + 1) * batch_size]

@@ -101,6 +101,9 @@ def simulate(
         saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=diffrax.PIDController(rtol=tol, atol=tol),
         max_steps=max(4096, 200 * num_steps),
+        # Never differentiated backwards here: a plain while loop compiles faster than the
+        # default checkpointed one.
+        adjoint=diffrax.ForwardMode(),
     )
     return solution.ys
 
@@ -170,8 +173,9 @@ def generate(
     system = get_system(system)
     if num < 0 or num_steps < 1:
         raise ValueError(f"need num >= 0 and num_steps >= 1, got {num}, {num_steps}")
-    chunk = chunk_size or default_chunk_size(num_steps)
-    chunk = max(1, min(chunk, max(num, 1)))
+    # A fixed chunk (padded when fewer trajectories are asked for) means one compile per
+    # (system, num_steps), shared by the train and test splits and by later calls.
+    chunk = int(chunk_size or default_chunk_size(num_steps))
     pieces: list[dict] = []
     bar = None
     if progress:

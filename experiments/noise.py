@@ -1,0 +1,18 @@
+"""Unstructured noise: the control experiment (same model and presets as ``waves``).
+
+I.i.d. uniform frames carry nothing predictable, so the paper expects no waves and no
+orientation maps to emerge; anything that does is an artefact of the model, not of the data.
+"""
+
+import pathlib
+
+from locornn import configs
+
+_WAVES = configs.experiment_module(pathlib.Path(__file__).with_name("waves.py"))
+
+
+def get_config(preset: str = "cpu"):
+    config = _WAVES.get_config(preset)
+    config.experiment = "noise"
+    config.data.name = "noise"
+    return config

@@ -1,0 +1,42 @@
+"""Sine waves ("simulated retinal waves"): LocoRNN forecasting drifting plane waves.
+
+The paper trains on periodic plane waves of random orientation and phase; Figure 1b shows the
+trained lattice carrying diffuse, interacting waves, and Figure 2 finds orientation-selective,
+topographically organised neurons after this training (72x72 lattice).
+
+Presets:
+  smoke: 8x8 lattice, 12x12 images, 30 steps: seconds, for tests.
+  cpu:   32x32x1 lattice on 32x32 frames, 1500 steps: a few minutes on a 2-core laptop.
+  paper: 72x72x1 lattice (the orientation-map experiment), batch 128, 20k steps: GPU/TPU.
+"""
+
+from locornn import configs
+
+PRESETS = {
+    "smoke": {
+        "data.image_size": 12, "data.sequence_length": 8, "data.num_train": 64,
+        "data.num_test": 16, "data.wavelength_min": 4.0, "data.wavelength_max": 8.0,
+        "model.lattice": 8, "train.num_steps": 30, "train.batch_size": 8,
+        "train.learning_rate": 3e-3, "train.log_every": 5, "train.eval_every": 10,
+        "train.checkpoint_every": 10, "train.eval_batches": 2, "figures.num_frames": 4,
+    },
+    "cpu": {
+        "data.num_train": 1024, "data.num_test": 128, "train.num_steps": 1500,
+        "train.batch_size": 16, "train.learning_rate": 1e-3, "train.eval_every": 250,
+        "train.checkpoint_every": 250,
+    },
+    "paper": {
+        "data.num_train": 20000, "data.num_test": 1000, "data.sequence_length": 50,
+        "model.lattice": 72, "train.num_steps": 20000, "train.batch_size": 128,
+        "train.learning_rate": 1e-3, "train.schedule": "cosine", "train.warmup_steps": 500,
+        "train.clip_norm": 1.0, "train.eval_every": 1000, "train.checkpoint_every": 1000,
+        "train.log_every": 100, "train.eval_batches": 0,
+    },
+}
+
+
+def get_config(preset: str = "cpu"):
+    config = configs.base_config()
+    config.experiment = "waves"
+    config.data.name = "waves"
+    return configs.with_preset(config, preset, PRESETS)

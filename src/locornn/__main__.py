@@ -1,0 +1,5 @@
+import sys
+
+from locornn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,129 @@
+"""The command line: ``locornn train|eval|bench|data`` (``python -m locornn`` is the same).
+
+``locornn train --config experiments/waves.py:cpu --config.model.lattice=48`` trains any
+experiment with any field overridden (``ml_collections`` syntax; unknown keys and wrong types
+are refused before anything runs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import runpy
+import sys
+
+from locornn import __version__
+
+
+def _split_overrides(extra: list[str]) -> tuple[list[str], list[str]]:
+    """Separate ``--config.a.b=value`` (or ``--config.a.b value``) from other leftovers."""
+    overrides, unknown, i = [], [], 0
+    while i < len(extra):
+        arg = extra[i]
+        if arg.startswith("--config."):
+            if "=" not in arg and i + 1 < len(extra) and not extra[i + 1].startswith("--"):
+                arg, i = f"{arg}={extra[i + 1]}", i + 1
+            overrides.append(arg)
+        else:
+            unknown.append(arg)
+        i += 1
+    return overrides, unknown
+
+
+def default_workdir(config) -> pathlib.Path:
+    return pathlib.Path("runs") / config.experiment / config.preset / str(config.seed)
+
+
+def cmd_train(args) -> int:
+    from locornn import configs, train
+
+    try:
+        config = configs.load(args.config, args.overrides)
+    except configs.ConfigError as error:
+        print(f"locornn: config error: {error}", file=sys.stderr)
+        return 2
+    workdir = pathlib.Path(args.workdir) if args.workdir else default_workdir(config)
+    try:
+        train.train_and_evaluate(config, workdir, progress=not args.quiet)
+    except configs.ConfigError as error:
+        print(f"locornn: config error: {error}", file=sys.stderr)
+        return 2
+    except train.NonFiniteLossError as error:
+        print(f"locornn: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from locornn import train
+
+    config, model, state, dataset = train.load_run(args.run_dir)
+    result = train.evaluate(train.make_eval_step(model), state.params, dataset.test,
+                            config.train)
+    result = {"step": int(state.step), "split": "test", **result}
+    print(json.dumps(result))
+    train.write_figures(config, model, state.params, dataset.test, pathlib.Path(args.run_dir))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    scripts = sorted(pathlib.Path(args.dir).glob("bench_*.py"))
+    if not scripts:
+        print(f"locornn: no benchmarks/bench_*.py under {args.dir!r} (run from the repository "
+              f"root, or pass --dir)", file=sys.stderr)
+        return 2
+    for script in scripts:
+        print(f"== {script}", flush=True)
+        sys.argv = [str(script), *args.args]
+        runpy.run_path(str(script), run_name="__main__")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="locornn", description="Locally coupled oscillatory recurrent networks.")
+    parser.add_argument("--version", action="version", version=f"locornn {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train an experiment (resumes from checkpoints)",
+                       description="Train an experiment. Override any field with "
+                                   "--config.<section>.<key>=<value>.")
+    p.add_argument("--config", required=True, metavar="FILE[:PRESET]",
+                   help="experiment file and preset, e.g. experiments/waves.py:cpu")
+    p.add_argument("--workdir", help="default: runs/<experiment>/<preset>/<seed>")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train, takes_overrides=True)
+
+    p = sub.add_parser("eval", help="held-out metrics and figures of a trained run")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("bench", help="run the timing benchmarks in benchmarks/")
+    p.add_argument("--dir", default="benchmarks")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to each benchmark script")
+    p.set_defaults(func=cmd_bench)
+
+    try:
+        from locornn.data.hamiltonian.commands import add_data_commands
+    except ImportError:  # pragma: no cover - the data commands arrive with their package
+        pass
+    else:
+        add_data_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    overrides, unknown = _split_overrides(extra)
+    if unknown or (overrides and not getattr(args, "takes_overrides", False)):
+        parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
+    args.overrides = overrides
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""The configuration schema: every field an experiment may set, with its default and type.
+
+An experiment file (``experiments/<name>.py``) starts from :func:`base_config`, changes fields and
+applies a preset. :func:`validate` compares any config against this schema before training, so
+a misspelt key or a wrong type fails at once with a message that names the key, instead of being
+silently ignored. :func:`load` reads an experiment file and applies command-line overrides
+(``--config.model.lattice=48``) through ``ml_collections.config_flags``.
+
+Presets (documented in the README):
+  * ``smoke``: seconds, for tests (tiny lattice, a few dozen steps);
+  * ``cpu``: minutes on a 2-core laptop (the default of ``make train``);
+  * ``paper``: the published sizes, for GPU/TPU.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import ml_collections
+from absl import flags
+from ml_collections import config_flags
+
+PRESETS = ("smoke", "cpu", "paper")
+
+
+class ConfigError(ValueError):
+    """A config key that does not exist, a value of the wrong type, or an impossible value."""
+
+
+def base_config() -> ml_collections.ConfigDict:
+    """All fields with their defaults. Experiments override these; nothing else may be added."""
+    c = ml_collections.ConfigDict()
+    c.experiment = "waves"  # name of the experiment: runs go to runs/<experiment>/<preset>/<seed>
+    c.preset = "cpu"
+    c.seed = 0  # model initialisation and data order; the data set itself uses data.seed
+
+    c.data = ml_collections.ConfigDict()
+    c.data.name = "waves"  # "waves" (drifting plane waves) | "noise" (i.i.d. frames)
+    c.data.seed = 1234  # fixes the train/test split, shared by all training seeds
+    c.data.image_size = 32
+    c.data.sequence_length = 20  # frames per training sequence
+    c.data.num_train = 512
+    c.data.num_test = 64
+    c.data.wavelength_min = 5.0  # pixels (the reference used 5, 10, 16, 24)
+    c.data.wavelength_max = 24.0
+    c.data.speed_min = 0.5  # drift speed, pixels per frame
+    c.data.speed_max = 2.0
+
+    c.model = ml_collections.ConfigDict()
+    c.model.kind = "locornn"  # "locornn" (local coupling) | "cornn" (dense coupling)
+    c.model.lattice = 32  # LocoRNN: the hidden state is lattice x lattice x channels
+    c.model.channels = 1
+    c.model.hidden_units = 256  # coRNN: number of oscillators
+    c.model.kernel_size = 3  # coupling kernels Kz, Kv (odd)
+    c.model.drive_kernel_size = 3  # input kernel Kx (odd)
+    c.model.padding = "circular"  # "circular" | "zero"
+    c.model.tie_kernels = False  # True: one kernel K for position and velocity (paper eq. 2)
+    c.model.dt = 0.125
+    c.model.gamma = 1.0
+    c.model.alpha = 0.5
+    c.model.learn_constants = True  # dt = sigmoid(raw), gamma/alpha = relu(raw)
+    c.model.initial_state = "zeros"  # "zeros" | "encoded" (z from the first frame's drive)
+    c.model.encoder = "mlp"  # "mlp" | "conv"
+    c.model.decoder = "mlp"  # "mlp" | "conv"
+    c.model.encoded_channels = 1  # channels of f(x) on the lattice (input of Kx)
+    c.model.conv_features = 64  # conv encoder/decoder width (DeepMind suite nets)
+    c.model.conv_blocks = 3
+    c.model.conv_depth = 2
+    c.model.drive_layernorm = True  # LayerNorm on the encoded input, as the reference
+    c.model.output = "sigmoid"  # decoder output: "sigmoid" (images in [0, 1]) | "linear"
+    c.model.unroll = 1  # lax.scan unroll
+
+    c.train = ml_collections.ConfigDict()
+    c.train.num_steps = 1000
+    c.train.batch_size = 16
+    c.train.learning_rate = 1e-3
+    c.train.schedule = "constant"  # "constant" | "cosine" (over decay_steps, after warmup)
+    c.train.warmup_steps = 0
+    c.train.decay_steps = 0  # cosine decay length; 0 means train.num_steps at config time
+    c.train.clip_norm = 0.0  # global-norm gradient clipping; 0 disables it
+    c.train.log_every = 25
+    c.train.eval_every = 100
+    c.train.checkpoint_every = 100
+    c.train.max_checkpoints = 3
+    c.train.eval_batches = 4  # held-out batches per evaluation (all of the test split if 0)
+
+    c.figures = ml_collections.ConfigDict()
+    c.figures.enabled = True
+    c.figures.num_frames = 10  # columns of figure1.png
+    c.figures.gif_frames = 40  # frames of hidden.gif (rolled out beyond the data if needed)
+    return c
+
+
+_CHOICES = {
+    "preset": PRESETS,
+    "data.name": ("waves", "noise"),
+    "model.kind": ("locornn", "cornn"),
+    "model.padding": ("circular", "zero"),
+    "model.initial_state": ("zeros", "encoded"),
+    "model.encoder": ("mlp", "conv"),
+    "model.decoder": ("mlp", "conv"),
+    "model.output": ("sigmoid", "linear"),
+    "train.schedule": ("constant", "cosine"),
+}
+
+
+def _walk(config, prefix=""):
+    for key, value in config.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, ml_collections.ConfigDict):
+            yield from _walk(value, path + ".")
+        else:
+            yield path, value
+
+
+def validate(config: ml_collections.ConfigDict) -> None:
+    """Raise :class:`ConfigError` naming the first key that is unknown, mistyped or invalid."""
+    schema = dict(_walk(base_config()))
+    for path, value in _walk(config):
+        if path not in schema:
+            close = [k for k in schema if k.rsplit(".", 1)[-1] == path.rsplit(".", 1)[-1]]
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"unknown config key {path!r}{hint}")
+        expected = type(schema[path])
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise ConfigError(f"config key {path!r} must be {expected.__name__}, "
+                              f"got {type(value).__name__} {value!r}")
+        if path in _CHOICES and value not in _CHOICES[path]:
+            raise ConfigError(f"config key {path!r} must be one of {_CHOICES[path]}, got {value!r}")
+    for path in ("model.kernel_size", "model.drive_kernel_size"):
+        size = config.get(path.split(".")[0]).get(path.split(".")[1])
+        if size % 2 != 1 or size < 1:
+            raise ConfigError(f"config key {path!r} must be a positive odd number, got {size}")
+    for path in ("train.num_steps", "train.batch_size", "train.log_every", "train.eval_every",
+                 "train.checkpoint_every", "data.sequence_length", "data.num_train",
+                 "data.num_test", "model.lattice", "model.channels"):
+        section, key = path.split(".")
+        if config[section][key] < 1:
+            raise ConfigError(f"config key {path!r} must be >= 1, got {config[section][key]}")
+    if config.data.sequence_length < 3:
+        raise ConfigError("config key 'data.sequence_length' must be >= 3 (two frames of "
+                          "context and one to predict)")
+    if config.data.num_test < config.train.batch_size and config.train.eval_batches:
+        raise ConfigError(f"'data.num_test' ({config.data.num_test}) must be at least "
+                          f"'train.batch_size' ({config.train.batch_size})")
+
+
+def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collections.ConfigDict:
+    """Load ``path/to/experiment.py[:preset]`` and apply ``--config.a.b=value`` overrides.
+
+    Overrides are parsed by ``ml_collections.config_flags`` (types follow the field's default;
+    unknown keys raise). The result is validated against :func:`base_config`.
+    """
+    path = pathlib.Path(spec.split(":", 1)[0])
+    if not path.is_file():
+        raise ConfigError(f"experiment config file {str(path)!r} does not exist "
+                          f"(expected e.g. experiments/waves.py:cpu)")
+    flag_values = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "experiment config", flag_values=flag_values,
+                                    lock_config=True)
+    try:
+        flag_values(["locornn", f"--config={spec}", *overrides])
+        config = flag_values.config
+    except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as error:
+        message = str(error).strip("'\"").replace("\\n", " ").replace("\n", " ")
+        raise ConfigError(f"bad config override or key: {message}") from None
+    validate(config)
+    return config
+
+
+def experiment_module(spec: str):
+    """Import an experiment file (for tests and tools that call ``get_config`` directly)."""
+    path = pathlib.Path(spec.split(":", 1)[0])
+    module_spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def override(config: ml_collections.ConfigDict, updates: dict) -> ml_collections.ConfigDict:
+    """Set dotted keys (``{"model.lattice": 72}``) on ``config``; unknown keys raise."""
+    for path, value in updates.items():
+        *sections, key = path.split(".")
+        node = config
+        for section in sections:
+            node = node[section]
+        if key not in node:
+            raise ConfigError(f"unknown config key {path!r}")
+        node[key] = value
+    return config
+
+
+def with_preset(config: ml_collections.ConfigDict, preset: str,
+                presets: dict[str, dict]) -> ml_collections.ConfigDict:
+    """Apply one of an experiment's presets (``smoke``, ``cpu``, ``paper``) to ``config``."""
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    config.preset = preset
+    return override(config, presets.get(preset, {}))

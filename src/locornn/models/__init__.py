@@ -1,0 +1,18 @@
+"""Flax modules: encoders/decoders (:mod:`.codecs`) and sequence models (:mod:`.oscillator`)."""
+
+from __future__ import annotations
+
+import ml_collections
+
+from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from locornn.models.oscillator import OscillatorCore, OscillatorRNN
+
+
+def build_model(model_config: ml_collections.ConfigDict,
+                image_shape: tuple[int, int, int]) -> OscillatorRNN:
+    """The sequence model a config's ``model`` section names (``locornn`` or ``cornn``)."""
+    return OscillatorRNN(ml_collections.FrozenConfigDict(model_config), tuple(image_shape))
+
+
+__all__ = ["build_model", "OscillatorRNN", "OscillatorCore", "MLPEncoder", "ConvEncoder",
+           "MLPDecoder", "ConvDecoder"]

@@ -1,0 +1,104 @@
+"""Encoders f (image -> features) and decoders g (hidden state -> image), MLP and convolutional.
+
+The MLP pair is the reference's rotating-MNIST/sine-wave choice (one linear layer each way). The
+convolutional pair follows the DeepMind Hamiltonian-suite nets: ``blocks`` blocks of ``depth``
+3x3 convolutions of ``features`` channels with leaky ReLU, halving (encoder) or doubling
+(decoder) the resolution between blocks, and a linear projection to or from the hidden state.
+All modules map a batch of single frames; sequence models fold time into the batch so that the
+whole sequence is encoded in one call, outside the recurrence.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import flax.linen as nn
+import jax
+
+
+class MLPEncoder(nn.Module):
+    """``(N, h, w, c) -> (N, *out_shape)``: one linear layer, optionally LayerNorm-ed."""
+
+    out_shape: Sequence[int]
+    layernorm: bool = True
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        x = nn.Dense(math.prod(self.out_shape), name="project")(images.reshape(len(images), -1))
+        if self.layernorm:
+            x = nn.LayerNorm(name="norm")(x)
+        return x.reshape(len(images), *self.out_shape)
+
+
+class ConvEncoder(nn.Module):
+    """``(N, h, w, c) -> (N, *out_shape)``: conv blocks, then a linear projection."""
+
+    out_shape: Sequence[int]
+    features: int = 64
+    blocks: int = 3
+    depth: int = 2
+    layernorm: bool = True
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        x = images
+        for block in range(self.blocks):
+            if block:  # halve the resolution between blocks
+                x = nn.avg_pool(x, (2, 2), strides=(2, 2))
+            for _ in range(self.depth):
+                x = nn.leaky_relu(nn.Conv(self.features, (3, 3))(x))
+        return MLPEncoder(self.out_shape, self.layernorm, name="project")(x)
+
+
+def _output(x: jax.Array, kind: str) -> jax.Array:
+    return jax.nn.sigmoid(x) if kind == "sigmoid" else x
+
+
+class MLPDecoder(nn.Module):
+    """``(N, *state) -> (N, h, w, c)``: one linear layer from the flattened state."""
+
+    image_shape: Sequence[int]
+    output: str = "sigmoid"
+
+    @nn.compact
+    def __call__(self, state: jax.Array) -> jax.Array:
+        x = nn.Dense(math.prod(self.image_shape), name="project")(state.reshape(len(state), -1))
+        return _output(x.reshape(len(state), *self.image_shape), self.output)
+
+
+class ConvDecoder(nn.Module):
+    """``(N, *state) -> (N, h, w, c)``: a linear projection to a coarse grid, then conv blocks."""
+
+    image_shape: Sequence[int]
+    features: int = 64
+    blocks: int = 3
+    depth: int = 2
+    output: str = "sigmoid"
+
+    @nn.compact
+    def __call__(self, state: jax.Array) -> jax.Array:
+        height, width, channels = self.image_shape
+        scale = 2 ** (self.blocks - 1)
+        if height % scale or width % scale:
+            raise ValueError(f"conv decoder with {self.blocks} blocks needs image sides divisible "
+                             f"by {scale}, got {height}x{width}")
+        coarse = (height // scale, width // scale, self.features)
+        x = nn.Dense(math.prod(coarse), name="project")(state.reshape(len(state), -1))
+        x = x.reshape(len(state), *coarse)
+        for block in range(self.blocks):
+            if block:  # double the resolution between blocks
+                x = jax.image.resize(x, (len(x), x.shape[1] * 2, x.shape[2] * 2, x.shape[3]),
+                                     "nearest")
+            for _ in range(self.depth):
+                x = nn.leaky_relu(nn.Conv(self.features, (3, 3))(x))
+        x = nn.Conv(channels, (3, 3), name="to_image")(x)
+        return _output(x, self.output)
+
+
+def time_distributed(module: nn.Module, sequence: jax.Array) -> jax.Array:
+    """Apply a per-frame module to ``(B, T, ...)`` by folding time into the batch."""
+    batch, steps = sequence.shape[:2]
+    out = module(sequence.reshape(batch * steps, *sequence.shape[2:]))
+    return out.reshape(batch, steps, *out.shape[1:])
+

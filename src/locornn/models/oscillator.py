@@ -1,0 +1,146 @@
+"""Flax sequence models built on :mod:`locornn.dynamics`: LocoRNN (local) and coRNN (dense).
+
+Both are ``encoder f -> drive -> oscillator rollout -> decoder g``:
+
+* every frame is encoded and turned into a drive ``d_t = K_x * f(x_t)`` *before* the recurrence
+  (one batched call over all ``B*T`` frames), so the ``lax.scan`` carries only the oscillator
+  step;
+* LocoRNN: ``f(x)`` lives on the lattice ``(L, L, encoded_channels)``, ``K_x`` is a ``k x k``
+  convolution with the same padding as the couplings, and ``K_z, K_v`` are lattice convolutions;
+* coRNN: ``f(x)`` is a vector, ``K_x`` a dense layer, ``K_z, K_v`` dense ``N x N`` matrices.
+
+Index convention: ``z[:, t]`` is the position after reading frame ``t``, and
+``prediction[:, t] = g(z[:, t])`` is the forecast of frame ``t + 1`` (the last one has no target).
+"""
+
+from __future__ import annotations
+
+import math
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from locornn import dynamics
+from locornn.models.codecs import (ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder,
+                                   time_distributed)
+
+
+def _logit(p: float) -> float:
+    return math.log(p) - math.log1p(-p)
+
+
+class OscillatorCore(nn.Module):
+    """The learnable part of the oscillator step; ``__call__`` returns its parameter pytree.
+
+    Kernels start LeCun-normal (variance 1/fan-in), the bias at zero, and the constants at
+    ``dt``, ``gamma``, ``alpha``; with ``learn_constants`` they are stored raw
+    (``dt_raw = logit(dt)``, so dt = 0.125 gives -1.95 as in the reference) and mapped back by
+    :func:`locornn.dynamics.constrain`.
+    """
+
+    kernel_shape: tuple[int, ...]
+    bias_shape: tuple[int, ...]
+    tie_kernels: bool = False
+    dt: float = 0.125
+    gamma: float = 1.0
+    alpha: float = 0.5
+    learn_constants: bool = True
+
+    @nn.compact
+    def __call__(self) -> dynamics.OscillatorParams:
+        init = nn.initializers.lecun_normal()
+        position = self.param("position_kernel", init, self.kernel_shape)
+        velocity = None if self.tie_kernels else self.param("velocity_kernel", init,
+                                                            self.kernel_shape)
+        bias = self.param("bias", nn.initializers.zeros, self.bias_shape)
+        if self.learn_constants:
+            def scalar(name, value):
+                return self.param(name, nn.initializers.constant(value), ())
+            dt, gamma, alpha = dynamics.constrain(scalar("dt_raw", _logit(self.dt)),
+                                                  scalar("gamma_raw", self.gamma),
+                                                  scalar("alpha_raw", self.alpha))
+        else:
+            dt, gamma, alpha = self.dt, self.gamma, self.alpha
+        return dynamics.OscillatorParams(position, velocity, bias, dt, gamma, alpha)
+
+
+class OscillatorRNN(nn.Module):
+    """LocoRNN (``config.kind == "locornn"``) or coRNN (``"cornn"``) on image sequences.
+
+    Attributes:
+      config: the ``model`` section of an experiment config (frozen).
+      image_shape: ``(h, w, c)`` of one frame.
+    """
+
+    config: ml_collections.FrozenConfigDict
+    image_shape: tuple[int, int, int]
+
+    @property
+    def local(self) -> bool:
+        return self.config.kind == "locornn"
+
+    @property
+    def state_shape(self) -> tuple[int, ...]:
+        c = self.config
+        return (c.lattice, c.lattice, c.channels) if self.local else (c.hidden_units,)
+
+    @property
+    def coupling(self):
+        if self.local:
+            return dynamics.LocalCoupling(self.config.padding)
+        return dynamics.DenseCoupling()
+
+    def setup(self):
+        c = self.config
+        if self.local:
+            encoded_shape = (c.lattice, c.lattice, c.encoded_channels)
+            padding = "CIRCULAR" if c.padding == "circular" else "SAME"
+            k = c.drive_kernel_size
+            self.drive = nn.Conv(c.channels, (k, k), padding=padding, name="drive")
+            kernel_shape = (c.kernel_size, c.kernel_size, c.channels, c.channels)
+            bias_shape = (c.channels,)
+        else:
+            encoded_shape = (c.hidden_units,)
+            self.drive = nn.Dense(c.hidden_units, name="drive")
+            kernel_shape = (c.hidden_units, c.hidden_units)
+            bias_shape = (c.hidden_units,)
+        conv = dict(features=c.conv_features, blocks=c.conv_blocks, depth=c.conv_depth)
+        if c.encoder == "conv":
+            self.encoder = ConvEncoder(encoded_shape, layernorm=c.drive_layernorm, **conv)
+        else:
+            self.encoder = MLPEncoder(encoded_shape, layernorm=c.drive_layernorm)
+        if c.decoder == "conv":
+            self.decoder = ConvDecoder(self.image_shape, output=c.output, **conv)
+        else:
+            self.decoder = MLPDecoder(self.image_shape, output=c.output)
+        self.core = OscillatorCore(kernel_shape, bias_shape, c.tie_kernels, c.dt, c.gamma,
+                                   c.alpha, c.learn_constants)
+
+    def drives(self, frames: jax.Array) -> jax.Array:
+        """``(B, T, h, w, c) -> (T, B, *state_shape)``: ``K_x * f(x_t)`` for every frame."""
+        encoded = time_distributed(self.encoder, frames)
+        return jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
+
+    def __call__(self, frames: jax.Array) -> dict[str, jax.Array]:
+        """Read a sequence and forecast each next frame.
+
+        Args:
+          frames: ``(B, T, h, w, c)``.
+
+        Returns:
+          ``{"prediction": (B, T, h, w, c), "z": (B, T, *state_shape)}`` where
+          ``prediction[:, t]`` forecasts ``frames[:, t + 1]``.
+        """
+        if frames.ndim != 5 or tuple(frames.shape[2:]) != tuple(self.image_shape):
+            raise ValueError(f"expected frames (B, T, {', '.join(map(str, self.image_shape))}), "
+                             f"got {frames.shape}")
+        drives = self.drives(frames)
+        initial = None
+        if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
+            initial = dynamics.State(drives[0], jnp.zeros_like(drives[0]))
+        zs = dynamics.rollout(self.core(), drives, initial, self.coupling,
+                              unroll=self.config.unroll)
+        zs = jnp.swapaxes(zs, 0, 1)
+        return {"prediction": time_distributed(self.decoder, zs), "z": zs}

@@ -1,0 +1,337 @@
+"""Training: ``train_and_evaluate(config, workdir)``, in the layout of the Flax examples.
+
+What a run writes to ``workdir`` (``runs/<experiment>/<preset>/<seed>/`` from the CLI):
+
+* ``config.json``: the resolved config. A workdir is tied to one config: starting again with
+  a different one stops with an error instead of mixing two runs (only ``train.num_steps`` and
+  ``figures.*`` may change, to train further or redraw).
+* ``metrics.jsonl``: one JSON object per line, ``{"step", "split": "train"|"test", ...}``;
+  test records are on the held-out split, never on training data.
+* ``checkpoints/<step>/``: orbax checkpoints of the train state (params, optimiser state, step)
+  every ``train.checkpoint_every`` steps, at the end, and when interrupted.
+* ``summary.json``, ``loss.png``, ``figure1.png``, ``hidden.gif`` after training.
+
+Resume: a run that finds checkpoints continues from the latest. Batches are a pure function of
+``(seed, step)`` (:func:`locornn.data.train_batch`), so an interrupted and resumed run reaches the
+same parameters as an uninterrupted one. Ctrl-C or SIGTERM saves a checkpoint and exits.
+
+Non-finite loss: the loop checks every step's loss and gradient norm at each log/checkpoint
+boundary; on the first NaN/Inf it raises :class:`NonFiniteLossError` naming the step, and no
+checkpoint is ever written after it, so the last good one is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pathlib
+import signal
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+from flax.training import train_state
+from tqdm.auto import tqdm
+
+from locornn import configs, data, metrics, models, plots
+
+# Fields that may differ between a workdir's saved config and a resumed run.
+RESUMABLE_CHANGES = ("train.num_steps", "figures.")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss or gradient became NaN/Inf."""
+
+
+class TrainState(train_state.TrainState):
+    pass
+
+
+def make_optimizer(train_config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+    """Adam with an optional warmup + cosine schedule and optional global-norm clipping."""
+    lr = train_config.learning_rate
+    if train_config.schedule == "cosine":
+        decay = train_config.decay_steps or train_config.num_steps
+        schedule = optax.warmup_cosine_decay_schedule(0.0, lr, train_config.warmup_steps, decay)
+    elif train_config.warmup_steps:
+        schedule = optax.linear_schedule(0.0, lr, train_config.warmup_steps)
+    else:
+        schedule = lr
+    parts = [optax.clip_by_global_norm(train_config.clip_norm)] if train_config.clip_norm else []
+    return optax.chain(*parts, optax.adam(schedule))
+
+
+def create_train_state(config: ml_collections.ConfigDict, image_shape, sample: np.ndarray):
+    """Model and freshly initialised train state (params from ``config.seed``)."""
+    model = models.build_model(config.model, image_shape)
+    params = model.init(jax.random.PRNGKey(config.seed), jnp.asarray(sample[:1]))["params"]
+    state = TrainState.create(apply_fn=model.apply, params=params,
+                              tx=make_optimizer(config.train))
+    return model, state
+
+
+def make_train_step(model) -> Callable:
+    def loss_fn(params, batch):
+        out = model.apply({"params": params}, batch)
+        return metrics.forward_prediction_loss(out["prediction"], batch)
+
+    @jax.jit
+    def train_step(state: TrainState, batch: jax.Array):
+        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
+        return state.apply_gradients(grads=grads), {"loss": loss,
+                                                    "grad_norm": optax.global_norm(grads)}
+
+    return train_step
+
+
+def make_eval_step(model) -> Callable:
+    @jax.jit
+    def eval_step(params, batch: jax.Array):
+        out = model.apply({"params": params}, batch)
+        return {"loss": metrics.forward_prediction_loss(out["prediction"], batch),
+                "mse": metrics.next_frame_mse(out["prediction"], batch)}
+
+    return eval_step
+
+
+def evaluate(eval_step, params, test: np.ndarray, train_config) -> dict[str, float]:
+    """Mean loss and per-pixel MSE over held-out batches."""
+    results = [eval_step(params, batch)
+               for batch in data.test_batches(test, train_config.batch_size,
+                                              train_config.eval_batches)]
+    return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
+
+
+# ------------------------------------------------------------------------------------------
+# Workdir bookkeeping
+
+
+def _flat(config) -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}": v for k, v in _flat(value).items()})
+        else:
+            out[key] = value
+    return out
+
+
+def _claim_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+    """Write config.json, or check that the one already there belongs to this run."""
+    path = workdir / "config.json"
+    resolved = json.loads(config.to_json())
+    if path.exists():
+        saved = _flat(json.loads(path.read_text()))
+        now = _flat(resolved)
+        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k)
+                         and not k.startswith(RESUMABLE_CHANGES))
+        if changed:
+            raise configs.ConfigError(
+                f"{workdir} holds a run with a different config (differs at {', '.join(changed)}); "
+                f"use another workdir or remove this one")
+    path.write_text(json.dumps(resolved, indent=2) + "\n")
+
+
+def _truncate_metrics(path: pathlib.Path, step: int) -> None:
+    """Drop records beyond the restored checkpoint: the resumed run writes them again."""
+    if path.exists():
+        keep = [r for r in plots.read_metrics(path) if r["step"] <= step]
+        path.write_text("".join(json.dumps(r) + "\n" for r in keep))
+
+
+def _check_finite_data(split: str, sequences: np.ndarray) -> None:
+    bad = ~np.isfinite(sequences).reshape(len(sequences), -1).all(axis=1)
+    if bad.any():
+        raise ValueError(f"{split} data contains NaN/Inf in sequence(s) "
+                         f"{np.flatnonzero(bad)[:5].tolist()}; refusing to train on it")
+
+
+class _Interrupts:
+    """Turn SIGTERM into KeyboardInterrupt while training, so kill and Ctrl-C both checkpoint."""
+
+    def __enter__(self):
+        self.previous = signal.getsignal(signal.SIGTERM)
+        try:
+            signal.signal(signal.SIGTERM, self._raise)
+        except ValueError:  # not the main thread: leave signals alone
+            self.previous = None
+        return self
+
+    @staticmethod
+    def _raise(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib.Path,
+                       *, progress: bool = True) -> dict:
+    """Train ``config`` in ``workdir`` (resuming if it holds checkpoints); return the summary.
+
+    Raises:
+      configs.ConfigError: unknown key, wrong type, or a workdir that holds another run.
+      NonFiniteLossError: the loss or gradients became NaN/Inf (the message names the step).
+    """
+    configs.validate(config)
+    workdir = pathlib.Path(workdir).absolute()
+    workdir.mkdir(parents=True, exist_ok=True)
+    _claim_workdir(config, workdir)
+    log = tqdm.write if progress else (lambda *_: None)
+
+    dataset = data.load(config.data)
+    _check_finite_data("train", dataset.train)
+    _check_finite_data("test", dataset.test)
+    image_shape = dataset.train.shape[2:]
+    model, state = create_train_state(config, image_shape, dataset.train)
+    num_params = sum(x.size for x in jax.tree.leaves(state.params))
+    log(f"locornn: {config.experiment}/{config.preset} seed {config.seed}: "
+        f"{config.model.kind} with {num_params:,} parameters; data: {dataset.source}; "
+        f"workdir {workdir}")
+
+    manager = ocp.CheckpointManager(
+        workdir / "checkpoints",
+        options=ocp.CheckpointManagerOptions(max_to_keep=config.train.max_checkpoints,
+                                             create=True))
+    metrics_path = workdir / "metrics.jsonl"
+    latest = manager.latest_step()
+    if latest is not None:
+        state = manager.restore(latest, args=ocp.args.StandardRestore(state))
+        _truncate_metrics(metrics_path, latest)
+        log(f"locornn: resuming from checkpoint at step {latest}")
+    else:
+        _truncate_metrics(metrics_path, -1)
+
+    train_step, eval_step = make_train_step(model), make_eval_step(model)
+    start, total = int(state.step), config.train.num_steps
+    wall_start = time.perf_counter()
+    try:
+        with _Interrupts(), open(metrics_path, "a") as sink:
+            state = _loop(config, state, dataset, train_step, eval_step, manager, sink,
+                          start, total, progress)
+    except KeyboardInterrupt:
+        manager.wait_until_finished()
+        log(f"locornn: interrupted; the latest checkpoint is step {manager.latest_step()}. "
+            f"Run the same command again to resume.")
+        manager.close()
+        raise
+    manager.wait_until_finished()
+    manager.close()
+
+    summary = {"experiment": config.experiment, "preset": config.preset, "seed": config.seed,
+               "model": config.model.kind, "num_params": int(num_params),
+               "data_source": dataset.source, "steps": int(state.step),
+               "train_seconds_this_session": time.perf_counter() - wall_start,
+               "test": evaluate(eval_step, state.params, dataset.test, config.train)}
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if config.figures.enabled:
+        write_figures(config, model, state.params, dataset.test, workdir)
+    log(f"locornn: done. held-out loss {summary['test']['loss']:.4g} "
+        f"(mse {summary['test']['mse']:.3g}); wrote {workdir}")
+    return summary
+
+
+def _loop(config, state, dataset, train_step, eval_step, manager, sink, start, total, progress):
+    """The training loop proper (see the module docstring for its guarantees)."""
+    tc = config.train
+    pending = []  # (step, device metrics) not yet checked for finiteness
+    window_start, window_steps = time.perf_counter(), 0
+
+    def flush(step_done: int) -> dict:
+        """Check and log the pending steps; raise on the first non-finite one."""
+        nonlocal pending, window_start, window_steps
+        host = jax.device_get(pending)
+        pending = []
+        for step, values in host:
+            if not all(math.isfinite(float(v)) for v in values.values()):
+                raise NonFiniteLossError(
+                    f"loss became {float(values['loss'])} (gradient norm "
+                    f"{float(values['grad_norm'])}) at step {step}; stopping. The last good "
+                    f"checkpoint (step {manager.latest_step()}) is kept in {manager.directory}. "
+                    f"Check the data for NaN/Inf, or lower train.learning_rate / set "
+                    f"train.clip_norm.")
+        last = {k: float(v) for k, v in host[-1][1].items()} if host else {}
+        rate = window_steps / max(time.perf_counter() - window_start, 1e-9)
+        window_start, window_steps = time.perf_counter(), 0
+        if last:
+            sink.write(json.dumps({"step": step_done, "split": "train", **last,
+                                   "steps_per_second": rate}) + "\n")
+            sink.flush()
+        return last
+
+    with tqdm(total=total, initial=start, unit="step", disable=not progress,
+              dynamic_ncols=True, desc=config.experiment) as bar:
+        step = start
+        try:
+            for step in range(start, total):
+                batch = data.train_batch(dataset.train, step, tc.batch_size, config.seed)
+                state, step_metrics = train_step(state, batch)
+                pending.append((step, step_metrics))
+                window_steps += 1
+                done = step + 1
+                evaluate_now = done % tc.eval_every == 0 or done == total
+                save_now = done % tc.checkpoint_every == 0 or done == total
+                if done % tc.log_every == 0 or evaluate_now or save_now:
+                    last = flush(done)
+                    bar.set_postfix(loss=f"{last['loss']:.4g}")
+                if evaluate_now:
+                    held_out = evaluate(eval_step, state.params, dataset.test, tc)
+                    sink.write(json.dumps({"step": done, "split": "test", **held_out}) + "\n")
+                    sink.flush()
+                    bar.set_postfix(loss=f"{last['loss']:.4g}", test=f"{held_out['loss']:.4g}")
+                if save_now:
+                    manager.save(done, args=ocp.args.StandardSave(state))
+                if evaluate_now or save_now:  # keep steps/s a measure of training alone
+                    window_start = time.perf_counter()
+                bar.update(1)
+        except KeyboardInterrupt:
+            _save_if_finite(manager, state)
+            raise
+    return state
+
+
+def _save_if_finite(manager, state) -> None:
+    """On interrupt: checkpoint the current state, unless it is already saved or not finite."""
+    step = int(state.step)
+    finite = all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.params))
+    if finite and step != manager.latest_step():
+        manager.save(step, args=ocp.args.StandardSave(state), force=True)
+
+
+def write_figures(config, model, params, test: np.ndarray, workdir: pathlib.Path) -> None:
+    """loss.png, figure1.png and hidden.gif of the first held-out sequence."""
+    plots.loss_curve(plots.read_metrics(workdir / "metrics.jsonl"), workdir / "loss.png")
+    sequence = test[:1]
+    out = jax.jit(model.apply)({"params": params}, jnp.asarray(sequence))
+    frames, z, prediction = sequence[0], np.asarray(out["z"][0]), np.asarray(out["prediction"][0])
+    title = f"{config.experiment} ({config.model.kind}, held-out sequence)"
+    plots.figure1(frames, z, prediction, workdir / "figure1.png",
+                  num_frames=config.figures.num_frames, title=title)
+    plots.hidden_gif(frames, z, prediction, workdir / "hidden.gif")
+
+
+def load_run(workdir: str | pathlib.Path):
+    """Config, model, trained params and data of a finished (or checkpointed) run."""
+    workdir = pathlib.Path(workdir).absolute()
+    path = workdir / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{workdir} is not a run directory (no config.json)")
+    config = ml_collections.ConfigDict(json.loads(path.read_text()))
+    configs.validate(config)
+    dataset = data.load(config.data)
+    model, state = create_train_state(config, dataset.train.shape[2:], dataset.train)
+    with ocp.CheckpointManager(workdir / "checkpoints") as manager:
+        step = manager.latest_step()
+        if step is None:
+            raise FileNotFoundError(f"{workdir} has no checkpoint yet")
+        state = manager.restore(step, args=ocp.args.StandardRestore(state))
+    return config, model, state, dataset

@@ -1,0 +1,391 @@
+"""Specification of locornn.dynamics: the oscillator step of paper eq. 2, its couplings, its
+rollout and the custom gradient of the lattice convolution.
+
+Every reference below is written independently of the code under test: plain NumPy loops for the
+step and the convolution, and ``lax.conv_general_dilated`` with JAX's own autodiff for the VJP.
+"""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jax import lax
+from jax.test_util import check_grads
+
+from locornn import dynamics as dyn
+
+TOL = dict(rtol=2e-5, atol=2e-5)  # float32 JAX against float64 NumPy
+PADDINGS = ("circular", "zero")
+
+
+# --------------------------------------------------------------------------------------------
+# NumPy references
+
+
+def np_lattice_conv(x, kernel, padding):
+    """``y[n,h,w,o] = sum_{a,b,i} x[n, h+a-r, w+b-r, i] K[a,b,i,o]``, r = k // 2, in NumPy."""
+    x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+    k = kernel.shape[0]
+    r = k // 2
+    _, height, width, _ = x.shape
+    y = np.zeros(x.shape[:3] + (kernel.shape[3],))
+    for a in range(k):
+        for b in range(k):
+            if padding == "circular":  # shifted[h] = x[(h + a - r) mod H]
+                shifted = np.roll(x, shift=(r - a, r - b), axis=(1, 2))
+            else:  # reads outside the lattice are zero
+                shifted = np.zeros_like(x)
+                for h in range(height):
+                    for w in range(width):
+                        hs, ws = h + a - r, w + b - r
+                        if 0 <= hs < height and 0 <= ws < width:
+                            shifted[:, h, w] = x[:, hs, ws]
+            y += np.einsum("nhwi,io->nhwo", shifted, kernel[a, b])
+    return y
+
+
+def np_step(kz, kv, bias, dt, gamma, alpha, z, v, drive, couple):
+    """Paper eq. 2, symplectic Euler (velocity first); ``kv=None`` means ``kv = kz``."""
+    kv = kz if kv is None else kv
+    force = np.tanh(couple(z, kz) + couple(v, kv) + drive + bias) - gamma * z - alpha * v
+    v_next = v + dt * force
+    return z + dt * v_next, v_next
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def random_lattice_params(rng, k, channels, tied, scale=0.3, bias_shape=None):
+    """Random OscillatorParams for a (k, k, C, C) local coupling, as float32 arrays."""
+    shape = (k, k, channels, channels)
+    f32 = functools.partial(np.asarray, dtype=np.float32)
+    return dyn.OscillatorParams(
+        position_kernel=f32(scale * rng.standard_normal(shape)),
+        velocity_kernel=None if tied else f32(scale * rng.standard_normal(shape)),
+        bias=f32(0.1 * rng.standard_normal(bias_shape or (channels,))),
+        dt=f32(rng.uniform(0.05, 0.3)), gamma=f32(rng.uniform(0.5, 2.0)),
+        alpha=f32(rng.uniform(0.1, 1.0)),
+    )
+
+
+def random_state(rng, shape, scale=1.0):
+    """A random ``State`` of float32 arrays."""
+    return dyn.State(*(np.float32(scale) * rng.standard_normal(shape, dtype=np.float32)
+                       for _ in range(2)))
+
+
+def np_step_from_params(params, state, drive, couple):
+    """:func:`np_step` on an :class:`OscillatorParams` (converted to float64)."""
+    as64 = lambda a: None if a is None else np.asarray(a, np.float64)  # noqa: E731
+    return np_step(*map(as64, params), *map(as64, state), as64(drive), couple)
+
+
+# --------------------------------------------------------------------------------------------
+# The step
+
+
+@pytest.mark.parametrize("k", [3, 5])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("tied", [True, False], ids=["tied", "untied"])
+def test_step_matches_numpy_eq2(k, channels, padding, tied):
+    """One local step equals paper eq. 2 written in NumPy (velocity first, then position with
+    the new velocity), for tied and untied kernels, both paddings, C in {1, 3}, k in {3, 5}."""
+    rng = np.random.default_rng([k, channels, len(padding), tied])
+    params = random_lattice_params(rng, k, channels, tied)
+    shape = (2, 7, 6, channels)  # non-square, so swapped lattice axes would show
+    state, drive = random_state(rng, shape), rng.standard_normal(shape).astype(np.float32)
+
+    got = dyn.step(params, state, drive, dyn.LocalCoupling(padding))
+    want = np_step_from_params(params, state, drive,
+                               lambda x, kern: np_lattice_conv(x, kern, padding))
+    np.testing.assert_allclose(got.z, want[0], **TOL)
+    np.testing.assert_allclose(got.v, want[1], **TOL)
+
+
+def test_step_accepts_spatial_bias():
+    """A bias of shape (H, W, C) (one per unit) broadcasts like the (C,) one."""
+    rng = np.random.default_rng(1)
+    params = random_lattice_params(rng, 3, 2, tied=False, bias_shape=(5, 4, 2))
+    state, drive = random_state(rng, (3, 5, 4, 2)), np.zeros((3, 5, 4, 2), np.float32)
+    got = dyn.step(params, state, drive)
+    want = np_step_from_params(params, state, drive,
+                               lambda x, kern: np_lattice_conv(x, kern, "circular"))
+    np.testing.assert_allclose(got.z, want[0], **TOL)
+
+
+@pytest.mark.parametrize("shift", [(1, 0), (2, -3), (5, 4)])
+def test_circular_coupling_is_translation_equivariant(shift):
+    """On the torus, rolling z, v and the drive over the lattice rolls the next state by the
+    same amount (no unit is special)."""
+    rng = np.random.default_rng(2)
+    params = random_lattice_params(rng, 3, 2, tied=False)
+    state, drive = random_state(rng, (2, 6, 7, 2)), rng.standard_normal((2, 6, 7, 2))
+    roll = functools.partial(jnp.roll, shift=shift, axis=(1, 2))
+
+    rolled_then_stepped = dyn.step(params, dyn.State(roll(state.z), roll(state.v)), roll(drive))
+    stepped_then_rolled = dyn.step(params, state, drive)
+    np.testing.assert_allclose(rolled_then_stepped.z, roll(stepped_then_rolled.z), **TOL)
+    np.testing.assert_allclose(rolled_then_stepped.v, roll(stepped_then_rolled.v), **TOL)
+
+
+def test_zero_padding_is_not_translation_equivariant():
+    """With zero padding the border is felt. Rolling a state that touches every border by two
+    rows changes the next state exactly in the rows whose neighbourhood crosses the border
+    (before or after the roll: rows 0, 1, 2 and 5 of 6) and nowhere else."""
+    rng = np.random.default_rng(3)
+    params = random_lattice_params(rng, 3, 1, tied=False)
+    state = random_state(rng, (1, 6, 6, 1))
+    drive = np.zeros((1, 6, 6, 1), np.float32)
+    coupling = dyn.LocalCoupling("zero")
+    roll = functools.partial(jnp.roll, shift=2, axis=1)
+
+    rolled_then_stepped = dyn.step(params, dyn.State(roll(state.z), roll(state.v)), drive,
+                                   coupling)
+    stepped_then_rolled = roll(dyn.step(params, state, drive, coupling).v)
+    differs = ~np.isclose(rolled_then_stepped.v, stepped_then_rolled, **TOL)[0, :, :, 0]
+    np.testing.assert_array_equal(differs.any(axis=1), [True, True, True, False, False, True])
+
+
+def test_dense_coupling_step_matches_cornn_equations():
+    """coRNN (Rusch & Mishra 2021): y'' = tanh(W y + W_hat y' + V u + b) - gamma y - eps y',
+    discretised velocity first (y'_{n+1} = y'_n + dt (...); y_{n+1} = y_n + dt y'_{n+1}),
+    equals :func:`rollout` with :class:`DenseCoupling` of kernels W^T, W_hat^T (state @ kernel)
+    and drives V u, over a few steps."""
+    rng = np.random.default_rng(4)
+    batch, hidden, inputs, steps = 3, 5, 2, 4
+    w, w_hat = rng.standard_normal((2, hidden, hidden)) * 0.5
+    v_in, b = rng.standard_normal((hidden, inputs)), rng.standard_normal(hidden) * 0.1
+    dt, gamma, eps = 0.1, 1.3, 0.7
+    u = rng.standard_normal((steps, batch, inputs))
+
+    y, y_dot = np.zeros((batch, hidden)), np.zeros((batch, hidden))
+    want = []
+    for t in range(steps):
+        for n in range(batch):  # per sample, as matrix-vector products
+            y_ddot = (np.tanh(w @ y[n] + w_hat @ y_dot[n] + v_in @ u[t, n] + b)
+                      - gamma * y[n] - eps * y_dot[n])
+            y_dot[n] = y_dot[n] + dt * y_ddot
+            y[n] = y[n] + dt * y_dot[n]
+        want.append(y.copy())
+
+    f32 = functools.partial(jnp.asarray, dtype=jnp.float32)
+    params = dyn.OscillatorParams(f32(w.T), f32(w_hat.T), f32(b), dt, gamma, eps)
+    drives = f32(np.einsum("tni,hi->tnh", u, v_in))
+    got = dyn.rollout(params, drives, coupling=dyn.DenseCoupling())
+    np.testing.assert_allclose(got, np.stack(want), **TOL)
+
+
+@settings(max_examples=25, deadline=None)
+@given(dt=st.floats(0.01, 0.5), gamma=st.floats(0.0, 3.0), alpha=st.floats(0.0, 2.0),
+       seed=st.integers(0, 2**16))
+def test_uncoupled_undriven_units_are_damped_linear_oscillators(dt, gamma, alpha, seed):
+    """With zero kernels, zero bias and zero drive, tanh(0) = 0 and every unit is an independent
+    damped harmonic oscillator: v' = v - dt (gamma z + alpha v), z' = z + dt v'."""
+    rng = np.random.default_rng(seed)
+    steps, shape = 5, (2, 4, 4, 1)
+    z0, v0 = z, v = rng.standard_normal((2,) + shape)
+    want = []
+    for _ in range(steps):
+        v = v - dt * (gamma * z + alpha * v)
+        z = z + dt * v
+        want.append(z)
+
+    zeros = jnp.zeros((3, 3, 1, 1))
+    params = dyn.OscillatorParams(zeros, zeros, jnp.zeros(1), jnp.float32(dt),
+                                  jnp.float32(gamma), jnp.float32(alpha))
+    initial = dyn.State(*(jnp.asarray(a, jnp.float32) for a in (z0, v0)))
+    got = _jit_rollout(params, jnp.zeros((steps,) + shape), initial)
+    np.testing.assert_allclose(got, np.stack(want), rtol=1e-4, atol=1e-5)
+
+
+_jit_rollout = jax.jit(dyn.rollout)
+
+
+# --------------------------------------------------------------------------------------------
+# The rollout
+
+
+def python_loop_rollout(params, drives, initial, coupling):
+    """The specification of :func:`rollout`: call :func:`step` once per drive, keep each state."""
+    state, zs, vs = initial, [], []
+    for drive in drives:
+        state = dyn.step(params, state, drive, coupling)
+        zs.append(state.z)
+        vs.append(state.v)
+    return np.stack(zs), np.stack(vs)
+
+
+@pytest.mark.parametrize("nonzero_initial", [False, True], ids=["rest", "moving"])
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_rollout_equals_python_loop_of_step(nonzero_initial, padding):
+    """``rollout`` is a ``lax.scan`` of ``step``: zs[t] (and vs[t]) is the state after step t,
+    starting from rest by default or from the given initial state; unroll=2 changes nothing."""
+    rng = np.random.default_rng(5)
+    params = random_lattice_params(rng, 3, 2, tied=False)
+    shape, steps = (2, 5, 5, 2), 6
+    drives = rng.standard_normal((steps,) + shape).astype(np.float32)
+    coupling = dyn.LocalCoupling(padding)
+    initial = random_state(rng, shape) if nonzero_initial else None
+    start = initial or dyn.State(np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+
+    want_z, want_v = python_loop_rollout(params, drives, start, coupling)
+    zs = dyn.rollout(params, drives, initial, coupling)
+    np.testing.assert_allclose(zs, want_z, **TOL)
+    for unroll in (1, 2):
+        zs, vs = dyn.rollout(params, drives, initial, coupling, return_velocity=True,
+                             unroll=unroll)
+        np.testing.assert_allclose(zs, want_z, **TOL)
+        np.testing.assert_allclose(vs, want_v, **TOL)
+
+
+def test_gradients_through_1000_steps_are_finite_and_nonzero():
+    """Backpropagating a loss through a 1000-step rollout (6x6x1 lattice, batch 2, dt ~ 0.125,
+    parameters as the learnable reference initialises them) gives finite gradients, non-zero
+    for every parameter and for the drives."""
+    rng = np.random.default_rng(6)
+    steps, shape = 1000, (2, 6, 6, 1)
+    raw = dict(kz=0.3 * rng.standard_normal((3, 3, 1, 1)), kv=0.3 * rng.standard_normal(
+        (3, 3, 1, 1)), bias=np.zeros(1), dt=-1.95, gamma=1.0, alpha=0.5)
+    raw = jax.tree.map(lambda a: jnp.asarray(a, jnp.float32), raw)
+    drives = jnp.asarray(rng.standard_normal((steps,) + shape), jnp.float32)
+    target = jnp.asarray(rng.standard_normal((steps,) + shape), jnp.float32)
+
+    grads = jax.jit(jax.grad(mse_of_rollout, argnums=(0, 1)))(raw, drives, target)
+    for name, leaf in {**grads[0], "drives": grads[1]}.items():
+        assert np.isfinite(leaf).all(), name
+        assert np.any(leaf != 0), name
+
+
+def mse_of_rollout(raw, drives, target):
+    """Mean squared error of the positions of a rollout with constrained raw parameters."""
+    dt, gamma, alpha = dyn.constrain(raw["dt"], raw["gamma"], raw["alpha"])
+    params = dyn.OscillatorParams(raw["kz"], raw["kv"], raw["bias"], dt, gamma, alpha)
+    return jnp.mean((dyn.rollout(params, drives) - target) ** 2)
+
+
+# --------------------------------------------------------------------------------------------
+# lattice_conv and its custom VJP
+
+
+def plain_lattice_conv(x, kernel, padding):
+    """The naive lattice convolution: ``lax.conv`` on a wrap/zero-padded input, autodiff'd."""
+    r = kernel.shape[0] // 2
+    mode = "wrap" if padding == "circular" else "constant"
+    xpad = jnp.pad(x, ((0, 0), (r, r), (r, r), (0, 0)), mode=mode)
+    return lax.conv_general_dilated(xpad, kernel, (1, 1), "VALID",
+                                    dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def scalar_of(conv, padding, weights):
+    """A non-linear scalar function of a lattice convolution, to differentiate."""
+    return lambda x, kernel: jnp.sum(jnp.sin(conv(x, kernel, padding)) * weights)
+
+
+CHANNELS = [(1, 1), (3, 3), (2, 3)]
+
+
+@pytest.mark.parametrize("k", [3, 5, 7, 9])
+@pytest.mark.parametrize("cin,cout", CHANNELS)
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_lattice_conv_and_its_gradient_match_plain_conv(k, cin, cout, padding):
+    """``lattice_conv`` equals the NumPy cross-correlation, and ``jax.grad`` through its custom
+    VJP (w.r.t. input and kernel) equals autodiff of ``lax.conv`` on a padded input."""
+    rng = np.random.default_rng([k, cin, cout, len(padding)])
+    x = jnp.asarray(rng.standard_normal((2, 10, 11, cin)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((k, k, cin, cout)) / k, jnp.float32)
+    weights = jnp.asarray(rng.standard_normal((2, 10, 11, cout)), jnp.float32)
+
+    np.testing.assert_allclose(dyn.lattice_conv(x, kernel, padding),
+                               np_lattice_conv(x, kernel, padding), rtol=1e-4, atol=1e-4)
+    grad = lambda conv: jax.jit(jax.grad(scalar_of(conv, padding, weights), argnums=(0, 1)))
+    custom, plain = grad(dyn.lattice_conv)(x, kernel), grad(plain_lattice_conv)(x, kernel)
+    for got, want in zip(custom, plain):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("cin,cout", [(1, 1), (2, 3)])
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_lattice_conv_gradient_passes_finite_differences(padding, cin, cout):
+    """In float64, the custom VJP (and the VJP of the VJP, for second-order uses) agrees with
+    central finite differences."""
+    rng = np.random.default_rng(7)
+    with jax.enable_x64(True):
+        x = jnp.asarray(rng.standard_normal((2, 5, 4, cin)))
+        kernel = jnp.asarray(rng.standard_normal((3, 3, cin, cout)))
+        conv = functools.partial(dyn.lattice_conv, padding=padding)
+        check_grads(conv, (x, kernel), order=2, modes=["rev"])
+
+
+# --------------------------------------------------------------------------------------------
+# constrain
+
+
+def test_constrain_maps_raw_values_like_the_reference():
+    """dt = sigmoid(raw) (the reference init -1.95 gives dt ~ 0.125), gamma = relu(raw),
+    alpha = relu(raw): negative raw stiffness/damping clamp to zero."""
+    dt, gamma, alpha = dyn.constrain(jnp.float32(-1.95), jnp.float32(1.0), jnp.float32(0.5))
+    assert dt == pytest.approx(1 / (1 + np.exp(1.95)), rel=1e-6)
+    assert dt == pytest.approx(0.125, abs=0.003)
+    assert (gamma, alpha) == (1.0, 0.5)
+    raw = jnp.array([-3.0, -0.1, 0.0, 0.2, 4.0])
+    dt, gamma, alpha = dyn.constrain(raw, raw, raw)
+    np.testing.assert_allclose(dt, 1 / (1 + np.exp(-np.asarray(raw))), rtol=1e-6)
+    np.testing.assert_array_equal(gamma, jnp.maximum(raw, 0.0))
+    assert gamma[3] == np.float32(0.2)
+    np.testing.assert_array_equal(alpha, gamma)
+    assert np.all((dt > 0) & (dt < 1))
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_even_kernel_size_is_rejected():
+    """A k x k kernel with even k has no centre unit: ValueError naming the odd-k requirement."""
+    with pytest.raises(ValueError, match="odd k"):
+        dyn.lattice_conv(jnp.zeros((1, 5, 5, 1)), jnp.zeros((4, 4, 1, 1)))
+    params = dyn.OscillatorParams(jnp.zeros((2, 2, 1, 1)), None, jnp.zeros(1), 0.1, 1.0, 0.5)
+    with pytest.raises(ValueError, match="odd k"):
+        dyn.step(params, dyn.State(jnp.zeros((1, 5, 5, 1)), jnp.zeros((1, 5, 5, 1))),
+                 jnp.zeros((1, 5, 5, 1)))
+
+
+def test_non_square_or_wrong_rank_kernel_is_rejected():
+    """Kernels that are not (k, k, Cin, Cout) are refused with the expected shape in the message."""
+    for bad in [jnp.zeros((3, 5, 1, 1)), jnp.zeros((3, 3, 1))]:
+        with pytest.raises(ValueError, match=r"\(k, k, Cin, Cout\)"):
+            dyn.lattice_conv(jnp.zeros((1, 5, 5, 1)), bad)
+
+
+def test_kernel_state_channel_mismatch_is_rejected():
+    """A local kernel for C channels on a state with another channel count, or a dense kernel of
+    the wrong size, raises ValueError saying the state does not match the kernel."""
+    with pytest.raises(ValueError, match="does not match kernel"):
+        dyn.lattice_conv(jnp.zeros((1, 5, 5, 2)), jnp.zeros((3, 3, 3, 3)))
+    with pytest.raises(ValueError, match="does not match kernel"):
+        dyn.DenseCoupling()(jnp.zeros((4, 4)), jnp.zeros((2, 5)))
+
+
+def test_unknown_padding_is_rejected():
+    """Only 'circular' and 'zero' exist; anything else is named in the error."""
+    with pytest.raises(ValueError, match="padding.*'reflect'"):
+        dyn.LocalCoupling("reflect")
+    with pytest.raises(ValueError, match="padding.*'same'"):
+        dyn.lattice_conv(jnp.zeros((1, 5, 5, 1)), jnp.zeros((3, 3, 1, 1)), "same")
+
+
+def test_rollout_initial_state_shape_mismatch_is_rejected():
+    """An initial state whose shape is not drives.shape[1:] raises ValueError naming both."""
+    params = dyn.OscillatorParams(jnp.zeros((3, 3, 1, 1)), None, jnp.zeros(1), 0.1, 1.0, 0.5)
+    drives = jnp.zeros((4, 2, 5, 5, 1))
+    bad = dyn.State(jnp.zeros((2, 6, 5, 1)), jnp.zeros((2, 6, 5, 1)))
+    with pytest.raises(ValueError, match=r"initial state.*does not match drives"):
+        dyn.rollout(params, drives, bad)
+    with pytest.raises(ValueError, match=r"initial state.*does not match drives"):
+        dyn.rollout(params, jnp.zeros((2, 5, 5, 1)))  # forgot the time axis
