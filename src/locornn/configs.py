@@ -172,9 +172,9 @@ def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collectio
     return config
 
 
-def experiment_module(spec: str):
+def experiment_module(path: str | pathlib.Path):
     """Import an experiment file (for tests and tools that call ``get_config`` directly)."""
-    path = pathlib.Path(spec.split(":", 1)[0])
+    path = pathlib.Path(path)
     module_spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

@@ -134,7 +134,9 @@ def load(entry: Path, args: dict) -> Trajectories:
         raise CacheCorrupt(f"{data_path} is missing")
     size = data_path.stat().st_size
     if size != expected["bytes"]:
-        raise CacheCorrupt(f"{data_path} has {size} bytes, expected {expected['bytes']} (truncated?)")
+        raise CacheCorrupt(
+            f"{data_path} has {size} bytes, expected {expected['bytes']} (truncated?)"
+        )
     digest = sha256_file(data_path)
     if digest != expected["sha256"]:
         raise CacheCorrupt(f"{data_path} checksum {digest[:12]}... != {expected['sha256'][:12]}...")

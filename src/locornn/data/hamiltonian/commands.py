@@ -39,20 +39,38 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
             "cache folder (reused by later calls with the same arguments)."
         ),
     )
-    gen.add_argument("--system", required=True, choices=ALL_SYSTEMS, metavar="SYSTEM",
-                     help=f"one of: {', '.join(ALL_SYSTEMS)}")
+    gen.add_argument(
+        "--system",
+        required=True,
+        choices=ALL_SYSTEMS,
+        metavar="SYSTEM",
+        help=f"one of: {', '.join(ALL_SYSTEMS)}",
+    )
     gen.add_argument("--num-train", type=int, default=1000, help="train trajectories (1000)")
     gen.add_argument("--num-test", type=int, default=100, help="test trajectories (100)")
-    gen.add_argument("--steps", type=int, default=255,
-                     help="steps per train trajectory; frames = steps + 1 (255)")
-    gen.add_argument("--test-steps", type=int, default=None,
-                     help="steps per test trajectory, up to 999 for VPT (default: --steps)")
+    gen.add_argument(
+        "--steps",
+        type=int,
+        default=255,
+        help="steps per train trajectory; frames = steps + 1 (255)",
+    )
+    gen.add_argument(
+        "--test-steps",
+        type=int,
+        default=None,
+        help="steps per test trajectory, up to 999 for VPT (default: --steps)",
+    )
     gen.add_argument("--seed", type=int, default=0)
-    gen.add_argument("--cache-dir", default=DEFAULT_CACHE_DIR,
-                     help=f"cache folder ({DEFAULT_CACHE_DIR})")
-    gen.add_argument("--export-suite", metavar="DIR", default=None,
-                     help="also write the data in the suite's TFRecord format under DIR "
-                          "(needs: pip install 'locornn[suite]')")
+    gen.add_argument(
+        "--cache-dir", default=DEFAULT_CACHE_DIR, help=f"cache folder ({DEFAULT_CACHE_DIR})"
+    )
+    gen.add_argument(
+        "--export-suite",
+        metavar="DIR",
+        default=None,
+        help="also write the data in the suite's TFRecord format under DIR "
+        "(needs: pip install 'locornn[suite]')",
+    )
     gen.add_argument("--no-progress", action="store_true", help="no progress bar")
     gen.set_defaults(func=run_generate)
 
@@ -65,8 +83,13 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
             "so physical 'up' points down unless --flip-y is given."
         ),
     )
-    show.add_argument("--system", required=True, choices=ALL_SYSTEMS, metavar="SYSTEM",
-                      help=f"one of: {', '.join(ALL_SYSTEMS)}")
+    show.add_argument(
+        "--system",
+        required=True,
+        choices=ALL_SYSTEMS,
+        metavar="SYSTEM",
+        help=f"one of: {', '.join(ALL_SYSTEMS)}",
+    )
     show.add_argument("--num", type=int, default=4, help="trajectories to show (4)")
     show.add_argument("--out", default="figures/hamiltonian", help="output folder")
     show.add_argument("--steps", type=int, default=255, help="steps per trajectory (255)")
@@ -74,8 +97,11 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     show.add_argument("--columns", type=int, default=10, help="frames per row in the grid (10)")
     show.add_argument("--scale", type=int, default=4, help="pixel upscaling (4)")
     show.add_argument("--flip-y", action="store_true", help="show physical y pointing up")
-    show.add_argument("--suite-dir", default=None,
-                      help="show the suite's own files from this folder instead of generating")
+    show.add_argument(
+        "--suite-dir",
+        default=None,
+        help="show the suite's own files from this folder instead of generating",
+    )
     show.set_defaults(func=run_show)
     return data
 
@@ -100,7 +126,9 @@ def run_generate(args: argparse.Namespace) -> int:
         info = data.cache[split]
         verb = {"hit": "reused", "generated": "generated", "regenerated": "regenerated"}
         images = getattr(data, f"{split}_images")
-        print(f"{split}: {verb[info['status']]} {info['path']}  images {images.shape} {images.dtype}")
+        print(
+            f"{split}: {verb[info['status']]} {info['path']}  images {images.shape} {images.dtype}"
+        )
     print(f"{data.system}: dt {data.dt}, {elapsed:.1f} s")
     if args.export_suite:
         from locornn.data.hamiltonian import suite_format

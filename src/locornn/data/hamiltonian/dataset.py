@@ -3,7 +3,7 @@
 Images are kept as **uint8** (N, T, 32, 32, 3) in :class:`HamiltonianData` (the published
 training set is 50k x 256 frames: 39 GB as uint8, four times that as float32).
 :func:`sample_windows` returns float32 in [0, 1]; :func:`to_float` converts anything else
-(e.g. the test trajectories for evaluation) the same way, ``x / 255``.
+(e.g. the test trajectories for evaluation) the same way, ``x * (1/255)``.
 """
 
 from __future__ import annotations
@@ -64,15 +64,21 @@ class HamiltonianData:
         return np.asarray(to_float(getattr(self, f"{split}_images")))
 
 
+_INV_255 = np.float32(1.0 / 255.0)
+
+
 def to_float(images) -> jax.Array | np.ndarray:
-    """uint8 -> float32 ``x / 255``; float input is returned as float32 unchanged."""
+    """uint8 -> float32 ``x * (1/255)`` (NumPy in, NumPy out; else JAX); floats -> float32.
+
+    A multiplication (not a division) so that NumPy and XLA give bit-identical results.
+    """
     if isinstance(images, np.ndarray):
         if images.dtype == np.uint8:
-            return images.astype(np.float32) / np.float32(255.0)
+            return images.astype(np.float32) * _INV_255
         return images.astype(np.float32, copy=False)
     images = jnp.asarray(images)
     if images.dtype == jnp.uint8:
-        return images.astype(jnp.float32) / 255.0
+        return images.astype(jnp.float32) * _INV_255
     return images.astype(jnp.float32)
 
 
@@ -125,7 +131,9 @@ def _crop(traj: Trajectories, num: int, steps: int, where: str) -> Trajectories:
     )
 
 
-def _read_suite(suite_dir, system: str, split: str, num: int, steps: int) -> tuple[Trajectories, Path]:
+def _read_suite(
+    suite_dir, system: str, split: str, num: int, steps: int
+) -> tuple[Trajectories, Path]:
     folder = suite_format.find_folder(suite_dir, system)
     frames = suite_format.parse_features((folder / suite_format.FEATURES_FILE).read_text())
     available = frames["image"][0][0] if "image" in frames else 0
@@ -166,13 +174,21 @@ def load_dataset(
         train, train_folder = _read_suite(suite_dir, spec.name, "train", num_train, train_steps)
         test, test_folder = _read_suite(suite_dir, spec.name, "test", num_test, test_steps)
         if not np.isclose(train.dt, spec.dt):
-            warnings.warn(f"{train_folder} has dt {train.dt}, the suite's {spec.name} uses {spec.dt}")
-        source = str(train_folder) if train_folder == test_folder else f"{train_folder} + {test_folder}"
+            warnings.warn(
+                f"{train_folder} has dt {train.dt}, the suite's {spec.name} uses {spec.dt}",
+                stacklevel=2,
+            )
+        source = (
+            str(train_folder) if train_folder == test_folder else f"{train_folder} + {test_folder}"
+        )
         cache_info = {}
     else:
         splits = {}
         cache_info = {}
-        for split, num, steps in (("train", num_train, train_steps), ("test", num_test, test_steps)):
+        for split, num, steps in (
+            ("train", num_train, train_steps),
+            ("test", num_test, test_steps),
+        ):
             traj, entry, status = _cache.cached_generate(
                 spec.name,
                 split=split,

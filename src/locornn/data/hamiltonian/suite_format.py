@@ -81,7 +81,9 @@ def parse_features(text: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
             continue
         match = _LINE.match(line)
         if not match:
-            raise ValueError(f"{FEATURES_FILE} line {number} is not 'key, (shape), dtype': {line!r}")
+            raise ValueError(
+                f"{FEATURES_FILE} line {number} is not 'key, (shape), dtype': {line!r}"
+            )
         shape_text = match.group("shape").strip()
         shape = tuple(int(s) for s in shape_text.split(",") if s.strip()) if shape_text else ()
         features[match.group("key")] = (shape, _parse_dtype(match.group("dtype")))
@@ -89,7 +91,9 @@ def parse_features(text: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
 
 
 def format_features(features: dict[str, tuple[tuple[int, ...], np.dtype]]) -> str:
-    return "".join(f"{k}, {tuple(shape)}, {np.dtype(dtype).name}\n" for k, (shape, dtype) in features.items())
+    return "".join(
+        f"{k}, {tuple(shape)}, {np.dtype(dtype).name}\n" for k, (shape, dtype) in features.items()
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -104,7 +108,9 @@ def folder_name(system: str, dt: float | None = None, *, long_trajectory: bool =
     return f"{stem}_dt_{str(dt).replace('.', '_')}"
 
 
-def find_folder(suite_dir: str | os.PathLike, system: str, *, long_trajectory: bool = False) -> Path:
+def find_folder(
+    suite_dir: str | os.PathLike, system: str, *, long_trajectory: bool = False
+) -> Path:
     """The data-set folder for ``system`` given either that folder itself or a parent.
 
     Looks at ``suite_dir``, ``suite_dir/<name>_dt_<dt>``, and one level below
@@ -193,7 +199,7 @@ def read_split(
         n = min(n, int(limit))
     out = {k: np.empty((n, *shape), dtype) for k, (shape, dtype) in features.items()}
     records = reader.tfrecord_iterator(str(path))
-    for i, record in zip(range(n), records):
+    for i, record in zip(range(n), records, strict=False):
         example = example_pb2.Example.FromString(bytes(record))
         feature_map = example.features.feature
         for key, (shape, dtype) in features.items():
@@ -253,7 +259,10 @@ def encode_example(example: dict[str, np.ndarray]) -> dict:
         if value.dtype == np.uint8:
             datum[key] = (_encode_png(value), "byte")
         elif value.dtype.kind == "f":
-            datum[key] = (value.astype(value.dtype.newbyteorder("<")).reshape(-1).view("<i8"), "int")
+            datum[key] = (
+                value.astype(value.dtype.newbyteorder("<")).reshape(-1).view("<i8"),
+                "int",
+            )
         else:
             datum[key] = (value.reshape(-1).astype(np.int64), "int")
     return datum
@@ -300,4 +309,3 @@ def write_trajectories(folder: str | os.PathLike, split: str, traj: Trajectories
         v = np.asarray(v)
         examples[f"other/{k}"] = v.astype(np.float64) if v.dtype.kind == "f" else v.astype(np.int64)
     return write_split(folder, split, examples)
-

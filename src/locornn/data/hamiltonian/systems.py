@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
 
 import jax
 import jax.numpy as jnp
@@ -47,36 +46,63 @@ GAME_TOL = 1e-12
 Range = tuple[float, float]
 
 
-def _uniform(key: Array, rng: Range, shape: tuple[int, ...] = ()) -> Array:
-    """U[lo, hi] of the given shape, in the default float dtype (float64 under x64)."""
+# Randomness: every trajectory draws ONE vector of NUM_UNIFORMS uniforms U[0, 1) from its key
+# and every random choice is a transform of a fixed slice of it (parameters, initial state,
+# rendering). Drawing once instead of splitting keys for each choice gives the same
+# distributions and cuts the compile time of the generator by seconds per system (each
+# threefry call is compiled separately).
+NUM_UNIFORMS = 16
+PARAMS_SLICE = slice(0, 5)
+STATE_SLICE = slice(5, 9)
+RENDER_SLICE = slice(9, 14)
+
+
+def _uniform(u: Array, rng: Range) -> Array:
+    """Map u ~ U[0, 1) (any shape) to U[lo, hi)."""
     lo, hi = rng
-    return jax.random.uniform(key, shape, minval=lo, maxval=hi)
+    return lo + u * (hi - lo)
 
 
-def uniform_annulus(key: Array, radius_range: Range, uniform_area: bool) -> Array:
-    """A point (2,) in the annulus ``r_min <= |z| <= r_max`` with a uniform direction.
+def uniform_annulus(u: Array, radius_range: Range, uniform_area: bool) -> Array:
+    """A point (2,) in the annulus ``r_min <= |z| <= r_max`` with a uniform direction; u (2,).
 
-    ``uniform_area=False`` (the suite's ``uniform_annulus=False``, used by the six base data
-    sets) draws the radius ``r ~ U[r_min, r_max]``; ``True`` draws ``r^2 ~ U[r_min^2, r_max^2]``
-    (uniform over the annulus' area; the ``_colors`` variants).
+    The direction is ``(cos 2 pi u0, sin 2 pi u0)`` (the suite normalises a Gaussian vector:
+    the same distribution). ``uniform_area=False`` (the suite's ``uniform_annulus=False``,
+    used by the six base data sets) draws ``r ~ U[r_min, r_max]``; ``True`` draws
+    ``r^2 ~ U[r_min^2, r_max^2]`` (uniform over the annulus' area; the ``_colors`` variants).
     """
-    k_dir, k_r = jax.random.split(key)
-    direction = jax.random.normal(k_dir, (2,))
-    direction = direction / jnp.linalg.norm(direction)
-    u = jax.random.uniform(k_r, ())
+    angle = 2 * jnp.pi * u[0]
     lo, hi = radius_range
     if uniform_area:
-        r = jnp.sqrt(lo**2 + u * (hi**2 - lo**2))
+        r = jnp.sqrt(lo**2 + u[1] * (hi**2 - lo**2))
     else:
-        r = lo + u * (hi - lo)
-    return direction * r
+        r = lo + u[1] * (hi - lo)
+    return jnp.stack([jnp.cos(angle), jnp.sin(angle)]) * r
 
 
-def sample_simplex(key: Array, dim: int) -> Array:
-    """A point (dim,) uniform on the probability simplex (Rubin 1981: sorted uniform gaps)."""
-    u = jnp.sort(jax.random.uniform(key, (dim - 1,)))
+def sample_simplex(u: Array, dim: int) -> Array:
+    """A point (dim,) uniform on the probability simplex from u (dim - 1,): the gaps between
+    the sorted uniforms (Rubin 1981, as in the suite)."""
+    u = jnp.sort(u[: dim - 1])
     edges = jnp.concatenate([jnp.zeros((1,), u.dtype), u, jnp.ones((1,), u.dtype)])
     return edges[1:] - edges[:-1]
+
+
+def choose_distinct(u: Array, n: int, k: int) -> Array:
+    """k distinct integers of {0..n-1} in uniformly random order, from u (k,).
+
+    Sequential choice without replacement: the j-th pick is the ``floor(u_j (n - j))``-th of
+    the values not picked yet (the suite's ``random_int_k_from_n``: a permutation's first k).
+    """
+    free = jnp.ones((n,), bool)
+    picks = []
+    for j in range(k):
+        rank = jnp.floor(u[j] * (n - j)).astype(jnp.int32)
+        position = jnp.cumsum(free) - 1  # rank of each free value among the free ones
+        pick = jnp.argmax(free & (position == rank)).astype(jnp.int32)
+        picks.append(pick)
+        free = free.at[pick].set(False)
+    return jnp.stack(picks)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -108,17 +134,27 @@ class System:
         return PHYSICS_TOL
 
     # --- sampling ---------------------------------------------------------------------------
-    def sample_params(self, key: Array) -> Params:
-        """Per-trajectory physical parameters: dict of scalars / small vectors."""
+    def sample_params(self, u: Array) -> Params:
+        """Per-trajectory physical parameters from uniforms u (5,): scalars / small vectors."""
         raise NotImplementedError
 
-    def sample_state(self, key: Array, params: Params) -> Array:
-        """Initial state x0, shape (D,)."""
+    def sample_state(self, u: Array, params: Params) -> Array:
+        """Initial state x0 (D,) from uniforms u (4,)."""
         raise NotImplementedError
 
-    def sample_render_params(self, key: Array) -> Params:
-        """Per-trajectory rendering parameters (``offset``, ``color_index``)."""
+    def sample_render_params(self, u: Array) -> Params:
+        """Per-trajectory rendering parameters (``offset``, ``color_index``) from u (5,)."""
         return {}
+
+    def sample(self, key: Array) -> tuple[Params, Array, Params]:
+        """(params, x0, render_params) of one trajectory from its PRNG key."""
+        u = jax.random.uniform(key, (NUM_UNIFORMS,))
+        params = self.sample_params(u[PARAMS_SLICE])
+        return (
+            params,
+            self.sample_state(u[STATE_SLICE], params),
+            self.sample_render_params(u[RENDER_SLICE]),
+        )
 
     # --- dynamics ---------------------------------------------------------------------------
     def vector_field(self, t: Array, x: Array, params: Params) -> Array:
@@ -215,25 +251,26 @@ class PhysicalSystem(System):
         """Radius of each disk, ``sqrt(m / pi)`` (area = mass): -> (num_particles,)."""
         raise NotImplementedError
 
-    def sample_render_params(self, key: Array) -> Params:
-        k_off, k_col = jax.random.split(key)
+    def sample_render_params(self, u: Array) -> Params:
+        """offset ~ U[-extra, extra]^2 (u[0:2]); n distinct colours of num_colors (u[2:4])."""
         extra = self.canvas_extra()
         if extra:
-            offset = jax.random.uniform(k_off, (2,), minval=-extra, maxval=extra)
+            offset = _uniform(u[0:2], (-extra, extra))
         else:
-            offset = jnp.zeros((2,))
+            offset = jnp.zeros((2,), u.dtype)
         n = self.num_particles
         if self.num_colors == 1:
             color_index = jnp.zeros((n,), jnp.int32)
         else:
-            # n distinct colours out of num_colors (the suite's random_int_k_from_n).
-            color_index = jax.random.permutation(k_col, self.num_colors)[:n].astype(jnp.int32)
+            color_index = choose_distinct(u[2:4], self.num_colors, n)
         return {"offset": offset, "color_index": color_index}
 
     def render(self, states: Array, params: Params, render_params: Params) -> Array:
         d = states.shape[-1] // 2
         q = states[:, :d]
-        positions = jax.vmap(lambda qi: self.particle_positions(qi, params, render_params["offset"]))(q)
+        positions = jax.vmap(
+            lambda qi: self.particle_positions(qi, params, render_params["offset"])
+        )(q)
         hues = render_params["color_index"].astype(jnp.float32) / self.num_colors
         return _render.render_particles(
             positions.astype(jnp.float32),
@@ -277,12 +314,11 @@ class MassSpring(PhysicalSystem):
     def num_particles(self) -> int:
         return 1
 
-    def sample_params(self, key: Array) -> Params:
-        k1, k2 = jax.random.split(key)
-        return {"k": _uniform(k1, self.k_range), "m": _uniform(k2, self.m_range)}
+    def sample_params(self, u: Array) -> Params:
+        return {"k": _uniform(u[0], self.k_range), "m": _uniform(u[1], self.m_range)}
 
-    def sample_state(self, key: Array, params: Params) -> Array:
-        z = uniform_annulus(key, self.radius_range, self.uniform_area)
+    def sample_state(self, u: Array, params: Params) -> Array:
+        z = uniform_annulus(u, self.radius_range, self.uniform_area)
         return jnp.stack([z[0], z[1] * jnp.sqrt(params["k"] * params["m"])])
 
     def hamiltonian(self, x: Array, params: Params) -> Array:
@@ -306,17 +342,14 @@ class MassSpring(PhysicalSystem):
     def canvas_positions(self, q: Array, params: Params) -> Array:
         return jnp.stack([jnp.zeros_like(q[0]), q[0]])[None]
 
-    def sample_render_params(self, key: Array) -> Params:
-        k_base, k_x = jax.random.split(key)
-        out = super().sample_render_params(k_base)
+    def sample_render_params(self, u: Array) -> Params:
+        out = super().sample_render_params(u)
         if self.randomize_canvas_location:
             # The suite draws one scalar canvas shift for this 1-d system and adds it to both
             # coordinates.
             out["offset"] = jnp.full((2,), out["offset"][0])
-        if self.randomize_x:
-            out["offset"] = out["offset"] + jnp.stack(
-                [jax.random.uniform(k_x, ()), jnp.zeros(())]
-            )
+        if self.randomize_x:  # horizontal position U[0, 1) (u[4])
+            out["offset"] = out["offset"] + jnp.stack([u[4], jnp.zeros_like(u[4])])
         return out
 
     def particle_positions(self, q: Array, params: Params, offset: Array) -> Array:
@@ -348,16 +381,15 @@ class Pendulum(PhysicalSystem):
     def num_particles(self) -> int:
         return 1
 
-    def sample_params(self, key: Array) -> Params:
-        k1, k2, k3 = jax.random.split(key, 3)
+    def sample_params(self, u: Array) -> Params:
         return {
-            "m": _uniform(k1, self.m_range),
-            "l": _uniform(k2, self.l_range),
-            "g": _uniform(k3, self.g_range),
+            "m": _uniform(u[0], self.m_range),
+            "l": _uniform(u[1], self.l_range),
+            "g": _uniform(u[2], self.g_range),
         }
 
-    def sample_state(self, key: Array, params: Params) -> Array:
-        return uniform_annulus(key, self.radius_range, self.uniform_area)
+    def sample_state(self, u: Array, params: Params) -> Array:
+        return uniform_annulus(u, self.radius_range, self.uniform_area)
 
     def hamiltonian(self, x: Array, params: Params) -> Array:
         m, l, g = params["m"], params["l"], params["g"]
@@ -407,20 +439,18 @@ class DoublePendulum(PhysicalSystem):
     def num_particles(self) -> int:
         return 2
 
-    def sample_params(self, key: Array) -> Params:
-        ks = jax.random.split(key, 5)
+    def sample_params(self, u: Array) -> Params:
         return {
-            "m_1": _uniform(ks[0], self.m_range),
-            "m_2": _uniform(ks[1], self.m_range),
-            "l_1": _uniform(ks[2], self.l_range),
-            "l_2": _uniform(ks[3], self.l_range),
-            "g": _uniform(ks[4], self.g_range),
+            "m_1": _uniform(u[0], self.m_range),
+            "m_2": _uniform(u[1], self.m_range),
+            "l_1": _uniform(u[2], self.l_range),
+            "l_2": _uniform(u[3], self.l_range),
+            "g": _uniform(u[4], self.g_range),
         }
 
-    def sample_state(self, key: Array, params: Params) -> Array:
-        k1, k2 = jax.random.split(key)
-        s1 = uniform_annulus(k1, self.radius_range, self.uniform_area)
-        s2 = uniform_annulus(k2, self.radius_range, self.uniform_area)
+    def sample_state(self, u: Array, params: Params) -> Array:
+        s1 = uniform_annulus(u[0:2], self.radius_range, self.uniform_area)
+        s2 = uniform_annulus(u[2:4], self.radius_range, self.uniform_area)
         return jnp.stack([s1[0], s2[0], s1[1], s2[1]])
 
     def hamiltonian(self, x: Array, params: Params) -> Array:
@@ -485,12 +515,11 @@ class TwoBody(PhysicalSystem):
     def num_particles(self) -> int:
         return 2
 
-    def sample_params(self, key: Array) -> Params:
-        k1, k2 = jax.random.split(key)
-        return {"m": _uniform(k1, self.m_range, (2,)), "g": _uniform(k2, self.g_range)}
+    def sample_params(self, u: Array) -> Params:
+        return {"m": _uniform(u[0:2], self.m_range), "g": _uniform(u[2], self.g_range)}
 
-    def sample_state(self, key: Array, params: Params) -> Array:
-        pos = _uniform(key, self.radius_range, (2,))
+    def sample_state(self, u: Array, params: Params) -> Array:
+        pos = _uniform(u[0:2], self.radius_range)
         r = jnp.linalg.norm(pos)
         vel = jnp.stack([pos[1], -pos[0]]) / (2 * r**1.5)
         return jnp.concatenate([pos, -pos, vel, -vel])
@@ -555,12 +584,14 @@ class ZeroSumGame(System):
     def tolerance(self) -> float:
         return GAME_TOL
 
-    def sample_params(self, key: Array) -> Params:
+    def sample_params(self, u: Array) -> Params:
         return {}
 
-    def sample_state(self, key: Array, params: Params) -> Array:
-        k1, k2 = jax.random.split(key)
-        return jnp.concatenate([sample_simplex(k1, self.n), sample_simplex(k2, self.n)])
+    def sample_state(self, u: Array, params: Params) -> Array:
+        m = self.n - 1
+        return jnp.concatenate(
+            [sample_simplex(u[:m], self.n), sample_simplex(u[m : 2 * m], self.n)]
+        )
 
     def vector_field(self, t: Array, x: Array, params: Params) -> Array:
         a = jnp.asarray(self.payoff, x.dtype)
@@ -652,9 +683,3 @@ def get_system(name: str | System) -> System:
         raise ValueError(
             f"unknown Hamiltonian-suite system {name!r}; choose one of {', '.join(ALL_SYSTEMS)}"
         ) from None
-
-
-def params_as_numpy(params: Mapping[str, Array]) -> dict:
-    import numpy as np
-
-    return {k: np.asarray(v) for k, v in params.items()}

@@ -1,0 +1,34 @@
+# locornn: `make train` and `make test` work on a fresh clone; each creates .venv when missing.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+EXP    ?= waves
+PRESET ?= cpu
+SEED   ?= 0
+ARGS   ?=
+
+.PHONY: setup train test bench lint clean
+
+# The virtualenv is rebuilt when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+train: setup
+	$(BIN)/locornn train --config experiments/$(EXP).py:$(PRESET) --config.seed=$(SEED) $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/locornn bench
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks experiments
+
+clean:
+	rm -rf $(VENV) src/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""The command line: overrides, clear config errors, and a full train run with its outputs."""
+
+import json
+
+import pytest
+
+from locornn import cli, configs
+from tests.conftest import ROOT
+
+WAVES = str(ROOT / "experiments" / "waves.py")
+
+
+def test_config_overrides_from_the_command_line_change_the_field():
+    config = configs.load(f"{WAVES}:smoke", ["--config.model.lattice=6", "--config.seed=3"])
+    assert config.model.lattice == 6 and config.seed == 3 and config.preset == "smoke"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.model.latice=6", "latice"),
+    ("--config.model.lattice=abc", "model.lattice"),
+    ("--config.model.kernel_size=4", "'model.kernel_size' must be a positive odd number"),
+])
+def test_bad_overrides_are_refused_with_the_key_named(override, message):
+    with pytest.raises(configs.ConfigError, match=message):
+        configs.load(f"{WAVES}:smoke", [override])
+
+
+def test_unknown_preset_and_missing_file_are_refused():
+    with pytest.raises(configs.ConfigError, match="unknown preset 'huge'"):
+        configs.load(f"{WAVES}:huge")
+    with pytest.raises(configs.ConfigError, match="does not exist"):
+        configs.load("experiments/nope.py:cpu")
+
+
+def test_train_command_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
+    code = cli.main(["train", "--config", f"{WAVES}:smoke", "--workdir", str(tmp_path),
+                     "--quiet", "--config.train.num_steps=10"])
+    assert code == 0
+    for name in ("config.json", "metrics.jsonl", "summary.json", "loss.png", "figure1.png",
+                 "hidden.gif"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    assert (tmp_path / "checkpoints" / "10").is_dir()
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["num_steps"] == 10
+    assert cli.main(["eval", str(tmp_path)]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["step"] == 10
+
+
+def test_train_command_exits_2_on_a_bad_key(tmp_path, capsys):
+    code = cli.main(["train", "--config", f"{WAVES}:smoke", "--workdir", str(tmp_path),
+                     "--config.train.nm_steps=3"])
+    assert code == 2
+    assert "nm_steps" in capsys.readouterr().err
+
+
+def test_help_lists_the_subcommands(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    for command in ("train", "eval", "bench"):
+        assert command in out

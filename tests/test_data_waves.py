@@ -1,0 +1,60 @@
+"""Built-in data: plane waves and noise are deterministic, in range, and split train/test."""
+
+import jax
+import numpy as np
+import pytest
+
+from locornn import data
+from locornn.data import waves
+from tests.conftest import experiment_config
+
+
+def test_plane_wave_has_the_requested_wavelength_orientation_and_drift():
+    """A wave along +x with wavelength 8 and speed 1 px/frame: x_t(col) = x_0(col - t)."""
+    params = waves.WaveParams(orientation=np.array([0.0]), wavelength=np.array([8.0]),
+                              speed=np.array([1.0]), phase=np.array([0.3]))
+    frames = np.asarray(waves.render_plane_waves(params, length=4, size=16))[0, ..., 0]
+    assert frames.shape == (4, 16, 16)
+    np.testing.assert_allclose(frames[0, :, :8], frames[0, :, 8:], atol=1e-5)  # period 8
+    np.testing.assert_allclose(frames[0], frames[0, :1].repeat(16, 0), atol=1e-6)  # rows equal
+    np.testing.assert_allclose(frames[1, :, 1:], frames[0, :, :-1], atol=1e-5)  # drifts +1 col
+    spectrum = np.abs(np.fft.rfft(frames[0, 0] - frames[0, 0].mean()))
+    assert np.argmax(spectrum) == 16 // 8
+
+
+def test_wave_at_90_degrees_varies_along_rows():
+    params = waves.WaveParams(np.array([np.pi / 2]), np.array([6.0]), np.array([1.0]),
+                              np.array([0.0]))
+    frame = np.asarray(waves.render_plane_waves(params, 1, 12))[0, 0, ..., 0]
+    np.testing.assert_allclose(frame, frame[:, :1].repeat(12, 1), atol=1e-6)
+    assert frame[:, 0].std() > 0.2
+
+
+def test_waves_and_noise_are_in_unit_range_and_deterministic():
+    key = jax.random.PRNGKey(3)
+    for make in (lambda k: waves.plane_waves(k, 4, 5, 10), lambda k: waves.noise(k, 4, 5, 10)):
+        a, b, c = make(key), make(key), make(jax.random.PRNGKey(4))
+        assert a.shape == (4, 5, 10, 10, 1)
+        assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+        np.testing.assert_array_equal(a, b)
+        assert not np.allclose(a, c)
+
+
+@pytest.mark.parametrize("name", ["waves", "noise"])
+def test_train_and_test_splits_are_fixed_and_disjoint(name):
+    config = experiment_config(name)
+    first, second = data.load(config.data), data.load(config.data)
+    np.testing.assert_array_equal(first.train, second.train)
+    assert first.train.shape == (64, 8, 12, 12, 1) and first.test.shape == (16, 8, 12, 12, 1)
+    for sequence in first.test:  # no held-out sequence appears in training
+        assert not np.any(np.all(first.train == sequence, axis=(1, 2, 3, 4)))
+
+
+def test_train_batches_depend_only_on_seed_and_step():
+    train = np.arange(10)[:, None]
+    a = [data.train_batch(train, step, 3, seed=0) for step in range(7)]
+    b = data.train_batch(train, 5, 3, seed=0)
+    np.testing.assert_array_equal(a[5], b)
+    epoch = np.concatenate(a[:3]).ravel()
+    assert len(set(epoch.tolist())) == 9  # one epoch: 3 batches without repeats
+    assert not np.array_equal(data.train_batch(train, 0, 3, seed=1), a[0])

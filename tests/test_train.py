@@ -1,0 +1,106 @@
+"""The training loop: it learns, resumes exactly, and fails loudly on bad input."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from locornn import configs, data, train
+from tests.conftest import experiment_config
+
+
+def _held_out_loss_at_init(config):
+    dataset = data.load(config.data)
+    model, state = train.create_train_state(config, dataset.train.shape[2:], dataset.train)
+    return train.evaluate(train.make_eval_step(model), state.params, dataset.test,
+                          config.train)["loss"]
+
+
+def _params(workdir, config):
+    _, _, state, _ = train.load_run(workdir)
+    return state.params
+
+
+def test_training_the_smoke_preset_lowers_the_held_out_loss(tmp_path, smoke_config):
+    before = _held_out_loss_at_init(smoke_config)
+    summary = train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    assert summary["test"]["loss"] < 0.98 * before
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").open()]
+    tests = [r for r in records if r["split"] == "test"]
+    assert [r["step"] for r in tests] == [10, 20, 30]
+    assert json.loads((tmp_path / "config.json").read_text())["model"]["lattice"] == 8
+
+
+def test_resumed_run_reaches_the_same_parameters_as_an_uninterrupted_one(tmp_path, smoke_config):
+    """N steps, stop, N more steps == 2N steps in one go (same seed, same data order)."""
+    smoke_config.train.num_steps = 20
+    straight = train.train_and_evaluate(smoke_config, tmp_path / "straight", progress=False)
+    half = experiment_config("waves", figures__enabled=False, train__num_steps=10)
+    train.train_and_evaluate(half, tmp_path / "resumed", progress=False)
+    resumed = train.train_and_evaluate(smoke_config, tmp_path / "resumed", progress=False)
+    assert straight["steps"] == resumed["steps"] == 20
+    a, b = _params(tmp_path / "straight", smoke_config), _params(tmp_path / "resumed", smoke_config)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+    lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [
+        json.loads(x)["step"] for x in (tmp_path / "straight" / "metrics.jsonl").open()]
+
+
+def test_a_nan_in_the_data_stops_training_naming_the_step_and_keeps_the_checkpoint(
+        tmp_path, smoke_config, monkeypatch):
+    real_batch = data.train_batch
+
+    def poisoned(train_split, step, batch_size, seed):
+        batch = real_batch(train_split, step, batch_size, seed)
+        return batch * np.nan if step == 13 else batch
+
+    monkeypatch.setattr(data, "train_batch", poisoned)
+    with pytest.raises(train.NonFiniteLossError, match="at step 13.*checkpoint \\(step 10\\)"):
+        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["10"]
+    steps = [json.loads(x)["step"] for x in (tmp_path / "metrics.jsonl").open()]
+    assert max(steps) == 10  # nothing logged from the poisoned window
+
+
+def test_nan_in_the_loaded_data_is_refused_before_training(tmp_path, smoke_config, monkeypatch):
+    real_load = data.load
+
+    def with_nan(data_config):
+        loaded = real_load(data_config)
+        loaded.test[3, 2, 1, 1, 0] = np.nan
+        return loaded
+
+    monkeypatch.setattr(data, "load", with_nan)
+    with pytest.raises(ValueError, match=r"test data contains NaN/Inf in sequence\(s\) \[3\]"):
+        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_unknown_config_key_fails_before_training_and_names_the_key(tmp_path, smoke_config):
+    with smoke_config.unlocked():
+        smoke_config.model.latice = 16
+    with pytest.raises(configs.ConfigError, match="'model.latice'.*did you mean 'model.lattice'"):
+        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_wrong_type_and_bad_choice_fail_naming_the_key(smoke_config):
+    smoke_config.model.padding = "reflect"
+    with pytest.raises(configs.ConfigError, match="'model.padding' must be one of"):
+        configs.validate(smoke_config)
+    config = experiment_config("waves")
+    with config.unlocked():
+        config.train.batch_size = "16"
+    with pytest.raises(configs.ConfigError, match="'train.batch_size' must be int"):
+        configs.validate(config)
+
+
+def test_a_workdir_refuses_a_different_config(tmp_path, smoke_config):
+    smoke_config.train.num_steps = 5
+    train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    smoke_config.model.kernel_size = 5
+    with pytest.raises(configs.ConfigError, match="differs at model.kernel_size"):
+        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    assert (tmp_path / "checkpoints" / "5").exists()
