@@ -8,7 +8,7 @@ call processes a batch of ``--batch`` sequences of ``--steps`` steps; "s/seq" is
 The last row times the same step with the *naive* coupling -- ``lax.conv_general_dilated`` on a
 wrap-padded input, differentiated by JAX's own conv transpose rule -- which on XLA:CPU inside
 ``lax.scan`` is the slow path of jax-ml/jax#12868 that ``dynamics.lattice_conv``'s custom VJP
-avoids. It runs fewer steps (``--naive-steps``) because it is that slow.
+avoids. It runs fewer steps (``--naive-steps``) and one timed call because it is that slow.
 
     python benchmarks/bench_dynamics.py                  # a few minutes on 2 cores
     python benchmarks/bench_dynamics.py --quick          # seconds: fewer steps and repeats
@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(measure("custom", lattice, dyn.LocalCoupling(args.padding), args))
         print(format_row(rows[-1]), flush=True)
     if args.naive_steps > 0:
-        naive_args = argparse.Namespace(**{**vars(args), "steps": args.naive_steps})
+        naive_args = argparse.Namespace(**{**vars(args), "steps": args.naive_steps,
+                                           "repeats": 1})
         rows.append(measure("naive", args.naive_lattice, naive_coupling(args.padding),
                             naive_args))
         print(format_row(rows[-1]), flush=True)

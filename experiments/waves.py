@@ -16,7 +16,7 @@ PRESETS = {
     "smoke": {
         "data.image_size": 12, "data.sequence_length": 8, "data.num_train": 64,
         "data.num_test": 16, "data.wavelength_min": 4.0, "data.wavelength_max": 8.0,
-        "model.lattice": 8, "train.num_steps": 30, "train.batch_size": 8,
+        "model.lattice": 8, "model.dt": 0.5, "train.num_steps": 30, "train.batch_size": 8,
         "train.learning_rate": 3e-3, "train.log_every": 5, "train.eval_every": 10,
         "train.checkpoint_every": 10, "train.eval_batches": 2, "figures.num_frames": 4,
     },

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from locornn import metrics, models
+from locornn import configs, metrics, models
 from tests.conftest import experiment_config
 
 
@@ -70,7 +70,7 @@ def test_model_rejects_frames_of_the_wrong_size():
 
 def test_learnable_constants_start_at_the_reference_values():
     """dt = sigmoid(raw) with raw ~ -1.95 (dt 0.125), gamma = 1, alpha = 0.5; bias zero."""
-    config = experiment_config("waves")
+    config = experiment_config("waves", model__dt=configs.base_config().model.dt)
     frames = jnp.zeros((1, 3, 12, 12, 1))
     _, params = _model_and_params(config, frames)
     core = params["core"]

@@ -3,6 +3,7 @@
 import json
 
 import jax
+import ml_collections
 import numpy as np
 import pytest
 
@@ -69,8 +70,9 @@ def test_nan_in_the_loaded_data_is_refused_before_training(tmp_path, smoke_confi
 
     def with_nan(data_config):
         loaded = real_load(data_config)
-        loaded.test[3, 2, 1, 1, 0] = np.nan
-        return loaded
+        test = loaded.test.copy()
+        test[3, 2, 1, 1, 0] = np.nan
+        return loaded._replace(test=test)
 
     monkeypatch.setattr(data, "load", with_nan)
     with pytest.raises(ValueError, match=r"test data contains NaN/Inf in sequence\(s\) \[3\]"):
@@ -90,11 +92,10 @@ def test_wrong_type_and_bad_choice_fail_naming_the_key(smoke_config):
     smoke_config.model.padding = "reflect"
     with pytest.raises(configs.ConfigError, match="'model.padding' must be one of"):
         configs.validate(smoke_config)
-    config = experiment_config("waves")
-    with config.unlocked():
-        config.train.batch_size = "16"
+    edited = experiment_config("waves").to_dict()  # e.g. a hand-edited config.json
+    edited["train"]["batch_size"] = "16"
     with pytest.raises(configs.ConfigError, match="'train.batch_size' must be int"):
-        configs.validate(config)
+        configs.validate(ml_collections.ConfigDict(edited))
 
 
 def test_a_workdir_refuses_a_different_config(tmp_path, smoke_config):

@@ -14,6 +14,7 @@ Presets (documented in the README):
 
 from __future__ import annotations
 
+import difflib
 import importlib.util
 import pathlib
 
@@ -119,7 +120,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
     schema = dict(_walk(base_config()))
     for path, value in _walk(config):
         if path not in schema:
-            close = [k for k in schema if k.rsplit(".", 1)[-1] == path.rsplit(".", 1)[-1]]
+            close = difflib.get_close_matches(path, schema, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"unknown config key {path!r}{hint}")
         expected = type(schema[path])
@@ -159,15 +160,19 @@ def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collectio
     if not path.is_file():
         raise ConfigError(f"experiment config file {str(path)!r} does not exist "
                           f"(expected e.g. experiments/waves.py:cpu)")
+    argv = ["locornn", f"--config={spec}", *overrides]
     flag_values = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "experiment config", flag_values=flag_values,
-                                    lock_config=True)
+                                    lock_config=True, sys_argv=argv)
     try:
-        flag_values(["locornn", f"--config={spec}", *overrides])
+        flag_values(argv)
         config = flag_values.config
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as error:
-        message = str(error).strip("'\"").replace("\\n", " ").replace("\n", " ")
-        raise ConfigError(f"bad config override or key: {message}") from None
+        message = " ".join(str(error).replace("\\n", " ").replace("\\'", "'").split())
+        if len(message) > 1 and message[0] == message[-1] and message[0] in "'\"":
+            message = message[1:-1]
+        raise ConfigError(f"bad config key or value in {' '.join(overrides) or spec}: "
+                          f"{message}") from None
     validate(config)
     return config
 

@@ -116,7 +116,7 @@ def _correlate_valid(xpad: Array, kernel: Array) -> Array:
     )
 
 
-def _kernel_gradient(xpad: Array, dy: Array, kernel: Array) -> Array:
+def _kernel_gradient(xpad: Array, dy: Array) -> Array:
     """``dK[a, b, i, o] = sum_{n,h,w} xpad[n, h+a, w+b, i] dy[n, h, w, o]``.
 
     Written as a forward convolution in which the batch axis plays the role of the channels:
@@ -158,7 +158,7 @@ def _make_vjp(padding: Padding):
         flipped = jnp.flip(kernel, axis=(0, 1)).swapaxes(2, 3)
         dx = _lattice_conv_forward(dy, flipped, padding)
         xpad = _pad_lattice(x, kernel.shape[0] // 2, padding)
-        dkernel = _kernel_gradient(xpad, dy, kernel).astype(kernel.dtype)
+        dkernel = _kernel_gradient(xpad, dy).astype(kernel.dtype)
         return dx, dkernel
 
     return fwd, bwd

@@ -222,10 +222,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         manager.wait_until_finished()
         log(f"locornn: interrupted; the latest checkpoint is step {manager.latest_step()}. "
             f"Run the same command again to resume.")
-        manager.close()
         raise
-    manager.wait_until_finished()
-    manager.close()
+    finally:  # whatever happens, finish writing the checkpoints already started
+        manager.wait_until_finished()
+        manager.close()
 
     summary = {"experiment": config.experiment, "preset": config.preset, "seed": config.seed,
                "model": config.model.kind, "num_params": int(num_params),
