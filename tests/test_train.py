@@ -18,7 +18,7 @@ def _held_out_loss_at_init(config):
                           config.train)["loss"]
 
 
-def _params(workdir, config):
+def _params(workdir):
     _, _, state, _ = train.load_run(workdir)
     return state.params
 
@@ -41,7 +41,7 @@ def test_resumed_run_reaches_the_same_parameters_as_an_uninterrupted_one(tmp_pat
     train.train_and_evaluate(half, tmp_path / "resumed", progress=False)
     resumed = train.train_and_evaluate(smoke_config, tmp_path / "resumed", progress=False)
     assert straight["steps"] == resumed["steps"] == 20
-    a, b = _params(tmp_path / "straight", smoke_config), _params(tmp_path / "resumed", smoke_config)
+    a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
     lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
@@ -105,3 +105,26 @@ def test_a_workdir_refuses_a_different_config(tmp_path, smoke_config):
     with pytest.raises(configs.ConfigError, match="differs at model.kernel_size"):
         train.train_and_evaluate(smoke_config, tmp_path, progress=False)
     assert (tmp_path / "checkpoints" / "5").exists()
+
+
+def test_an_interrupted_run_checkpoints_and_resumes_to_the_same_parameters(
+        tmp_path, smoke_config, monkeypatch):
+    """Ctrl-C/kill mid-run saves the current step; the same command then finishes the run."""
+    smoke_config.train.num_steps = 20
+    train.train_and_evaluate(smoke_config, tmp_path / "straight", progress=False)
+    real_batch = data.train_batch
+
+    def interrupted(train_split, step, batch_size, seed):
+        if step == 13:
+            raise KeyboardInterrupt
+        return real_batch(train_split, step, batch_size, seed)
+
+    monkeypatch.setattr(data, "train_batch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train.train_and_evaluate(smoke_config, tmp_path / "resumed", progress=False)
+    assert (tmp_path / "resumed" / "checkpoints" / "13").is_dir()
+    monkeypatch.setattr(data, "train_batch", real_batch)
+    train.train_and_evaluate(smoke_config, tmp_path / "resumed", progress=False)
+    a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)

@@ -1,4 +1,4 @@
-"""The command line: ``locornn train|eval|bench|data`` (``python -m locornn`` is the same).
+"""The command line: ``locornn train|eval|bench|data|analyze`` (``python -m locornn`` is the same).
 
 ``locornn train --config experiments/waves.py:cpu --config.model.lattice=48`` trains any
 experiment with any field overridden (``ml_collections`` syntax; unknown keys and wrong types
@@ -106,12 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to each benchmark script")
     p.set_defaults(func=cmd_bench)
 
-    try:
-        from locornn.data.hamiltonian.commands import add_data_commands
-    except ImportError:  # pragma: no cover - the data commands arrive with their package
-        pass
-    else:
-        add_data_commands(sub)
+    from locornn.analysis.commands import add_analyze_commands
+    from locornn.data.hamiltonian.commands import add_data_commands
+
+    add_data_commands(sub)
+    add_analyze_commands(sub)
     return parser
 
 

@@ -23,8 +23,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from locornn import dynamics
-from locornn.models.codecs import (ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder,
-                                   time_distributed)
+from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, time_distributed
 
 
 def _logit(p: float) -> float:
