@@ -7,19 +7,17 @@ import ml_collections
 import numpy as np
 import pytest
 
-from locornn import configs, data, train
+from locornn import configs, data, tasks, train
 from tests.conftest import experiment_config
 
 
 def _held_out_loss_at_init(config):
-    dataset = data.load(config.data)
-    model, state = train.create_train_state(config, dataset.train.shape[2:], dataset.train)
-    return train.evaluate(train.make_eval_step(model), state.params, dataset.test,
-                          config.train)["loss"]
+    task = tasks.build_task(config)
+    return task.final(train.create_train_state(config, task).params, None)["loss"]
 
 
 def _params(workdir):
-    _, _, state, _ = train.load_run(workdir)
+    _, _, state = train.load_run(workdir)
     return state.params
 
 

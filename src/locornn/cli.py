@@ -60,12 +60,11 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from locornn import train
 
-    config, model, state, dataset = train.load_run(args.run_dir)
-    result = train.evaluate(train.make_eval_step(model), state.params, dataset.test,
-                            config.train)
-    result = {"step": int(state.step), "split": "test", **result}
+    run_dir = pathlib.Path(args.run_dir)
+    config, task, state = train.load_run(run_dir)
+    result = {"step": int(state.step), "split": "test", **task.final(state.params, run_dir)}
     print(json.dumps(result))
-    train.write_figures(config, model, state.params, dataset.test, pathlib.Path(args.run_dir))
+    train.write_figures(config, task, state.params, run_dir)
     return 0
 
 

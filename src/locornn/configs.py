@@ -37,7 +37,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed = 0  # model initialisation and data order; the data set itself uses data.seed
 
     c.data = ml_collections.ConfigDict()
-    c.data.name = "waves"  # "waves" (drifting plane waves) | "noise" (i.i.d. frames)
+    c.data.name = "waves"  # "waves" | "noise" | "rotating_mnist" | "hamiltonian"
     c.data.seed = 1234  # fixes the train/test split, shared by all training seeds
     c.data.image_size = 32
     c.data.sequence_length = 20  # frames per training sequence
@@ -47,6 +47,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.wavelength_max = 24.0
     c.data.speed_min = 0.5  # drift speed, pixels per frame
     c.data.speed_max = 2.0
+    c.data.test_sequence_length = 0  # held-out sequence length; 0: same as sequence_length
+    c.data.mnist_dir = ""  # rotating_mnist: IDX folder ("" -> $LOCORNN_MNIST_DIR, tfds, digits)
+    c.data.mnist_source = "auto"  # "auto" | "idx" | "tfds" | "digits"
+    c.data.rotation_step = 20.0  # degrees per frame (18 frames per period)
+    c.data.rotation_start = 0.0
 
     c.model = ml_collections.ConfigDict()
     c.model.kind = "locornn"  # "locornn" (local coupling) | "cornn" (dense coupling)
@@ -95,7 +100,8 @@ def base_config() -> ml_collections.ConfigDict:
 
 _CHOICES = {
     "preset": PRESETS,
-    "data.name": ("waves", "noise"),
+    "data.name": ("waves", "noise", "rotating_mnist"),
+    "data.mnist_source": ("auto", "idx", "tfds", "digits"),
     "model.kind": ("locornn", "cornn"),
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded"),

@@ -13,6 +13,8 @@ is not scored.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -33,3 +35,140 @@ def forward_prediction_loss(prediction: jax.Array, frames: jax.Array) -> jax.Arr
 def next_frame_mse(prediction: jax.Array, frames: jax.Array) -> jax.Array:
     """Per-pixel mean squared next-frame error (the same terms as the loss, averaged)."""
     return jnp.mean((prediction[:, :-1] - frames[:, 1:]) ** 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Forecasting (Hamiltonian suite): aligned reconstruction/forecast loss and Valid Prediction Time
+#
+# The forecasting models (:mod:`locornn.models.forecasting`) use a different index convention
+# from the sequence models above: ``prediction[:, j]`` is the model's picture of ``frames[:, j]``
+# itself (no shift), so their loss compares aligned frames.
+
+
+def forecast_loss(prediction: jax.Array, frames: jax.Array) -> jax.Array:
+    """Sum over time and pixels of the squared error of *aligned* frames, mean over the batch.
+
+    ``L = mean_b sum_j sum_pixels (prediction[b, j] - frames[b, j])^2``: every predicted frame is
+    scored against the frame with the same index (the forecasting models' convention: the
+    conditioning window is reconstructed and the rest is forecast, all from one open-loop
+    rollout). Pass ``frames[:, :prediction.shape[1]]`` if the model predicted fewer frames.
+
+    Args:
+      prediction: ``(B, T, h, w, c)``.
+      frames: ``(B, T, h, w, c)``.
+    """
+    if prediction.shape != frames.shape:
+        raise ValueError(f"prediction {prediction.shape} and frames {frames.shape} differ")
+    error = prediction - frames
+    return jnp.mean(jnp.sum(error**2, axis=tuple(range(1, error.ndim))))
+
+
+def forecast_mse(prediction: jax.Array, frames: jax.Array) -> jax.Array:
+    """Per-pixel mean squared error of aligned frames (the terms of :func:`forecast_loss`)."""
+    if prediction.shape != frames.shape:
+        raise ValueError(f"prediction {prediction.shape} and frames {frames.shape} differ")
+    return jnp.mean((prediction - frames) ** 2)
+
+
+VPT_THRESHOLD = 0.025
+
+
+def _as_image(x) -> jax.Array:
+    """uint8 -> float32 in [0, 1] (``x * (1/255)``, as the data loaders); floats -> float32."""
+    x = jnp.asarray(x)
+    if x.dtype == jnp.uint8:
+        return x.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
+    return x.astype(jnp.float32)
+
+
+def normalised_error(pred: jax.Array, target: jax.Array) -> jax.Array:
+    r"""Normalised pixel error of every frame: ``e_t = mean((gt - pred)^2) / mean(gt^2)``.
+
+    The means run over the last three axes (H, W, C) of each frame, so this works for one
+    trajectory ``(T, H, W, C) -> (T,)`` and for a batch ``(N, T, H, W, C) -> (N, T)`` alike
+    (any leading axes). Images are expected in [0, 1]; uint8 inputs are converted with
+    ``x / 255``. A target frame that is exactly zero everywhere (``mean(gt^2) = 0``) gives
+    ``e_t = 0`` for a perfect prediction and ``inf`` otherwise.
+    """
+    pred, target = _as_image(pred), _as_image(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction {pred.shape} and target {target.shape} differ")
+    if pred.ndim < 3:
+        raise ValueError(f"expected frames (..., H, W, C), got {pred.shape}")
+    axes = (-3, -2, -1)
+    squared_error = jnp.mean((target - pred) ** 2, axis=axes)
+    energy = jnp.mean(target**2, axis=axes)
+    positive = energy > 0
+    ratio = squared_error / jnp.where(positive, energy, 1.0)
+    degenerate = jnp.where(squared_error > 0, jnp.inf, 0.0)
+    return jnp.where(positive, ratio, degenerate)
+
+
+def _vpt(pred: jax.Array, target: jax.Array, threshold, offset: int) -> jax.Array:
+    if pred.ndim != 4:
+        raise ValueError(f"vpt expects one trajectory (T, H, W, C), got {pred.shape}")
+    if not 0 <= offset <= pred.shape[0]:
+        raise ValueError(f"offset {offset} outside the trajectory of {pred.shape[0]} frames")
+    errors = normalised_error(pred[offset:], target[offset:])
+    # ``not (e <= threshold)`` rather than ``e > threshold``: a NaN error (a diverged rollout)
+    # counts as a failure instead of as a valid prediction.
+    failed = ~(errors <= threshold)
+    length = errors.shape[0]
+    return jnp.where(jnp.any(failed), jnp.argmax(failed), length).astype(jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("offset",))
+def vpt(pred: jax.Array, target: jax.Array, threshold: float = VPT_THRESHOLD,
+        offset: int = 0) -> jax.Array:
+    r"""Valid Prediction Time of one trajectory (Botev et al. 2021; DESIGN.md section 4).
+
+    The number of extrapolated steps the forecast stays valid: the first step ``t`` at which
+    the normalised pixel error :func:`normalised_error` ``e_t = mean((gt - pred)^2) / mean(gt^2)``
+    (means over H, W, C; images in [0, 1]) is *strictly greater* than ``threshold``; the full
+    extrapolation length if it never is. So VPT = 0 when the very first extrapolated frame is
+    already wrong, and VPT = ``T - offset`` when every extrapolated frame is within threshold.
+    A NaN error counts as exceeding the threshold.
+
+    Step convention. Step ``t = 0`` is frame ``offset`` of the given arrays: the first
+    extrapolated frame. With the default ``offset = 0`` the caller passes only the extrapolated
+    frames. "Steps counted from the end of the training window" (the paper's Table 1) means: if
+    the model was trained on sequences of ``T_train`` frames (indices ``0 .. T_train - 1``,
+    conditioning window included), step 0 is frame index ``T_train`` of the long test
+    trajectory; with full aligned sequences (``pred[j]`` the forecast of ``target[j]``, as the
+    forecasting models produce) pass ``offset=T_train``, which is the same as
+    ``vpt(pred[T_train:], target[T_train:])``. Counting from the end of the conditioning
+    window instead is ``offset=context_frames``.
+
+    Args:
+      pred: ``(T, H, W, C)`` predicted frames, aligned with ``target``.
+      target: ``(T, H, W, C)`` ground-truth frames (float in [0, 1] or uint8).
+      threshold: the error threshold (0.025 in the paper).
+      offset: index of the first extrapolated frame (static).
+
+    Returns:
+      an int32 scalar in ``[0, T - offset]``.
+    """
+    return _vpt(pred, target, threshold, offset)
+
+
+@functools.partial(jax.jit, static_argnames=("offset",))
+def vpt_batch(pred: jax.Array, target: jax.Array, threshold: float = VPT_THRESHOLD,
+              offset: int = 0) -> jax.Array:
+    """:func:`vpt` of every trajectory: ``(N, T, H, W, C)`` pairs -> ``(N,)`` int32.
+
+    Same conventions as :func:`vpt`. For a large test set, call it on chunks of trajectories
+    and concatenate (the error is reduced frame by frame, memory is that of the inputs).
+    """
+    if pred.ndim != 5:
+        raise ValueError(f"vpt_batch expects trajectories (N, T, H, W, C), got {pred.shape}")
+    return jax.vmap(lambda p, t: _vpt(p, t, threshold, offset))(pred, target)
+
+
+def median_vpt(pred: jax.Array, target: jax.Array, threshold: float = VPT_THRESHOLD,
+               offset: int = 0) -> jax.Array:
+    """A run's VPT: the median over trajectories of :func:`vpt_batch` (float32 scalar).
+
+    With an even number of trajectories this is the mean of the two middle values (so it may
+    end in .5).
+    """
+    return jnp.median(vpt_batch(pred, target, threshold, offset).astype(jnp.float32))

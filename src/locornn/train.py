@@ -38,7 +38,7 @@ import orbax.checkpoint as ocp
 from flax.training import train_state
 from tqdm.auto import tqdm
 
-from locornn import configs, data, metrics, models, plots
+from locornn import configs, plots, tasks
 
 # Fields that may differ between a workdir's saved config and a resumed run.
 RESUMABLE_CHANGES = ("train.num_steps", "figures.")
@@ -66,45 +66,21 @@ def make_optimizer(train_config: ml_collections.ConfigDict) -> optax.GradientTra
     return optax.chain(*parts, optax.adam(schedule))
 
 
-def create_train_state(config: ml_collections.ConfigDict, image_shape, sample: np.ndarray):
-    """Model and freshly initialised train state (params from ``config.seed``)."""
-    model = models.build_model(config.model, image_shape)
-    params = model.init(jax.random.PRNGKey(config.seed), jnp.asarray(sample[:1]))["params"]
-    state = TrainState.create(apply_fn=model.apply, params=params,
-                              tx=make_optimizer(config.train))
-    return model, state
+def create_train_state(config: ml_collections.ConfigDict, task: tasks.Task) -> TrainState:
+    """Freshly initialised train state (params from ``config.seed``)."""
+    params = task.model.init(jax.random.PRNGKey(config.seed), jnp.asarray(task.sample))["params"]
+    return TrainState.create(apply_fn=task.model.apply, params=params,
+                             tx=make_optimizer(config.train))
 
 
-def make_train_step(model) -> Callable:
-    def loss_fn(params, batch):
-        out = model.apply({"params": params}, batch)
-        return metrics.forward_prediction_loss(out["prediction"], batch)
-
+def make_train_step(task: tasks.Task) -> Callable:
     @jax.jit
     def train_step(state: TrainState, batch: jax.Array):
-        loss, grads = jax.value_and_grad(loss_fn)(state.params, batch)
+        loss, grads = jax.value_and_grad(task.loss)(state.params, batch)
         return state.apply_gradients(grads=grads), {"loss": loss,
-                                                    "grad_norm": optax.global_norm(grads)}
+                                                    "grad_norm": optax.tree.norm(grads)}
 
     return train_step
-
-
-def make_eval_step(model) -> Callable:
-    @jax.jit
-    def eval_step(params, batch: jax.Array):
-        out = model.apply({"params": params}, batch)
-        return {"loss": metrics.forward_prediction_loss(out["prediction"], batch),
-                "mse": metrics.next_frame_mse(out["prediction"], batch)}
-
-    return eval_step
-
-
-def evaluate(eval_step, params, test: np.ndarray, train_config) -> dict[str, float]:
-    """Mean loss and per-pixel MSE over held-out batches."""
-    results = [eval_step(params, batch)
-               for batch in data.test_batches(test, train_config.batch_size,
-                                              train_config.eval_batches)]
-    return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
 # ------------------------------------------------------------------------------------------
@@ -144,13 +120,6 @@ def _truncate_metrics(path: pathlib.Path, step: int) -> None:
         path.write_text("".join(json.dumps(r) + "\n" for r in keep))
 
 
-def _check_finite_data(split: str, sequences: np.ndarray) -> None:
-    bad = ~np.isfinite(sequences).reshape(len(sequences), -1).all(axis=1)
-    if bad.any():
-        raise ValueError(f"{split} data contains NaN/Inf in sequence(s) "
-                         f"{np.flatnonzero(bad)[:5].tolist()}; refusing to train on it")
-
-
 class _Interrupts:
     """Turn SIGTERM into KeyboardInterrupt while training, so kill and Ctrl-C both checkpoint."""
 
@@ -188,14 +157,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     _claim_workdir(config, workdir)
     log = tqdm.write if progress else (lambda *_: None)
 
-    dataset = data.load(config.data)
-    _check_finite_data("train", dataset.train)
-    _check_finite_data("test", dataset.test)
-    image_shape = dataset.train.shape[2:]
-    model, state = create_train_state(config, image_shape, dataset.train)
+    task = tasks.build_task(config)
+    state = create_train_state(config, task)
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"locornn: {config.experiment}/{config.preset} seed {config.seed}: "
-        f"{config.model.kind} with {num_params:,} parameters; data: {dataset.source}; "
+        f"{config.model.kind} with {num_params:,} parameters; data: {task.source}; "
         f"workdir {workdir}")
 
     manager = ocp.CheckpointManager(
@@ -211,13 +177,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     else:
         _truncate_metrics(metrics_path, -1)
 
-    train_step, eval_step = make_train_step(model), make_eval_step(model)
+    train_step = make_train_step(task)
     start, total = int(state.step), config.train.num_steps
     wall_start = time.perf_counter()
     try:
         with _Interrupts(), open(metrics_path, "a") as sink:
-            state = _loop(config, state, dataset, train_step, eval_step, manager, sink,
-                          start, total, progress)
+            state = _loop(config, state, task, train_step, manager, sink, start, total,
+                          progress)
     except KeyboardInterrupt:
         manager.wait_until_finished()
         log(f"locornn: interrupted; the latest checkpoint is step {manager.latest_step()}. "
@@ -229,18 +195,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     summary = {"experiment": config.experiment, "preset": config.preset, "seed": config.seed,
                "model": config.model.kind, "num_params": int(num_params),
-               "data_source": dataset.source, "steps": int(state.step),
+               "data_source": task.source, "steps": int(state.step),
                "train_seconds_this_session": time.perf_counter() - wall_start,
-               "test": evaluate(eval_step, state.params, dataset.test, config.train)}
+               "test": task.final(state.params, workdir)}
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if config.figures.enabled:
-        write_figures(config, model, state.params, dataset.test, workdir)
-    log(f"locornn: done. held-out loss {summary['test']['loss']:.4g} "
-        f"(mse {summary['test']['mse']:.3g}); wrote {workdir}")
+        write_figures(config, task, state.params, workdir)
+    held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items())
+    log(f"locornn: done. held-out {held_out}; wrote {workdir}")
     return summary
 
 
-def _loop(config, state, dataset, train_step, eval_step, manager, sink, start, total, progress):
+def _loop(config, state, task, train_step, manager, sink, start, total, progress):
     """The training loop proper (see the module docstring for its guarantees)."""
     tc = config.train
     pending = []  # (step, device metrics) not yet checked for finiteness
@@ -273,8 +239,7 @@ def _loop(config, state, dataset, train_step, eval_step, manager, sink, start, t
         step = start
         try:
             for step in range(start, total):
-                batch = data.train_batch(dataset.train, step, tc.batch_size, config.seed)
-                state, step_metrics = train_step(state, batch)
+                state, step_metrics = train_step(state, task.train_batch(step))
                 pending.append((step, step_metrics))
                 window_steps += 1
                 done = step + 1
@@ -284,7 +249,7 @@ def _loop(config, state, dataset, train_step, eval_step, manager, sink, start, t
                     last = flush(done)
                     bar.set_postfix(loss=f"{last['loss']:.4g}")
                 if evaluate_now:
-                    held_out = evaluate(eval_step, state.params, dataset.test, tc)
+                    held_out = task.evaluate(state.params)
                     sink.write(json.dumps({"step": done, "split": "test", **held_out}) + "\n")
                     sink.flush()
                     bar.set_postfix(loss=f"{last['loss']:.4g}", test=f"{held_out['loss']:.4g}")
@@ -307,11 +272,11 @@ def _save_if_finite(manager, state) -> None:
         manager.save(step, args=ocp.args.StandardSave(state), force=True)
 
 
-def write_figures(config, model, params, test: np.ndarray, workdir: pathlib.Path) -> None:
-    """loss.png, figure1.png and hidden.gif of the first held-out sequence."""
+def write_figures(config, task: tasks.Task, params, workdir: pathlib.Path) -> None:
+    """loss.png, figure1.png and hidden.gif of one held-out sequence."""
     plots.loss_curve(plots.read_metrics(workdir / "metrics.jsonl"), workdir / "loss.png")
-    sequence = test[:1]
-    out = jax.jit(model.apply)({"params": params}, jnp.asarray(sequence))
+    sequence = task.figure_sequence
+    out = jax.jit(task.model.apply)({"params": params}, jnp.asarray(sequence))
     frames, z, prediction = sequence[0], np.asarray(out["z"][0]), np.asarray(out["prediction"][0])
     title = f"{config.experiment} ({config.model.kind}, held-out sequence)"
     plots.figure1(frames, z, prediction, workdir / "figure1.png",
@@ -320,18 +285,18 @@ def write_figures(config, model, params, test: np.ndarray, workdir: pathlib.Path
 
 
 def load_run(workdir: str | pathlib.Path):
-    """Config, model, trained params and data of a finished (or checkpointed) run."""
+    """Config, task (model and data), and the latest train state of a run."""
     workdir = pathlib.Path(workdir).absolute()
     path = workdir / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{workdir} is not a run directory (no config.json)")
     config = ml_collections.ConfigDict(json.loads(path.read_text()))
     configs.validate(config)
-    dataset = data.load(config.data)
-    model, state = create_train_state(config, dataset.train.shape[2:], dataset.train)
+    task = tasks.build_task(config)
+    state = create_train_state(config, task)
     with ocp.CheckpointManager(workdir / "checkpoints") as manager:
         step = manager.latest_step()
         if step is None:
             raise FileNotFoundError(f"{workdir} has no checkpoint yet")
         state = manager.restore(step, args=ocp.args.StandardRestore(state))
-    return config, model, state, dataset
+    return config, task, state

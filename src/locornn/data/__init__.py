@@ -14,12 +14,12 @@ import jax
 import ml_collections
 import numpy as np
 
-from locornn.data import waves
+from locornn.data import mnist, waves
 
 
 class SequenceData(NamedTuple):
     train: np.ndarray  # (num_train, T, H, W, C) float32 in [0, 1]
-    test: np.ndarray  # (num_test, T, H, W, C): held out, never trained on
+    test: np.ndarray  # (num_test, T', H, W, C): held out, never trained on (T' may exceed T)
     source: str  # where the frames came from, recorded with the run
 
 
@@ -28,16 +28,23 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     key = jax.random.PRNGKey(data_config.seed)
     train_key, test_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
     length, size = data_config.sequence_length, data_config.image_size
+    test_length = data_config.test_sequence_length or length
     if data_config.name == "waves":
-        kwargs = dict(length=length, size=size,
+        kwargs = dict(size=size,
                       wavelength=(data_config.wavelength_min, data_config.wavelength_max),
                       speed=(data_config.speed_min, data_config.speed_max))
-        train = waves.plane_waves(train_key, data_config.num_train, **kwargs)
-        test = waves.plane_waves(test_key, data_config.num_test, **kwargs)
+        train = waves.plane_waves(train_key, data_config.num_train, length, **kwargs)
+        test = waves.plane_waves(test_key, data_config.num_test, test_length, **kwargs)
         source = "plane waves generated from data.seed"
+    elif data_config.name == "rotating_mnist":
+        train, test, source = mnist.load_rotating_mnist(
+            data_config.num_train, data_config.num_test, length, size, data_config.seed,
+            mnist_dir=data_config.mnist_dir or None, test_sequence_length=test_length,
+            step_deg=data_config.rotation_step, start_deg=data_config.rotation_start,
+            source=data_config.mnist_source)
     elif data_config.name == "noise":
         train = waves.noise(train_key, data_config.num_train, length, size)
-        test = waves.noise(test_key, data_config.num_test, length, size)
+        test = waves.noise(test_key, data_config.num_test, test_length, size)
         source = "i.i.d. uniform noise generated from data.seed"
     else:
         raise ValueError(f"unknown data set {data_config.name!r}")

@@ -1,0 +1,123 @@
+"""Forecasting models (Hamiltonian suite): shared pipeline, four cores, open-loop rollout."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from locornn import metrics
+from locornn.models import forecasting
+
+KINDS = forecasting.KINDS
+IMAGE = (16, 16, 3)
+K, T, B = 3, 6, 2  # context frames, sequence length, batch
+
+TINY = dict(lattice=4, channels=1, hidden_units=8, lstm_units=8, node_units=8, node_width=8,
+            node_depth=1, gru_units=8, encoded_units=8, context_frames=K, conv_features=4,
+            conv_blocks=2, conv_depth=1, encoder="conv", decoder="conv")
+
+
+def _config(kind, **updates):
+    return ml_collections.ConfigDict(dict(TINY, kind=kind, **updates))
+
+
+FRAMES = jax.random.uniform(jax.random.PRNGKey(0), (B, T, *IMAGE))
+
+
+@functools.lru_cache(maxsize=None)
+def _run(kind):
+    """Parameters, and predictions/gradients for three inputs from one compiled function:
+    the frames, the frames changed after the window, the frames changed in the window."""
+    model = forecasting.build_forecast_model(_config(kind), IMAGE)
+    variables = model.init(jax.random.PRNGKey(1), FRAMES[:, :K], num_steps=0)
+
+    @jax.jit
+    def loss_and_grad(variables, frames):
+        def loss(variables):
+            out = model.apply(variables, frames)
+            return metrics.forecast_loss(out["prediction"], frames), out
+        return jax.value_and_grad(loss, has_aux=True)(variables)
+
+    noise = jax.random.uniform(jax.random.PRNGKey(2), FRAMES.shape)
+    inputs = {"frames": FRAMES,
+              "after": FRAMES.at[:, K:].set(noise[:, K:]),
+              "first": FRAMES.at[:, 0].set(noise[:, 0]),
+              "last_context": FRAMES.at[:, K - 1].set(noise[:, K - 1])}
+    results = {name: loss_and_grad(variables, x) for name, x in inputs.items()}
+    return model, variables, results
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_forward_shapes_are_shared_across_kinds(kind):
+    model, _, results = _run(kind)
+    (loss, out), grads = results["frames"]
+    assert out["prediction"].shape == FRAMES.shape  # default num_steps = T - K: aligned
+    assert out["z"].shape == (B, T, *model.state_shape)
+    assert bool(jnp.all((out["prediction"] >= 0) & (out["prediction"] <= 1)))
+    assert np.isfinite(float(loss))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_rollout_is_open_loop(kind):
+    """Frames after the conditioning window are never read; conditioning frames are."""
+    _, _, results = _run(kind)
+    base = results["frames"][0][1]
+    after = results["after"][0][1]
+    np.testing.assert_array_equal(base["prediction"], after["prediction"])
+    np.testing.assert_array_equal(base["z"], after["z"])
+    for name in ("first", "last_context"):  # the backward GRU reads both ends of the window
+        changed = results[name][0][1]["prediction"]
+        assert float(jnp.max(jnp.abs(changed - base["prediction"]))) > 1e-6, name
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_gradients_are_finite_and_reach_every_part(kind):
+    _, _, results = _run(kind)
+    grads = results["frames"][1]["params"]
+    leaves = jax.tree.leaves(grads)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
+    for part in ("encoder", "inference_gru", "initial_state", "core", "decoder"):
+        norm = sum(float(jnp.sum(g**2)) for g in jax.tree.leaves(grads[part]))
+        assert norm > 0, part
+
+
+def test_parameter_counts_differ_only_by_core():
+    """Same encoder, GRU and decoder for all kinds; the core (and the size of the initial state
+    it needs) is what differs."""
+    shapes = {kind: jax.tree.map(jnp.shape, _run(kind)[1]["params"]) for kind in KINDS}
+    for kind in KINDS:
+        for part in ("encoder", "inference_gru", "decoder"):
+            if part != "decoder":
+                assert shapes[kind][part] == shapes["locornn"][part], (kind, part)
+        assert set(shapes[kind]) == {"encoder", "inference_gru", "initial_state", "core",
+                                     "decoder"}
+    counts = {kind: sum(int(np.prod(s)) for s in jax.tree.leaves(
+        shapes[kind]["core"], is_leaf=lambda x: isinstance(x, tuple))) for kind in KINDS}
+    assert len(set(counts.values())) == len(KINDS), counts
+    # locornn: Kz, Kv (3x3x1x1), bias (1), dt/gamma/alpha raw; cornn: two 8x8 matrices + 8 + 3
+    assert counts["locornn"] == 9 + 9 + 1 + 3
+    assert counts["cornn"] == 64 + 64 + 8 + 3
+    # node: 8->8 tanh layer and 8->8 linear layer
+    assert counts["node"] == 2 * (64 + 8)
+
+
+def test_long_rollout_from_the_window_alone_extends_the_forecast():
+    """``frames[:, :K]`` with ``num_steps`` reproduces the full-sequence forecast and goes on."""
+    model, variables, results = _run("locornn")
+    full = results["frames"][0][1]["prediction"]
+    longer = model.apply(variables, FRAMES[:, :K], num_steps=T - K + 3)["prediction"]
+    assert longer.shape == (B, T + 3, *IMAGE)
+    np.testing.assert_allclose(longer[:, :T], full, atol=1e-5)
+
+
+def test_bad_inputs_and_configs_are_rejected():
+    model, variables, _ = _run("cornn")
+    with pytest.raises(ValueError, match="context_frames"):
+        model.apply(variables, FRAMES[:, :K - 1])
+    with pytest.raises(ValueError, match="expected frames"):
+        model.apply(variables, FRAMES[..., :1])
+    with pytest.raises(ValueError, match="model.kind"):
+        forecasting.build_forecast_model(_config("gru"), IMAGE)
