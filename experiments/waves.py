@@ -26,7 +26,7 @@ PRESETS = {
         # dt = 0.125 (period ~50 frames) the held-out error barely moves in 1500 steps.
         "model.dt": 0.5, "data.num_train": 1024, "data.num_test": 128,
         "train.num_steps": 1500, "train.batch_size": 16, "train.learning_rate": 3e-3,
-        "train.eval_every": 250, "train.checkpoint_every": 250,
+        "train.eval_every": 250, "train.checkpoint_every": 250, "train.probe_sequences": 2,
     },
     "paper": {
         "data.num_train": 20000, "data.num_test": 1000, "data.sequence_length": 50,

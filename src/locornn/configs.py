@@ -90,6 +90,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.checkpoint_every = 100
     c.train.max_checkpoints = 3
     c.train.eval_batches = 4  # held-out batches per evaluation (all of the test split if 0)
+    c.train.probe_sequences = 0  # >0: log wave metrics of z on this many held-out sequences
 
     c.figures = ml_collections.ConfigDict()
     c.figures.enabled = True

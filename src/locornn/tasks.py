@@ -8,7 +8,10 @@ The training loop (:mod:`locornn.train`) is the same for every experiment; a tas
 * ``loss(params, batch)``: the training objective;
 * ``evaluate(params)``: held-out metrics (on the test split only), logged every
   ``train.eval_every`` steps; ``final(params, workdir)``: extra held-out metrics and figures at
-  the end of a run (VPT for forecasting).
+  the end of a run (VPT for forecasting);
+* ``probe(params)`` (optional): metrics of the hidden state on a fixed held-out batch (the wave
+  metrics of :mod:`locornn.analysis.waves`), logged next to the loss at every evaluation so
+  that "the loss drops when synchronous dynamics emerge" can be read off ``metrics.jsonl``.
 
 Two kinds exist:
 
@@ -31,6 +34,7 @@ import ml_collections
 import numpy as np
 
 from locornn import data, metrics, models
+from locornn.analysis import waves as analysis_waves
 
 
 @dataclasses.dataclass
@@ -43,6 +47,7 @@ class Task:
     evaluate: Callable[[object], dict]
     final: Callable[[object, pathlib.Path], dict]
     figure_sequence: np.ndarray  # one held-out sequence for figure1.png / hidden.gif
+    probe: Callable[[object], dict] | None = None  # metrics of the hidden state, logged as "probe"
 
 
 def _check_finite(split: str, sequences: np.ndarray) -> None:
@@ -86,10 +91,21 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
         batches = data.test_batches(dataset.test, tc.batch_size)  # the whole test split
         return _mean_over_batches(eval_step, params, batches)
 
+    probe_batch = jnp.asarray(dataset.test[:config.train.probe_sequences])
+    hidden = jax.jit(lambda params: model.apply({"params": params}, probe_batch)["z"])
+
+    def probe(params):
+        """Wave metrics of the hidden state on a fixed held-out probe batch."""
+        z = np.asarray(hidden(params))
+        if not model.local:  # a flat coRNN state has no lattice: fold it like plots do
+            return {}
+        return analysis_waves.wave_metrics(z)
+
     return Task(model=model, sample=dataset.train[:1], source=dataset.source,
                 train_batch=lambda step: data.train_batch(dataset.train, step, tc.batch_size,
                                                           config.seed),
-                loss=loss, evaluate=evaluate, final=final, figure_sequence=dataset.test[:1])
+                loss=loss, evaluate=evaluate, final=final, figure_sequence=dataset.test[:1],
+                probe=probe if config.train.probe_sequences else None)
 
 
 def build_task(config: ml_collections.ConfigDict) -> Task:

@@ -5,8 +5,8 @@ What a run writes to ``workdir`` (``runs/<experiment>/<preset>/<seed>/`` from th
 * ``config.json``: the resolved config. A workdir is tied to one config: starting again with
   a different one stops with an error instead of mixing two runs (only ``train.num_steps`` and
   ``figures.*`` may change, to train further or redraw).
-* ``metrics.jsonl``: one JSON object per line, ``{"step", "split": "train"|"test", ...}``;
-  test records are on the held-out split, never on training data.
+* ``metrics.jsonl``: one JSON object per line, ``{"step", "split": "train"|"test"|"probe", ...}``;
+  test and probe records are on the held-out split, never on training data.
 * ``checkpoints/<step>/``: orbax checkpoints of the train state (params, optimiser state, step)
   every ``train.checkpoint_every`` steps, at the end, and when interrupted.
 * ``summary.json``, ``loss.png``, ``figure1.png``, ``hidden.gif`` after training.
@@ -234,6 +234,8 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
             sink.flush()
         return last
 
+    if start == 0 and task.probe is not None:  # the untrained network, for comparison
+        sink.write(json.dumps({"step": 0, "split": "probe", **task.probe(state.params)}) + "\n")
     with tqdm(total=total, initial=start, unit="step", disable=not progress,
               dynamic_ncols=True, desc=config.experiment) as bar:
         step = start
@@ -253,6 +255,9 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
                     sink.write(json.dumps({"step": done, "split": "test", **held_out}) + "\n")
                     sink.flush()
                     bar.set_postfix(loss=f"{last['loss']:.4g}", test=f"{held_out['loss']:.4g}")
+                    if task.probe is not None:
+                        probed = task.probe(state.params)
+                        sink.write(json.dumps({"step": done, "split": "probe", **probed}) + "\n")
                 if save_now:
                     manager.save(done, args=ocp.args.StandardSave(state))
                 if evaluate_now or save_now:  # keep steps/s a measure of training alone
