@@ -17,7 +17,9 @@ K, T, B = 3, 6, 2  # context frames, sequence length, batch
 
 TINY = dict(lattice=4, channels=1, hidden_units=8, lstm_units=8, node_units=8, node_width=8,
             node_depth=1, gru_units=8, encoded_units=8, context_frames=K, conv_features=4,
-            conv_blocks=2, conv_depth=1, encoder="conv", decoder="conv")
+            conv_blocks=2, conv_depth=1, encoder="mlp", decoder="mlp")
+# (MLP codecs keep the four compilations quick on a 2-core CPU; the default conv codecs are
+# exercised by test_default_conv_codecs_forecast_open_loop.)
 
 
 def _config(kind, **updates):
@@ -27,7 +29,7 @@ def _config(kind, **updates):
 FRAMES = jax.random.uniform(jax.random.PRNGKey(0), (B, T, *IMAGE))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _run(kind):
     """Parameters, and predictions/gradients for three inputs from one compiled function:
     the frames, the frames changed after the window, the frames changed in the window."""
@@ -89,9 +91,11 @@ def test_parameter_counts_differ_only_by_core():
     it needs) is what differs."""
     shapes = {kind: jax.tree.map(jnp.shape, _run(kind)[1]["params"]) for kind in KINDS}
     for kind in KINDS:
-        for part in ("encoder", "inference_gru", "decoder"):
-            if part != "decoder":
-                assert shapes[kind][part] == shapes["locornn"][part], (kind, part)
+        for part in ("encoder", "inference_gru"):
+            assert shapes[kind][part] == shapes["locornn"][part], (kind, part)
+        # the decoder reads the state: only its input projection depends on the state size
+        decoder_in = shapes[kind]["decoder"]["project"]["kernel"][0]
+        assert decoder_in == int(np.prod(_run(kind)[0].state_shape)), kind
         assert set(shapes[kind]) == {"encoder", "inference_gru", "initial_state", "core",
                                      "decoder"}
     counts = {kind: sum(int(np.prod(s)) for s in jax.tree.leaves(
@@ -121,3 +125,16 @@ def test_bad_inputs_and_configs_are_rejected():
         model.apply(variables, FRAMES[..., :1])
     with pytest.raises(ValueError, match="model.kind"):
         forecasting.build_forecast_model(_config("gru"), IMAGE)
+
+
+def test_default_conv_codecs_forecast_open_loop():
+    """The default codecs (the DeepMind conv nets), tiny: shapes and the open-loop property."""
+    model = forecasting.build_forecast_model(
+        _config("locornn", encoder="conv", decoder="conv"), IMAGE)
+    variables = model.init(jax.random.PRNGKey(1), FRAMES[:, :K], num_steps=0)
+    assert set(variables["params"]["encoder"]) == {"Conv_0", "Conv_1", "project"}
+    apply = jax.jit(model.apply)
+    out = apply(variables, FRAMES)
+    changed = apply(variables, FRAMES.at[:, K:].set(0.5))
+    assert out["prediction"].shape == FRAMES.shape
+    np.testing.assert_array_equal(out["prediction"], changed["prediction"])

@@ -126,3 +126,16 @@ def test_an_interrupted_run_checkpoints_and_resumes_to_the_same_parameters(
     a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+
+
+def test_a_run_written_before_a_field_existed_loads_with_the_default(tmp_path, smoke_config):
+    smoke_config.train.num_steps = 5
+    train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    del saved["data"]["test_sequence_length"]  # as if written by an older locornn
+    (tmp_path / "config.json").write_text(json.dumps(saved))
+    config, _, state = train.load_run(tmp_path)
+    assert config.data.test_sequence_length == 0 and int(state.step) == 5
+    saved["data"]["lattise"] = 3
+    with pytest.raises(configs.ConfigError, match="'data.lattise'"):
+        configs.from_dict(saved)

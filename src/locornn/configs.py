@@ -52,9 +52,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.mnist_source = "auto"  # "auto" | "idx" | "tfds" | "digits"
     c.data.rotation_step = 20.0  # degrees per frame (18 frames per period)
     c.data.rotation_start = 0.0
+    c.data.system = "mass_spring"  # hamiltonian: one of locornn.data.hamiltonian.SYSTEMS
+    c.data.trajectory_length = 256  # hamiltonian: frames per training trajectory
+    c.data.cache_dir = "cache/hamiltonian"  # generated trajectories are cached here
+    c.data.suite_dir = ""  # read the DeepMind suite's own files from here instead
 
     c.model = ml_collections.ConfigDict()
-    c.model.kind = "locornn"  # "locornn" (local coupling) | "cornn" (dense coupling)
+    c.model.kind = "locornn"  # "locornn" | "cornn" (dense) | forecasting only: "lstm" | "node"
     c.model.lattice = 32  # LocoRNN: the hidden state is lattice x lattice x channels
     c.model.channels = 1
     c.model.hidden_units = 256  # coRNN: number of oscillators
@@ -76,6 +80,16 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.drive_layernorm = True  # LayerNorm on the encoded input, as the reference
     c.model.output = "sigmoid"  # decoder output: "sigmoid" (images in [0, 1]) | "linear"
     c.model.unroll = 1  # lax.scan unroll
+    # forecasting (hamiltonian): initial state inferred by a GRU run backwards over K frames
+    c.model.context_frames = 31  # K, as the reference
+    c.model.encoded_units = 128  # encoder output (input of the GRU)
+    c.model.gru_units = 256
+    c.model.lstm_units = 256  # LSTM baseline
+    c.model.node_units = 64  # Neural ODE baseline: state size, MLP vector field width/depth,
+    c.model.node_width = 256  # fixed Tsit5 step and time between frames
+    c.model.node_depth = 2
+    c.model.node_dt = 0.125
+    c.model.node_frame_dt = 0.125
 
     c.train = ml_collections.ConfigDict()
     c.train.num_steps = 1000
@@ -92,6 +106,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.eval_batches = 4  # held-out batches per evaluation (all of the test split if 0)
     c.train.probe_sequences = 0  # >0: log wave metrics of z on this many held-out sequences
 
+    c.evaluation = ml_collections.ConfigDict()
+    c.evaluation.vpt_threshold = 0.025  # forecasting: Valid Prediction Time threshold
+
     c.figures = ml_collections.ConfigDict()
     c.figures.enabled = True
     c.figures.num_frames = 10  # columns of figure1.png
@@ -101,9 +118,9 @@ def base_config() -> ml_collections.ConfigDict:
 
 _CHOICES = {
     "preset": PRESETS,
-    "data.name": ("waves", "noise", "rotating_mnist"),
+    "data.name": ("waves", "noise", "rotating_mnist", "hamiltonian"),
     "data.mnist_source": ("auto", "idx", "tfds", "digits"),
-    "model.kind": ("locornn", "cornn"),
+    "model.kind": ("locornn", "cornn", "lstm", "node"),
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded"),
     "model.encoder": ("mlp", "conv"),
@@ -116,7 +133,7 @@ _CHOICES = {
 def _walk(config, prefix=""):
     for key, value in config.items():
         path = f"{prefix}{key}"
-        if isinstance(value, ml_collections.ConfigDict):
+        if isinstance(value, (ml_collections.ConfigDict, dict)):
             yield from _walk(value, path + ".")
         else:
             yield path, value
@@ -149,12 +166,46 @@ def validate(config: ml_collections.ConfigDict) -> None:
         section, key = path.split(".")
         if config[section][key] < 1:
             raise ConfigError(f"config key {path!r} must be >= 1, got {config[section][key]}")
+    if config.data.name == "hamiltonian":
+        from locornn.data.hamiltonian import ALL_SYSTEMS
+
+        if config.data.system not in ALL_SYSTEMS:
+            raise ConfigError(f"config key 'data.system' must be one of {ALL_SYSTEMS}, "
+                              f"got {config.data.system!r}")
+        if config.data.sequence_length <= config.model.context_frames:
+            raise ConfigError(f"'data.sequence_length' ({config.data.sequence_length}) must "
+                              f"exceed 'model.context_frames' ({config.model.context_frames})")
+    elif config.model.kind in ("lstm", "node"):
+        raise ConfigError(f"config key 'model.kind' = {config.model.kind!r} is a forecasting "
+                          f"baseline: it needs data.name = 'hamiltonian'")
     if config.data.sequence_length < 3:
         raise ConfigError("config key 'data.sequence_length' must be >= 3 (two frames of "
                           "context and one to predict)")
     if config.data.num_test < config.train.batch_size and config.train.eval_batches:
         raise ConfigError(f"'data.num_test' ({config.data.num_test}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
+
+
+def from_dict(values: dict) -> ml_collections.ConfigDict:
+    """A config from plain values (e.g. a run's ``config.json``), on top of the defaults.
+
+    Keys missing from ``values`` (a run written before a field existed) take their default;
+    unknown keys and wrong types raise :class:`ConfigError`.
+    """
+    config = base_config()
+    schema = dict(_walk(config))
+    for path, value in _walk(values):
+        if path not in schema:
+            raise ConfigError(f"unknown config key {path!r}")
+        if isinstance(schema[path], float) and type(value) is int:
+            value = float(value)
+        try:
+            override(config, {path: value})
+        except TypeError:
+            raise ConfigError(f"config key {path!r} must be {type(schema[path]).__name__}, "
+                              f"got {type(value).__name__} {value!r}") from None
+    validate(config)
+    return config
 
 
 def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collections.ConfigDict:

@@ -57,12 +57,14 @@ def lattice_image(z: np.ndarray, channel: int = 0) -> np.ndarray:
 
 
 def figure1(frames: np.ndarray, z: np.ndarray, prediction: np.ndarray,
-            out: str | pathlib.Path, num_frames: int = 10, title: str = "") -> None:
+            out: str | pathlib.Path, num_frames: int = 10, title: str = "",
+            shift: int = 1) -> None:
     """Rows: input frames, hidden position ``z`` on the lattice, decoded prediction.
 
     Args:
       frames: ``(T, h, w, c)`` one sequence; z: ``(T, *state)``; prediction: ``(T, h, w, c)``
-        where ``prediction[t]`` forecasts ``frames[t+1]`` (so it is drawn under frame ``t+1``).
+        where ``prediction[t]`` shows ``frames[t + shift]`` (``shift=1``: next-frame models, so
+        it is drawn under frame ``t+1``; ``shift=0``: aligned forecasting models).
     """
     steps = min(num_frames, len(frames) - 1)
     columns = np.linspace(1, len(frames) - 1, steps).astype(int)
@@ -70,7 +72,7 @@ def figure1(frames: np.ndarray, z: np.ndarray, prediction: np.ndarray,
     fig, axes = plt.subplots(3, steps, figsize=(1.3 * steps, 4.2), squeeze=False)
     for col, t in enumerate(columns):
         panels = ((frames[t], "gray", (0, 1)), (lattice_image(z[t]), "RdBu_r", (-zmax, zmax)),
-                  (prediction[t - 1], "gray", (0, 1)))
+                  (prediction[t - shift], "gray", (0, 1)))
         for row, (image, cmap, (lo, hi)) in enumerate(panels):
             ax = axes[row, col]
             ax.imshow(_grey_or_rgb(image), cmap=cmap, vmin=lo, vmax=hi)
@@ -105,17 +107,69 @@ def _to_rgb(image: np.ndarray, cmap: str, lo: float, hi: float, size: int) -> np
 
 
 def hidden_gif(frames: np.ndarray, z: np.ndarray, prediction: np.ndarray,
-               out: str | pathlib.Path, size: int = 160, duration_ms: int = 120) -> None:
-    """An animated GIF, per time step: input | hidden z (red +, blue -) | prediction."""
+               out: str | pathlib.Path, size: int = 160, duration_ms: int = 120,
+               shift: int = 1) -> None:
+    """An animated GIF, per time step: input | hidden z (red +, blue -) | prediction
+    (``prediction[t]`` shows ``frames[t + shift]``, as in :func:`figure1`)."""
     zmax = float(np.abs(z).max()) or 1.0
     pictures = []
     for t in range(1, len(frames)):
         panels = [_to_rgb(frames[t], "gray", 0, 1, size),
                   _to_rgb(lattice_image(z[t]), "RdBu_r", -zmax, zmax, size),
-                  _to_rgb(prediction[t - 1], "gray", 0, 1, size)]
+                  _to_rgb(prediction[t - shift], "gray", 0, 1, size)]
         height = max(p.shape[0] for p in panels)
         panels = [np.pad(p, ((0, height - p.shape[0]), (4, 4), (0, 0)), constant_values=255)
                   for p in panels]
         pictures.append(Image.fromarray(np.concatenate(panels, axis=1)))
     pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=duration_ms,
                      loop=0)
+
+
+def forecast_frames(target: np.ndarray, prediction: np.ndarray, out: str | pathlib.Path,
+                    start: int, num_frames: int = 10, title: str = "") -> None:
+    """Ground truth (top) against open-loop forecast (bottom), frames ``start`` onwards.
+
+    Args:
+      target, prediction: ``(T, h, w, c)`` one aligned trajectory (``prediction[t]`` is the
+        forecast of ``target[t]``); columns are spread evenly over ``start .. T - 1``.
+    """
+    columns = np.unique(np.linspace(start, len(target) - 1, num_frames).astype(int))
+    fig, axes = plt.subplots(2, len(columns), figsize=(1.3 * len(columns), 3.0), squeeze=False)
+    for col, t in enumerate(columns):
+        for row, image in enumerate((target[t], prediction[t])):
+            axes[row, col].imshow(_grey_or_rgb(image), cmap="gray", vmin=0, vmax=1)
+            axes[row, col].set_xticks([])
+            axes[row, col].set_yticks([])
+        axes[0, col].set_title(f"t={t}", fontsize=8)
+    axes[0, 0].set_ylabel("ground truth")
+    axes[1, 0].set_ylabel("forecast")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def vpt_error_curve(errors: np.ndarray, threshold: float, out: str | pathlib.Path,
+                    vpt_median: float | None = None, title: str = "") -> None:
+    """Per-step normalised error of every held-out trajectory (thin), their median (thick) and
+    the VPT threshold; step 0 is the first frame after the training window."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    steps = np.arange(errors.shape[1])
+    for row in errors[:50]:
+        ax.plot(steps, row, color="tab:blue", alpha=0.15, linewidth=0.8)
+    ax.plot(steps, np.median(errors, axis=0), color="tab:blue", linewidth=2,
+            label="median over trajectories")
+    ax.axhline(threshold, color="tab:red", linestyle="--", label=f"threshold {threshold}")
+    if vpt_median is not None:
+        ax.axvline(vpt_median, color="k", linestyle=":", label=f"median VPT {vpt_median:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("steps after the training window")
+    ax.set_ylabel("normalised error mean((gt-pred)^2) / mean(gt^2)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

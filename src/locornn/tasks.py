@@ -25,6 +25,7 @@ Two kinds exist:
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from locornn import data, metrics, models
+from locornn import data, metrics, models, plots
 from locornn.analysis import waves as analysis_waves
 
 
@@ -48,6 +49,7 @@ class Task:
     final: Callable[[object, pathlib.Path], dict]
     figure_sequence: np.ndarray  # one held-out sequence for figure1.png / hidden.gif
     probe: Callable[[object], dict] | None = None  # metrics of the hidden state, logged as "probe"
+    prediction_shift: int = 1  # prediction[t] shows frame t + shift (1: next frame, 0: aligned)
 
 
 def _check_finite(split: str, sequences: np.ndarray) -> None:
@@ -108,8 +110,92 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
                 probe=probe if config.train.probe_sequences else None)
 
 
+def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:
+    """Forecasting a Hamiltonian-suite system: windows for training, VPT on long trajectories.
+
+    * training batches: ``train.batch_size`` random windows of ``data.sequence_length`` frames
+      from the train trajectories (:func:`~locornn.data.hamiltonian.sample_windows`, key
+      ``fold_in(PRNGKey(seed), step)``);
+    * held-out loss (every ``train.eval_every`` steps): the first window of each test trajectory;
+    * final: VPT (:func:`locornn.metrics.vpt_batch`) of every long test trajectory
+      (``data.test_sequence_length`` frames); the model reads the first ``model.context_frames``
+      frames and rolls out open-loop; steps are counted from the end of the training window
+      (frame index ``data.sequence_length``). The run's VPT is the median over trajectories.
+    """
+    from locornn.data import hamiltonian
+    from locornn.models.forecasting import build_forecast_model
+
+    dc, tc = config.data, config.train
+    window, context = dc.sequence_length, config.model.context_frames
+    test_frames = dc.test_sequence_length or window
+    if test_frames <= window:
+        raise ValueError(f"data.test_sequence_length ({test_frames}) must exceed the training "
+                         f"window data.sequence_length ({window}) to measure VPT")
+    dataset = hamiltonian.load_dataset(
+        dc.system, num_train=dc.num_train, num_test=dc.num_test,
+        train_steps=dc.trajectory_length - 1, test_steps=test_frames - 1, seed=dc.seed,
+        cache_dir=dc.cache_dir, suite_dir=dc.suite_dir or None, progress=progress)
+    test = hamiltonian.to_float(np.asarray(dataset.test_images))
+    _check_finite("test", test)
+    model = build_forecast_model(config.model, test.shape[2:])
+    key = jax.random.PRNGKey(config.seed)
+
+    def train_batch(step):
+        return hamiltonian.sample_windows(np.asarray(dataset.train_images),
+                                          jax.random.fold_in(key, step), tc.batch_size, window)
+
+    def loss(params, batch):
+        return metrics.forecast_loss(model.apply({"params": params}, batch)["prediction"], batch)
+
+    @jax.jit
+    def eval_step(params, batch):
+        prediction = model.apply({"params": params}, batch)["prediction"]
+        return {"loss": metrics.forecast_loss(prediction, batch),
+                "mse": metrics.forecast_mse(prediction, batch)}
+
+    def evaluate(params):
+        batches = data.test_batches(test[:, :window], tc.batch_size, tc.eval_batches)
+        return _mean_over_batches(eval_step, params, batches)
+
+    @jax.jit
+    def forecast(params, conditioning):
+        return model.apply({"params": params}, conditioning,
+                           num_steps=test_frames - context)["prediction"]
+
+    def final(params, workdir):
+        threshold = config.evaluation.vpt_threshold
+        predictions = np.concatenate([
+            np.asarray(forecast(params, jnp.asarray(test[i:i + tc.batch_size, :context])))
+            for i in range(0, len(test), tc.batch_size)])
+        target, predicted = test[:, window:], predictions[:, window:]
+        vpts = np.asarray(metrics.vpt_batch(predicted, target, threshold))
+        errors = np.asarray(metrics.normalised_error(predicted, target))
+        result = {**evaluate(params), "vpt": float(np.median(vpts)),
+                  "vpt_mean": float(vpts.mean()), "vpt_trajectories": len(vpts),
+                  "extrapolation_steps": int(test_frames - window)}
+        if workdir is not None:
+            workdir = pathlib.Path(workdir)
+            (workdir / "vpt.json").write_text(json.dumps(
+                {"threshold": threshold, "median": result["vpt"],
+                 "per_trajectory": vpts.tolist(),
+                 "median_error_per_step": np.median(errors, axis=0).tolist()}) + "\n")
+            title = f"{dc.system}: {config.model.kind}, median VPT {result['vpt']:g}"
+            plots.vpt_error_curve(errors, threshold, workdir / "vpt_error.png", result["vpt"],
+                                  title)
+            plots.forecast_frames(test[0], predictions[0], workdir / "forecast.png",
+                                  start=context, title=f"{title} (frame {window} = step 0)")
+        return result
+
+    source = f"{dc.system} ({dataset.source}; dt {dataset.dt})"
+    return Task(model=model, sample=test[:1, :window], source=source,
+                train_batch=train_batch, loss=loss, evaluate=evaluate, final=final,
+                figure_sequence=test[:1, :window], prediction_shift=0)
+
+
 def build_task(config: ml_collections.ConfigDict) -> Task:
     """The task a config's ``data.name`` calls for."""
     if config.data.name in ("waves", "noise", "rotating_mnist"):
         return sequence_task(config)
+    if config.data.name == "hamiltonian":
+        return forecast_task(config)
     raise ValueError(f"no task for data set {config.data.name!r}")

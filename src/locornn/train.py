@@ -285,8 +285,8 @@ def write_figures(config, task: tasks.Task, params, workdir: pathlib.Path) -> No
     frames, z, prediction = sequence[0], np.asarray(out["z"][0]), np.asarray(out["prediction"][0])
     title = f"{config.experiment} ({config.model.kind}, held-out sequence)"
     plots.figure1(frames, z, prediction, workdir / "figure1.png",
-                  num_frames=config.figures.num_frames, title=title)
-    plots.hidden_gif(frames, z, prediction, workdir / "hidden.gif")
+                  num_frames=config.figures.num_frames, title=title, shift=task.prediction_shift)
+    plots.hidden_gif(frames, z, prediction, workdir / "hidden.gif", shift=task.prediction_shift)
 
 
 def load_run(workdir: str | pathlib.Path):
@@ -295,8 +295,7 @@ def load_run(workdir: str | pathlib.Path):
     path = workdir / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{workdir} is not a run directory (no config.json)")
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    configs.validate(config)
+    config = configs.from_dict(json.loads(path.read_text()))
     task = tasks.build_task(config)
     state = create_train_state(config, task)
     with ocp.CheckpointManager(workdir / "checkpoints") as manager:

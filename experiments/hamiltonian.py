@@ -1,0 +1,66 @@
+"""Forecasting the Hamiltonian Dynamics Suite (the paper's Table 1).
+
+A forecasting model reads the first ``model.context_frames`` frames of a trajectory (a GRU run
+backwards infers the initial state), then rolls out open-loop; it is trained on windows of
+``data.sequence_length`` frames and scored by the Valid Prediction Time (VPT) on long held-out
+trajectories, counted from the end of the training window. ``model.kind`` picks the recurrent
+core: ``locornn`` (local oscillators, the paper's model), ``cornn`` (dense oscillators),
+``lstm`` or ``node`` (Neural ODE); ``data.system`` one of the six suite systems. The data are
+generated locally (``locornn.data.hamiltonian``) and cached under ``data.cache_dir``; set
+``data.suite_dir`` to read the suite's own files instead.
+
+Presets:
+  smoke: 6x6 lattice, 16 short trajectories, 10 steps: seconds, for tests.
+  cpu:   23x23x1 lattice (as the reference), narrow conv nets (16 channels), windows of 8+24
+         frames, 1500 steps, VPT on 400-frame test trajectories: ~10 minutes on 2 cores.
+  paper: the published sizes: batch 128, windows of 31+60 frames, 50k train trajectories,
+         500k steps, Adam lr 1.5e-4, 64-channel conv nets, VPT on 1000-frame trajectories.
+"""
+
+from locornn import configs
+
+_SMOKE_MODEL = {
+    "model.lattice": 6, "model.hidden_units": 16, "model.conv_features": 4,
+    "model.conv_blocks": 2, "model.conv_depth": 1, "model.encoded_units": 16,
+    "model.gru_units": 16, "model.lstm_units": 16, "model.node_units": 8,
+    "model.node_width": 16, "model.node_depth": 1, "model.context_frames": 4,
+}
+
+PRESETS = {
+    "smoke": {
+        **_SMOKE_MODEL,
+        "data.num_train": 16, "data.num_test": 4, "data.trajectory_length": 16,
+        "data.sequence_length": 10, "data.test_sequence_length": 20,
+        "train.num_steps": 10, "train.batch_size": 4, "train.learning_rate": 3e-3,
+        "train.log_every": 5, "train.eval_every": 5, "train.checkpoint_every": 5,
+        "train.eval_batches": 1, "figures.num_frames": 4,
+    },
+    "cpu": {
+        "data.num_train": 512, "data.num_test": 32, "data.trajectory_length": 64,
+        "data.sequence_length": 32, "data.test_sequence_length": 400,
+        "model.conv_features": 16, "model.encoded_units": 64, "model.gru_units": 64,
+        "model.lstm_units": 64, "model.hidden_units": 128, "model.node_units": 32,
+        "model.node_width": 64, "model.context_frames": 8,
+        "train.num_steps": 1500, "train.batch_size": 16, "train.learning_rate": 1e-3,
+        "train.clip_norm": 1.0, "train.eval_every": 250, "train.checkpoint_every": 250,
+        "train.eval_batches": 2,
+    },
+    "paper": {
+        "data.num_train": 50000, "data.num_test": 20000, "data.trajectory_length": 256,
+        "data.sequence_length": 91, "data.test_sequence_length": 1000,
+        "model.context_frames": 31, "train.num_steps": 500000, "train.batch_size": 128,
+        "train.learning_rate": 1.5e-4, "train.eval_every": 5000,
+        "train.checkpoint_every": 5000, "train.log_every": 500, "train.eval_batches": 8,
+    },
+}
+
+
+def get_config(preset: str = "cpu"):
+    config = configs.base_config()
+    config.experiment = "hamiltonian"
+    config.data.name = "hamiltonian"
+    config.data.system = "mass_spring"
+    config.model.lattice = 23  # the reference's lattice for the suite
+    config.model.encoder = "conv"
+    config.model.decoder = "conv"
+    return configs.with_preset(config, preset, PRESETS)

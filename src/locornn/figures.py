@@ -1,0 +1,365 @@
+"""The paper's Figure 1 and the wave table, assembled from runs (training the missing ones).
+
+* :func:`figure1`: one quadrant per experiment (rotating MNIST, sine waves, the mass-spring
+  system, noise), each with rows input / hidden ``z`` / prediction on a held-out sequence
+  (:func:`locornn.plots.figure1`), and one GIF per quadrant (:func:`locornn.plots.hidden_gif`).
+* :func:`waves_table`: ``waves.md``, the wave metrics (:mod:`locornn.analysis.wave_report`) of
+  every experiment, untrained and trained, in one Markdown table.
+
+Runs live at ``<runs_root>/<experiment>/<preset>/<seed>/`` (the layout of ``locornn train``).
+A run is reused when its ``summary.json`` says it reached ``train.num_steps``; otherwise, with
+``train_missing``, it is trained (or resumed) with :func:`locornn.train.train_and_evaluate`
+from ``experiments/<file>.py:<preset>``. The spring quadrant comes from
+``experiments/hamiltonian.py`` and is skipped, with a printed note, while that file is absent.
+
+``locornn figures figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root runs]
+[--no-train]`` and ``locornn figures waves-table ...`` are the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import pathlib
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from PIL import Image
+
+from locornn import configs, plots, train
+from locornn.analysis import wave_report as wave_report_module
+
+__all__ = [
+    "EXPERIMENTS",
+    "QUADRANTS",
+    "Quadrant",
+    "add_command",
+    "ensure_run",
+    "figure1",
+    "quadrant_arrays",
+    "run_dir",
+    "waves_table",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Quadrant:
+    """One experiment of Figure 1: its config file, overrides and caption."""
+
+    file: str  # experiment file name under experiments/
+    caption: str
+    overrides: tuple[str, ...] = ()  # --config.* applied on top of the preset
+
+
+QUADRANTS = {
+    "rotating_mnist": Quadrant("rotating_mnist.py", "rotating MNIST"),
+    "waves": Quadrant("waves.py", "sine waves"),
+    "mass_spring": Quadrant("hamiltonian.py", "mass-spring system",
+                            ("--config.data.system=mass_spring",)),
+    "noise": Quadrant("noise.py", "unstructured noise"),
+}
+EXPERIMENTS = tuple(QUADRANTS)  # the paper's order: a, b, c, d
+
+# What the paper leads one to expect; waves.md states it next to what was measured.
+EXPECTATION = (
+    "The paper leads one to expect a high traveling-wave strength on rotating MNIST and on the "
+    "sine waves (traveling waves in the trained lattice), a high standing-wave index on the "
+    "mass-spring system (a standing oscillation), and low values of both on unstructured noise "
+    "and in every untrained network.")
+TABLE_METRICS = {
+    "global_synchrony": "global synchrony",
+    "local_synchrony": "local synchrony",
+    "traveling_wave_strength": "traveling-wave strength",
+    "standing_wave_index": "standing-wave index",
+    "dominant_frequency": "dominant frequency (1/step)",
+    "wave_speed": "wave speed (sites/step)",
+    "autocorrelation_length": "autocorrelation length (sites)",
+}
+
+
+def _say(message: str) -> None:
+    print(f"locornn: {message}", flush=True)
+
+
+def _experiments_dir(experiments_dir) -> pathlib.Path:
+    """``experiments_dir`` if given; else ``./experiments``, else the repository's."""
+    if experiments_dir is not None:
+        return pathlib.Path(experiments_dir)
+    here = pathlib.Path("experiments")
+    if here.is_dir():
+        return here
+    return pathlib.Path(__file__).resolve().parents[2] / "experiments"
+
+
+def _quadrant(name: str) -> Quadrant:
+    return QUADRANTS.get(name) or Quadrant(f"{name}.py", name.replace("_", " "))
+
+
+def _load_config(name: str, preset: str, seed: int, experiments_dir, overrides):
+    """The experiment's config, or ``None`` (with a note) when its file does not exist."""
+    quadrant = _quadrant(name)
+    path = _experiments_dir(experiments_dir) / quadrant.file
+    if not path.is_file():
+        _say(f"skipping {name}: {path} does not exist yet")
+        return None
+    return configs.load(f"{path}:{preset}",
+                        [*quadrant.overrides, f"--config.seed={seed}", *overrides])
+
+
+def run_dir(runs_root, config) -> pathlib.Path:
+    """``<runs_root>/<experiment>/<preset>/<seed>`` (the default workdir of ``locornn train``)."""
+    return pathlib.Path(runs_root) / config.experiment / config.preset / str(config.seed)
+
+
+def _finished(workdir: pathlib.Path) -> bool:
+    """Trained to its config's ``train.num_steps`` (``summary.json`` is written at the end)."""
+    try:
+        summary = json.loads((workdir / "summary.json").read_text())
+        saved = json.loads((workdir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return summary.get("steps", -1) >= saved["train"]["num_steps"]
+
+
+def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 0,
+               train_missing: bool = True, experiments_dir=None,
+               overrides=()) -> pathlib.Path | None:
+    """The run directory of an experiment, trained (or resumed) first if it is not finished.
+
+    Returns ``None`` (with a printed note) when the experiment's file does not exist, or when
+    the run is missing and ``train_missing`` is False.
+    """
+    config = _load_config(name, preset, seed, experiments_dir, overrides)
+    if config is None:
+        return None
+    workdir = run_dir(runs_root, config)
+    if _finished(workdir):
+        _say(f"{name}: reusing {workdir}")
+        return workdir
+    if not train_missing:
+        _say(f"skipping {name}: no finished run in {workdir} (train it, or drop --no-train)")
+        return None
+    _say(f"{name}: training {workdir} ({preset} preset)")
+    train.train_and_evaluate(config, workdir, progress=True)
+    return workdir
+
+
+# ----------------------------------------------------------------------------------------------
+# Figure 1
+# ----------------------------------------------------------------------------------------------
+
+
+def quadrant_arrays(workdir, max_frames: int = 100):
+    """``(config, frames, z, prediction)`` of a run's held-out figure sequence, trained params.
+
+    ``prediction[t]`` forecasts ``frames[t + 1]`` (the next-frame convention of
+    :func:`locornn.plots.figure1`); a forecasting model's aligned prediction is shifted to it.
+    At most ``max_frames`` frames are kept.
+    """
+    config, task, state = train.load_run(workdir)
+    sequence = np.asarray(task.figure_sequence)
+    out = jax.jit(task.model.apply)({"params": state.params}, jnp.asarray(sequence))
+    frames, z = sequence[0], np.asarray(out["z"][0])
+    prediction = np.asarray(out["prediction"][0])
+    if type(task.model).__name__ == "ForecastModel":  # prediction[j] pictures frames[j]
+        prediction = np.concatenate([prediction[1:], prediction[-1:]])
+    length = min(len(frames), len(z), len(prediction), max_frames)
+    return config, frames[:length], z[:length], prediction[:length]
+
+
+def _grid(images: list[Image.Image], columns: int, gap: int = 12) -> Image.Image:
+    """Paste images into a grid of equal cells, white background, top-left aligned."""
+    width = max(i.size[0] for i in images)
+    height = max(i.size[1] for i in images)
+    rows = math.ceil(len(images) / columns)
+    canvas = Image.new("RGB", (columns * width + (columns - 1) * gap,
+                               rows * height + (rows - 1) * gap), "white")
+    for k, image in enumerate(images):
+        r, c = divmod(k, columns)
+        canvas.paste(image.convert("RGB"), (c * (width + gap), r * (height + gap)))
+    return canvas
+
+
+def figure1(results_dir="results", runs_root="runs", preset: str = "cpu", seed: int = 0,
+            train_missing: bool = True, experiments=EXPERIMENTS, *, experiments_dir=None,
+            overrides=()) -> dict:
+    """The paper's Figure 1: one quadrant per experiment, from (or after training) its run.
+
+    Args:
+      results_dir: where ``figure1.png``, ``figure1_<experiment>.png`` (one quadrant) and
+        ``figure1_<experiment>.gif`` (its animation) go.
+      runs_root, preset, seed: runs are ``<runs_root>/<experiment>/<preset>/<seed>``.
+      train_missing: train (or resume) runs that are missing or unfinished; if False they
+        are skipped with a note.
+      experiments: names in :data:`QUADRANTS` (or any ``experiments/<name>.py``), in quadrant
+        order (a, b, c, d). An experiment whose file does not exist is skipped with a note.
+      experiments_dir: the folder of experiment files (default ``./experiments`` if it
+        exists, else the repository's).
+      overrides: extra ``--config.a.b=value`` for every experiment (a run trained with other
+        overrides lives in the same directory and is refused by the trainer).
+
+    Returns:
+      ``{"figure": path, "quadrants": {name: {"run", "png", "gif"}}, "skipped": [names]}``.
+
+    Raises:
+      RuntimeError: no experiment had a run to draw.
+    """
+    results_dir = pathlib.Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    quadrants, skipped, pictures = {}, [], []
+    for name in experiments:
+        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
+                             train_missing=train_missing, experiments_dir=experiments_dir,
+                             overrides=overrides)
+        if workdir is None:
+            skipped.append(name)
+            continue
+        config, frames, z, prediction = quadrant_arrays(workdir)
+        letter = "abcdefghijklmnopqrstuvwxyz"[len(pictures)]
+        png, gif = results_dir / f"figure1_{name}.png", results_dir / f"figure1_{name}.gif"
+        title = (f"({letter}) {_quadrant(name).caption}: {config.model.kind}, "
+                 f"{config.preset} preset, held-out sequence")
+        plots.figure1(frames, z, prediction, png, num_frames=config.figures.num_frames,
+                      title=title)
+        plots.hidden_gif(frames, z, prediction, gif)
+        with Image.open(png) as image:
+            pictures.append(image.copy())
+        quadrants[name] = {"run": str(workdir), "png": str(png), "gif": str(gif)}
+    if not pictures:
+        raise RuntimeError(f"no run to draw for {', '.join(experiments)} "
+                           f"(skipped: {', '.join(skipped) or 'none'})")
+    figure = results_dir / "figure1.png"
+    _grid(pictures, columns=2 if len(pictures) > 1 else 1).save(figure)
+    _say(f"wrote {figure} ({len(pictures)} quadrant(s)) and "
+         f"{', '.join(q['gif'] for q in quadrants.values())}")
+    return {"figure": str(figure), "quadrants": quadrants, "skipped": skipped}
+
+
+# ----------------------------------------------------------------------------------------------
+# The wave table
+# ----------------------------------------------------------------------------------------------
+
+
+def _cell(value) -> str:
+    return "NaN" if value is None or not math.isfinite(value) else f"{value:.3f}"
+
+
+def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", seed: int = 0,
+                experiments=EXPERIMENTS, *, train_missing: bool = True, num_sequences: int = 8,
+                experiments_dir=None, overrides=()) -> dict:
+    """``<results_dir>/waves.md``: wave metrics of every experiment, untrained and trained.
+
+    Each run gets :func:`locornn.analysis.wave_report.wave_report` twice (writing
+    ``waves_untrained.json`` and ``waves.json`` into the run); the table has one row per
+    experiment and state (untrained first) and one column per metric in :data:`TABLE_METRICS`.
+    Runs are found or trained as in :func:`figure1`.
+
+    Returns:
+      ``{"table": path, "rows": [{"experiment", "state", "step", "metrics"}], "skipped": [...]}``.
+    """
+    results_dir = pathlib.Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    rows, skipped, sources = [], [], []
+    for name in experiments:
+        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
+                             train_missing=train_missing, experiments_dir=experiments_dir,
+                             overrides=overrides)
+        if workdir is None:
+            skipped.append(name)
+            continue
+        for untrained in (True, False):
+            report = wave_report_module.wave_report(workdir, untrained=untrained,
+                                                    num_sequences=num_sequences)
+            rows.append({"experiment": name, "state": report["state"], "step": report["step"],
+                         "metrics": report["metrics"]})
+        sources.append(f"`{workdir}` ({report['num_sequences']} held-out sequence(s) of "
+                       f"{report['sequence_length']} frames)")
+    if not rows:
+        raise RuntimeError(f"no run to measure for {', '.join(experiments)}")
+    header = ["experiment", "parameters", *TABLE_METRICS.values()]
+    lines = [
+        f"# Wave metrics of the hidden state ({preset} preset, seed {seed})",
+        "",
+        EXPECTATION,
+        "",
+        "The numbers below are measured on held-out sequences by "
+        "`locornn.analysis.waves.wave_metrics` (mean over sequences; NaN where a metric is "
+        "undefined) and are reported as they came out, whether or not they match that "
+        "expectation. Untrained: freshly initialised parameters from the run's seed; trained: "
+        "the run's latest checkpoint.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] * 2 + ["---:"] * len(TABLE_METRICS)) + "|",
+    ]
+    for row in rows:
+        state = "untrained" if row["state"] == "untrained" else f"trained ({row['step']} steps)"
+        cells = [row["experiment"], state, *(_cell(row["metrics"][k]) for k in TABLE_METRICS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Runs: " + "; ".join(sources) + "."]
+    if skipped:
+        lines.append(f"Skipped (no run or no experiment file): {', '.join(skipped)}.")
+    table = results_dir / "waves.md"
+    table.write_text("\n".join(lines) + "\n")
+    _say(f"wrote {table}")
+    return {"table": str(table), "rows": rows, "skipped": skipped}
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line: ``locornn figures figure1|waves-table``
+# ----------------------------------------------------------------------------------------------
+
+
+def _command(args) -> int:
+    experiments = tuple(e for e in args.experiments.split(",") if e) if args.experiments \
+        else EXPERIMENTS
+    kwargs = dict(results_dir=args.results_dir, runs_root=args.runs_root, preset=args.preset,
+                  seed=args.seed, experiments=experiments)
+    try:
+        if args.figure == "figure1":
+            result = figure1(train_missing=not args.no_train, **kwargs)
+            print(f"wrote {result['figure']}")
+        else:
+            result = waves_table(train_missing=not args.no_train,
+                                 num_sequences=args.num_sequences, **kwargs)
+            print(pathlib.Path(result["table"]).read_text())
+    except (RuntimeError, FileNotFoundError, ValueError, configs.ConfigError) as error:
+        print(f"locornn: {error}", file=sys.stderr)
+        return 2
+    except train.NonFiniteLossError as error:
+        print(f"locornn: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def add_command(subparsers) -> None:
+    """Register ``figures`` (sub-commands ``figure1`` and ``waves-table``)."""
+    parser = subparsers.add_parser(
+        "figures", help="the paper's Figure 1 and the wave table, from runs (trains missing)")
+    inner = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
+    descriptions = {
+        "figure1": "Assemble Figure 1 (one quadrant per experiment: input, hidden z, "
+                   "prediction) into RESULTS_DIR/figure1.png and one GIF per quadrant, "
+                   "training missing runs with the given preset.",
+        "waves-table": "Measure the wave metrics of every experiment, untrained and trained, "
+                       "into RESULTS_DIR/waves.md, training missing runs with the given preset.",
+    }
+    for name, description in descriptions.items():
+        p = inner.add_parser(name, help=description.split(",")[0], description=description)
+        p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
+                       help="preset of the runs (default cpu)")
+        p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+        p.add_argument("--results-dir", default="results", help="default: results")
+        p.add_argument("--runs-root", default="runs", help="default: runs")
+        p.add_argument("--no-train", action="store_true",
+                       help="skip experiments without a finished run instead of training them")
+        p.add_argument("--experiments", default="",
+                       help=f"comma-separated subset (default: {','.join(EXPERIMENTS)})")
+        if name == "waves-table":
+            p.add_argument("--num-sequences", type=int, default=8,
+                           help="held-out sequences per measurement (default 8)")
+        p.set_defaults(func=_command)

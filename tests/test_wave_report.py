@@ -1,0 +1,120 @@
+"""`locornn analyze waves`: wave metrics of a run's hidden state, trained and untrained."""
+
+import argparse
+import json
+import math
+
+import numpy as np
+import pytest
+
+from locornn import data, plots, train
+from locornn.analysis import wave_report as wr
+from locornn.analysis import waves as analysis_waves
+from tests.conftest import experiment_config
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A smoke run of 10 steps with probe records (steps 0 and 10)."""
+    workdir = tmp_path_factory.mktemp("waves_run")
+    config = experiment_config("waves", figures__enabled=False, train__num_steps=10,
+                               train__probe_sequences=2)
+    train.train_and_evaluate(config, workdir, progress=False)
+    return workdir
+
+
+def _same(a, b):
+    return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-4, abs=1e-6)
+
+
+def test_hidden_states_are_the_models_z_for_every_sequence(run_dir):
+    config, task, state = train.load_run(run_dir)
+    sequences = data.load(config.data).test[:3]
+    z = wr.hidden_states(task, state.params, sequences, batch_size=2)  # two model calls
+    assert isinstance(z, np.ndarray)
+    assert z.shape == (3, sequences.shape[1], 8, 8, 1)  # smoke: 8x8x1 lattice
+    one = task.model.apply({"params": state.params}, sequences[2:3])["z"]
+    np.testing.assert_allclose(z[2:3], np.asarray(one), rtol=1e-5, atol=1e-6)
+
+
+def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plot(run_dir):
+    report = wr.wave_report(run_dir, num_sequences=4)
+    saved = json.loads((run_dir / "waves.json").read_text())
+    assert set(saved["metrics"]) == set(analysis_waves.wave_metrics(np.random.rand(6, 4, 4, 1)))
+    for key, value in saved["metrics"].items():
+        assert isinstance(value, float), key  # finite or NaN, never missing or None
+    assert saved["state"] == "trained" and saved["step"] == 10 and saved["num_sequences"] == 4
+    assert report["metrics"].keys() == saved["metrics"].keys()
+    assert report["files"]["json"] == str(run_dir / "waves.json")
+    assert (run_dir / "synchrony_vs_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # The numbers are wave_metrics of z on the first 4 held-out sequences, trained params.
+    config, task, state = train.load_run(run_dir)
+    sequences = data.load(config.data).test[:4]
+    z = np.asarray(task.model.apply({"params": state.params}, sequences)["z"])
+    expected = analysis_waves.wave_metrics(z)
+    for key, value in expected.items():
+        assert _same(saved["metrics"][key], value), key
+
+
+def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_one(run_dir):
+    trained = wr.wave_report(run_dir, num_sequences=4)["metrics"]
+    untrained = wr.wave_report(run_dir, untrained=True, num_sequences=4)
+    saved = json.loads((run_dir / "waves_untrained.json").read_text())
+    assert saved["state"] == "untrained" and saved["step"] == 0
+    assert json.loads((run_dir / "waves.json").read_text())["state"] == "trained"  # kept
+    assert saved["metrics"] == pytest.approx(untrained["metrics"], nan_ok=True)
+    differ = [k for k in trained if not _same(trained[k], untrained["metrics"][k])]
+    assert differ, "untrained and trained metrics are identical"
+
+    config, task, _ = train.load_run(run_dir)
+    params = train.create_train_state(config, task).params
+    z = wr.hidden_states(task, params, data.load(config.data).test[:4])
+    assert _same(saved["metrics"]["standing_wave_index"],
+                 analysis_waves.wave_metrics(z)["standing_wave_index"])
+
+
+def test_synchrony_vs_loss_draws_loss_and_probe_metrics_on_the_same_steps(run_dir, tmp_path):
+    records = plots.read_metrics(run_dir / "metrics.jsonl")
+    series = wr.synchrony_vs_loss(records, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").stat().st_size > 0
+    assert series["held-out loss"][0] == [10]
+    assert series["train loss"][0][-1] == 10
+    for label in ("global synchrony", "local synchrony", "traveling-wave strength",
+                  "standing-wave index"):
+        steps, values = series[label]
+        assert steps == [0, 10], label  # untrained probe at step 0, then each evaluation
+        probe = [r for r in records if r["split"] == "probe"]
+        key = {v: k for k, v in wr.PLOTTED_METRICS.items()}[label]
+        assert all(_same(v, r[key]) for v, r in zip(values, probe, strict=True))
+    # Without probe records the loss is still drawn, and the panel says why nothing else is.
+    series = wr.synchrony_vs_loss([r for r in records if r["split"] != "probe"],
+                                  tmp_path / "bare.png")
+    assert set(series) == {"train loss", "held-out loss"}
+
+
+def _cli(argv):
+    parser = argparse.ArgumentParser()
+    wr.add_command(parser.add_subparsers(dest="analysis", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+def test_command_prints_the_table_and_paths(run_dir, capsys):
+    assert _cli(["waves", str(run_dir), "--untrained", "--num-sequences", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "untrained" in out and "2 held-out sequence(s)" in out
+    for key in ("global_synchrony", "traveling_wave_strength", "standing_wave_index"):
+        assert key in out
+    assert f"wrote {run_dir / 'waves_untrained.json'}" in out
+    assert f"wrote {run_dir / 'synchrony_vs_loss.png'}" in out
+
+
+def test_command_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
+    assert _cli(["waves", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+    assert not (tmp_path / "waves.json").exists()
+    (tmp_path / "config.json").write_text(
+        experiment_config("waves", figures__enabled=False).to_json())
+    assert _cli(["waves", str(tmp_path)]) == 2  # a config but no checkpoint yet
+    assert "no checkpoint" in capsys.readouterr().err
