@@ -27,7 +27,8 @@ PRESETS = {
         "data.image_size": 28, "data.sequence_length": 18, "data.test_sequence_length": 72,
         "data.num_train": 1024, "data.num_test": 64, "model.lattice": 36, "model.dt": 0.5,
         "model.initial_state": "encoded", "train.num_steps": 1500, "train.batch_size": 16,
-        "train.learning_rate": 3e-3, "train.eval_every": 250, "train.checkpoint_every": 250, "train.probe_sequences": 2,
+        "train.learning_rate": 3e-3, "train.eval_every": 250, "train.checkpoint_every": 250,
+        "train.probe_sequences": 2,
         "figures.num_frames": 12,
     },
     "paper": {

@@ -4,6 +4,7 @@ import argparse
 import json
 import math
 
+import jax
 import numpy as np
 import pytest
 
@@ -23,22 +24,39 @@ def run_dir(tmp_path_factory):
     return workdir
 
 
+@pytest.fixture(scope="module")
+def loaded(run_dir):
+    """``(config, task, state, z)``: the run, loaded once, and its model's ``z`` on the first 4
+    held-out sequences (computed directly, without :mod:`wave_report`)."""
+    config, task, state = train.load_run(run_dir)
+    test = data.load(config.data).test[:4]
+    z = jax.jit(task.model.apply)({"params": state.params}, test)["z"]
+    return config, task, state, np.asarray(z)
+
+
+@pytest.fixture(scope="module")
+def reports(run_dir):
+    """The trained report, then the untrained one (both on 4 held-out sequences)."""
+    trained = wr.wave_report(run_dir, num_sequences=4)
+    return trained, wr.wave_report(run_dir, untrained=True, num_sequences=4)
+
+
 def _same(a, b):
     return (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-4, abs=1e-6)
 
 
-def test_hidden_states_are_the_models_z_for_every_sequence(run_dir):
-    config, task, state = train.load_run(run_dir)
+def test_hidden_states_are_the_models_z_for_every_sequence(loaded):
+    config, task, state, expected = loaded
     sequences = data.load(config.data).test[:3]
     z = wr.hidden_states(task, state.params, sequences, batch_size=2)  # two model calls
     assert isinstance(z, np.ndarray)
     assert z.shape == (3, sequences.shape[1], 8, 8, 1)  # smoke: 8x8x1 lattice
-    one = task.model.apply({"params": state.params}, sequences[2:3])["z"]
-    np.testing.assert_allclose(z[2:3], np.asarray(one), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(z, expected[:3], rtol=1e-5, atol=1e-6)
 
 
-def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plot(run_dir):
-    report = wr.wave_report(run_dir, num_sequences=4)
+def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plot(
+        run_dir, loaded, reports):
+    report = reports[0]
     saved = json.loads((run_dir / "waves.json").read_text())
     assert set(saved["metrics"]) == set(analysis_waves.wave_metrics(np.random.rand(6, 4, 4, 1)))
     for key, value in saved["metrics"].items():
@@ -49,17 +67,14 @@ def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plo
     assert (run_dir / "synchrony_vs_loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # The numbers are wave_metrics of z on the first 4 held-out sequences, trained params.
-    config, task, state = train.load_run(run_dir)
-    sequences = data.load(config.data).test[:4]
-    z = np.asarray(task.model.apply({"params": state.params}, sequences)["z"])
-    expected = analysis_waves.wave_metrics(z)
+    expected = analysis_waves.wave_metrics(loaded[3])
     for key, value in expected.items():
         assert _same(saved["metrics"][key], value), key
 
 
-def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_one(run_dir):
-    trained = wr.wave_report(run_dir, num_sequences=4)["metrics"]
-    untrained = wr.wave_report(run_dir, untrained=True, num_sequences=4)
+def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_one(
+        run_dir, loaded, reports):
+    trained, untrained = reports[0]["metrics"], reports[1]
     saved = json.loads((run_dir / "waves_untrained.json").read_text())
     assert saved["state"] == "untrained" and saved["step"] == 0
     assert json.loads((run_dir / "waves.json").read_text())["state"] == "trained"  # kept
@@ -67,7 +82,7 @@ def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_o
     differ = [k for k in trained if not _same(trained[k], untrained["metrics"][k])]
     assert differ, "untrained and trained metrics are identical"
 
-    config, task, _ = train.load_run(run_dir)
+    config, task, _, _ = loaded
     params = train.create_train_state(config, task).params
     z = wr.hidden_states(task, params, data.load(config.data).test[:4])
     assert _same(saved["metrics"]["standing_wave_index"],

@@ -109,6 +109,13 @@ def base_config() -> ml_collections.ConfigDict:
     c.evaluation = ml_collections.ConfigDict()
     c.evaluation.vpt_threshold = 0.025  # forecasting: Valid Prediction Time threshold
 
+    c.analysis = ml_collections.ConfigDict()
+    c.analysis.orientation = False  # after training: orientation maps (locornn.analysis.orientation)
+    c.analysis.wavelength = 0.0  # grating wavelength in pixels; 0: middle of the training range
+    c.analysis.length = 30  # frames each static grating is shown
+    c.analysis.transient = 10  # frames dropped before time-averaging z
+    c.analysis.threshold = 0.65  # Cohen's d for a neuron to count as selective
+
     c.figures = ml_collections.ConfigDict()
     c.figures.enabled = True
     c.figures.num_frames = 10  # columns of figure1.png

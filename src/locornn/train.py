@@ -198,9 +198,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                "data_source": task.source, "steps": int(state.step),
                "train_seconds_this_session": time.perf_counter() - wall_start,
                "test": task.final(state.params, workdir)}
-    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     if config.figures.enabled:
         write_figures(config, task, state.params, workdir)
+    if config.analysis.orientation:
+        summary["orientation"] = _orientation_analysis(config, workdir)
+    (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items())
     log(f"locornn: done. held-out {held_out}; wrote {workdir}")
     return summary
@@ -275,6 +277,18 @@ def _save_if_finite(manager, state) -> None:
     finite = all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.params))
     if finite and step != manager.latest_step():
         manager.save(step, args=ocp.args.StandardSave(state), force=True)
+
+
+def _orientation_analysis(config, workdir: pathlib.Path) -> dict:
+    """Orientation maps of the trained and the untrained network (analysis.orientation)."""
+    from locornn.analysis import orientation
+
+    options = dict(wavelength=config.analysis.wavelength or None,
+                   threshold=config.analysis.threshold, length=config.analysis.length,
+                   transient=config.analysis.transient, seed=config.seed)
+    trained = orientation.run_analysis(workdir, **options)
+    untrained = orientation.run_analysis(workdir, untrained=True, **options)
+    return {"trained": trained, "untrained": untrained}
 
 
 def write_figures(config, task: tasks.Task, params, workdir: pathlib.Path) -> None:

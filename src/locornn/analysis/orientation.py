@@ -450,16 +450,12 @@ def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
 
 
 def _read_config(run_dir: pathlib.Path):
-    import ml_collections
-
     from locornn import configs
 
     path = run_dir / "config.json"
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    config = ml_collections.ConfigDict(json.loads(path.read_text()))
-    configs.validate(config)
-    return config
+    return configs.from_dict(json.loads(path.read_text()))
 
 
 def _untrained_model(config):
@@ -477,14 +473,11 @@ def _untrained_model(config):
 
 
 def _trained_model(run_dir):
-    """Config, model, params and step of the latest checkpoint, via
-    :func:`locornn.train.load_run` (which returns ``(config, model or task, state, ...)``)."""
+    """Config, model, params and step of the latest checkpoint (:func:`locornn.train.load_run`)."""
     from locornn import train
 
-    loaded = train.load_run(run_dir)
-    config, holder, state = loaded[0], loaded[1], loaded[2]
-    model = holder if hasattr(holder, "apply") else holder.model  # a Task holds the model
-    return config, model, state.params, int(state.step)
+    config, task, state = train.load_run(run_dir)
+    return config, task.model, state.params, int(state.step)
 
 
 def _time_step(config, params) -> float | None:

@@ -90,8 +90,14 @@ def hidden_states(task, params, sequences, batch_size: int = 16) -> np.ndarray:
     if sequences.ndim != 5:
         raise ValueError(f"expected sequences (B, T, h, w, c), got shape {sequences.shape}")
     apply = jax.jit(lambda p, x: task.model.apply({"params": p}, x)["z"])
-    parts = [np.asarray(apply(params, jnp.asarray(sequences[i:i + batch_size])))
-             for i in range(0, len(sequences), batch_size)]
+    size = min(batch_size, len(sequences))
+    parts = []
+    for i in range(0, len(sequences), size):
+        batch = sequences[i:i + size]
+        count = len(batch)
+        if count < size:  # pad the last batch: one compiled shape for all calls
+            batch = np.concatenate([batch, np.repeat(batch[-1:], size - count, axis=0)])
+        parts.append(np.asarray(apply(params, jnp.asarray(batch)))[:count])
     return np.concatenate(parts, axis=0)
 
 
