@@ -2,12 +2,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-EXP    ?= waves
+EXP    ?= hamiltonian
 PRESET ?= cpu
 SEED   ?= 0
 ARGS   ?=
 
-.PHONY: setup train test bench lint clean
+.PHONY: setup train test bench lint clean table orientation
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -20,6 +20,15 @@ setup: $(VENV)/.installed
 
 train: setup
 	$(BIN)/locornn train --config experiments/$(EXP).py:$(PRESET) --config.seed=$(SEED) $(ARGS)
+
+# Table 1 (VPT of every Hamiltonian system x model x seed): make table PRESET=smoke|cpu|paper
+table: setup
+	$(BIN)/locornn table --preset $(PRESET) $(ARGS)
+
+# Orientation maps of a trained run and of its untrained network: make orientation RUN=runs/...
+orientation: setup
+	$(BIN)/locornn analyze orientation $(RUN) $(ARGS)
+	$(BIN)/locornn analyze orientation $(RUN) --untrained $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

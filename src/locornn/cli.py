@@ -81,6 +81,18 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_table(args) -> int:
+    from locornn import table
+
+    path = table.build_table(args.preset, seeds=tuple(args.seeds), systems=tuple(args.systems),
+                             models=tuple(args.models), root=args.runs_root,
+                             results=args.results_dir, overrides=args.overrides,
+                             progress=not args.quiet)
+    print(path.read_text())
+    print(f"wrote {path} and {path.with_suffix('.csv')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="locornn", description="Locally coupled oscillatory recurrent networks.")
@@ -99,6 +111,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="held-out metrics and figures of a trained run")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_eval)
+
+    from locornn.data.hamiltonian import SYSTEMS
+    from locornn.table import MODELS
+
+    p = sub.add_parser("table", help="Table 1: VPT of every system x model x seed",
+                       description="Train (or reuse) every run of Table 1 and write "
+                                   "results/table1_<preset>.md/.csv. --config.* overrides "
+                                   "apply to every run.")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_table, takes_overrides=True)
 
     p = sub.add_parser("bench", help="run the timing benchmarks in benchmarks/")
     p.add_argument("--dir", default="benchmarks")

@@ -9,8 +9,11 @@
 Runs live at ``<runs_root>/<experiment>/<preset>/<seed>/`` (the layout of ``locornn train``).
 A run is reused when its ``summary.json`` says it reached ``train.num_steps``; otherwise, with
 ``train_missing``, it is trained (or resumed) with :func:`locornn.train.train_and_evaluate`
-from ``experiments/<file>.py:<preset>``. The spring quadrant comes from
-``experiments/hamiltonian.py`` and is skipped, with a printed note, while that file is absent.
+from ``experiments/<file>.py:<preset>``. The spring quadrant is the LocoRNN forecasting the
+mass-spring system (``experiments/hamiltonian.py``): it reuses the Table 1 run
+``<runs_root>/table1/<preset>/mass_spring/locornn/<seed>/`` when that one is finished, else
+``<runs_root>/hamiltonian/<preset>/<seed>/``; an experiment whose file is absent is skipped with
+a printed note.
 
 ``locornn figures figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root runs]
 [--no-train]`` and ``locornn figures waves-table ...`` are the command line.
@@ -19,6 +22,7 @@ from ``experiments/<file>.py:<preset>``. The spring quadrant comes from
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import pathlib
@@ -52,13 +56,17 @@ class Quadrant:
     file: str  # experiment file name under experiments/
     caption: str
     overrides: tuple[str, ...] = ()  # --config.* applied on top of the preset
+    # other run directories (under runs_root; {preset}, {seed} filled in) holding the same
+    # experiment, reused when finished before the default one is trained
+    also: tuple[str, ...] = ()
 
 
 QUADRANTS = {
     "rotating_mnist": Quadrant("rotating_mnist.py", "rotating MNIST"),
     "waves": Quadrant("waves.py", "sine waves"),
     "mass_spring": Quadrant("hamiltonian.py", "mass-spring system",
-                            ("--config.data.system=mass_spring",)),
+                            ("--config.data.system=mass_spring", "--config.model.kind=locornn"),
+                            also=("table1/{preset}/mass_spring/locornn/{seed}",)),
     "noise": Quadrant("noise.py", "unstructured noise"),
 }
 EXPERIMENTS = tuple(QUADRANTS)  # the paper's order: a, b, c, d
@@ -129,12 +137,20 @@ def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 
                overrides=()) -> pathlib.Path | None:
     """The run directory of an experiment, trained (or resumed) first if it is not finished.
 
+    A finished run (``summary.json`` at its own ``train.num_steps``) is reused as it is, even if
+    it was trained with other overrides than ``overrides``; an unfinished one is resumed by
+    :func:`locornn.train.train_and_evaluate`, which refuses a workdir holding another config.
     Returns ``None`` (with a printed note) when the experiment's file does not exist, or when
     the run is missing and ``train_missing`` is False.
     """
     config = _load_config(name, preset, seed, experiments_dir, overrides)
     if config is None:
         return None
+    for other in _quadrant(name).also:  # e.g. the Table 1 run of the same model and system
+        candidate = pathlib.Path(runs_root) / other.format(preset=preset, seed=seed)
+        if _finished(candidate):
+            _say(f"{name}: reusing {candidate}")
+            return candidate
     workdir = run_dir(runs_root, config)
     if _finished(workdir):
         _say(f"{name}: reusing {workdir}")
@@ -152,22 +168,27 @@ def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 
 # ----------------------------------------------------------------------------------------------
 
 
-def quadrant_arrays(workdir, max_frames: int = 100):
-    """``(config, frames, z, prediction)`` of a run's held-out figure sequence, trained params.
+@functools.lru_cache(maxsize=16)
+def _apply_function(model):
+    """A jitted ``(params, frames) -> outputs`` per model (equal models share compiled code)."""
+    return jax.jit(lambda params, frames: model.apply({"params": params}, frames))
 
-    ``prediction[t]`` forecasts ``frames[t + 1]`` (the next-frame convention of
-    :func:`locornn.plots.figure1`); a forecasting model's aligned prediction is shifted to it.
-    At most ``max_frames`` frames are kept.
+
+def quadrant_arrays(workdir, max_frames: int = 100):
+    """``(config, frames, z, prediction, shift)`` of a run's held-out figure sequence.
+
+    Trained parameters (the latest checkpoint); ``prediction[t]`` shows ``frames[t + shift]``
+    (``task.prediction_shift``: 1 for next-frame models, 0 for aligned forecasting models), as
+    :func:`locornn.plots.figure1` expects. At most ``max_frames`` frames are kept.
     """
     config, task, state = train.load_run(workdir)
     sequence = np.asarray(task.figure_sequence)
-    out = jax.jit(task.model.apply)({"params": state.params}, jnp.asarray(sequence))
+    out = _apply_function(task.model)(state.params, jnp.asarray(sequence))
     frames, z = sequence[0], np.asarray(out["z"][0])
     prediction = np.asarray(out["prediction"][0])
-    if type(task.model).__name__ == "ForecastModel":  # prediction[j] pictures frames[j]
-        prediction = np.concatenate([prediction[1:], prediction[-1:]])
     length = min(len(frames), len(z), len(prediction), max_frames)
-    return config, frames[:length], z[:length], prediction[:length]
+    shift = int(getattr(task, "prediction_shift", 1))
+    return config, frames[:length], z[:length], prediction[:length], shift
 
 
 def _grid(images: list[Image.Image], columns: int, gap: int = 12) -> Image.Image:
@@ -217,14 +238,13 @@ def figure1(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
         if workdir is None:
             skipped.append(name)
             continue
-        config, frames, z, prediction = quadrant_arrays(workdir)
+        config, frames, z, prediction, shift = quadrant_arrays(workdir)
         letter = "abcdefghijklmnopqrstuvwxyz"[len(pictures)]
         png, gif = results_dir / f"figure1_{name}.png", results_dir / f"figure1_{name}.gif"
-        title = (f"({letter}) {_quadrant(name).caption}: {config.model.kind}, "
-                 f"{config.preset} preset, held-out sequence")
+        title = f"({letter}) {_quadrant(name).caption}"  # short: narrow quadrants clip it
         plots.figure1(frames, z, prediction, png, num_frames=config.figures.num_frames,
-                      title=title)
-        plots.hidden_gif(frames, z, prediction, gif)
+                      title=title, shift=shift)
+        plots.hidden_gif(frames, z, prediction, gif, shift=shift)
         with Image.open(png) as image:
             pictures.append(image.copy())
         quadrants[name] = {"run": str(workdir), "png": str(png), "gif": str(gif)}

@@ -23,6 +23,7 @@ has no spatial metrics: every value is NaN.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import pathlib
@@ -73,6 +74,13 @@ def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
 # ----------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=16)
+def _z_function(model):
+    """A jitted ``(params, frames) -> z`` per model (equal models share it, and its compiled
+    code: reports of the same run, trained and untrained, compile once)."""
+    return jax.jit(lambda params, frames: model.apply({"params": params}, frames)["z"])
+
+
 def hidden_states(task, params, sequences, batch_size: int = 16) -> np.ndarray:
     """Hidden position ``z`` of ``task.model`` on ``sequences``.
 
@@ -89,7 +97,7 @@ def hidden_states(task, params, sequences, batch_size: int = 16) -> np.ndarray:
     sequences = np.asarray(sequences)
     if sequences.ndim != 5:
         raise ValueError(f"expected sequences (B, T, h, w, c), got shape {sequences.shape}")
-    apply = jax.jit(lambda p, x: task.model.apply({"params": p}, x)["z"])
+    apply = _z_function(task.model)
     size = min(batch_size, len(sequences))
     parts = []
     for i in range(0, len(sequences), size):
@@ -106,10 +114,20 @@ def held_out_sequences(config, task, num_sequences: int) -> np.ndarray:
     if num_sequences < 1:
         raise ValueError(f"num_sequences must be >= 1, got {num_sequences}")
     if config.data.name in SEQUENCE_TASKS:
-        from locornn import data
-
-        return np.asarray(data.load(config.data).test[:num_sequences])
+        return _test_split(config.data.to_json())[:num_sequences]
     return np.asarray(task.figure_sequence)
+
+
+@functools.lru_cache(maxsize=4)
+def _test_split(data_config_json: str) -> np.ndarray:
+    """The held-out split of a data config (a pure function of it: cached per config)."""
+    import ml_collections
+
+    from locornn import data
+
+    test = np.asarray(data.load(ml_collections.ConfigDict(json.loads(data_config_json))).test)
+    test.flags.writeable = False
+    return test
 
 
 # ----------------------------------------------------------------------------------------------

@@ -24,8 +24,9 @@ Cores (``model.kind``):
   carry ``(c0, h0)`` and the decoder reads ``h``. (The cell's input kernels multiply zeros: they
   get zero gradient; the cell is fed a 1-wide zero input to keep them small.)
 * ``"node"``: a Neural ODE ``dz/dt = MLP(z)`` on ``node_units`` dimensions (``node_depth`` tanh
-  layers of ``node_width``, then a linear layer), integrated with diffrax's ``Tsit5`` at the
-  fixed step ``node_dt`` and saved at the frame times ``t_j = j * node_frame_dt``;
+  layers of ``node_width``, then a linear layer), integrated with diffrax's ``Tsit5`` in
+  ``node_substeps`` fixed steps per frame and read at the frame times ``t_j = j * node_dt``
+  (``node_dt`` is the ODE time between frames, as ``dt`` is the oscillator's time per frame);
   differentiated with diffrax's default adjoint (``RecursiveCheckpointAdjoint``). The GRU
   infers ``z0``.
 
@@ -96,7 +97,7 @@ DEFAULTS: dict[str, Any] = {
     "node_width": 256,
     "node_depth": 2,
     "node_dt": 0.125,
-    "node_frame_dt": 0.125,
+    "node_substeps": 1,
     # lax.scan unroll of the recurrences (GRU, oscillator, LSTM)
     "unroll": 1,
 }
@@ -112,14 +113,13 @@ def check_config(config) -> None:
     if kind not in KINDS:
         raise ValueError(f"model.kind must be one of {KINDS} for forecasting, got {kind!r}")
     for name in ("context_frames", "encoded_units", "gru_units", "lattice", "channels",
-                 "hidden_units", "lstm_units", "node_units", "node_width"):
+                 "hidden_units", "lstm_units", "node_units", "node_width", "node_substeps"):
         if _field(config, name) < 1:
             raise ValueError(f"model.{name} must be >= 1, got {_field(config, name)}")
     if _field(config, "node_depth") < 0:
         raise ValueError(f"model.node_depth must be >= 0, got {_field(config, 'node_depth')}")
-    for name in ("node_dt", "node_frame_dt"):
-        if not _field(config, name) > 0:
-            raise ValueError(f"model.{name} must be > 0, got {_field(config, name)}")
+    if not _field(config, "node_dt") > 0:
+        raise ValueError(f"model.node_dt must be > 0, got {_field(config, 'node_dt')}")
     for name in ("encoder", "decoder"):
         if _field(config, name) not in ("mlp", "conv"):
             raise ValueError(f"model.{name} must be 'mlp' or 'conv', got {_field(config, name)!r}")
@@ -146,7 +146,7 @@ class VectorField(nn.Module):
         sizes = [self.units] + [self.width] * self.depth + [self.units]
         return [(self.param(f"kernel_{i}", init, (n_in, n_out)),
                  self.param(f"bias_{i}", nn.initializers.zeros, (n_out,)))
-                for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]))]
+                for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
 
 
 def mlp_vector_field(t, z: jax.Array, layers) -> jax.Array:
@@ -159,24 +159,23 @@ def mlp_vector_field(t, z: jax.Array, layers) -> jax.Array:
 
 
 def integrate_node(layers, z0: jax.Array, num_steps: int, frame_dt: float,
-                   step_size: float) -> jax.Array:
-    """``z(t_j)`` for ``t_j = j * frame_dt``, ``j = 0 .. num_steps``: ``(num_steps + 1, *z0.shape)``.
+                   substeps: int = 1) -> jax.Array:
+    """``z(t_j)`` at ``t_j = j * frame_dt``, ``j = 0 .. num_steps``: ``(num_steps + 1, *z0.shape)``.
 
-    Tsit5 with the constant step ``step_size`` (the last step is shortened to land on ``t1``
-    when ``num_steps * frame_dt`` is not a multiple of it); saved values between steps come
-    from the solver's dense interpolation.
+    diffrax ``Tsit5`` with ``substeps`` equal steps per frame interval, placed exactly on the
+    grid ``t = i * frame_dt / substeps`` (``StepTo``), so every frame time is a step end point
+    (no interpolation) and the number of steps is known in advance (``max_steps``).
+    Differentiated with diffrax's default adjoint (``RecursiveCheckpointAdjoint``).
     """
     if num_steps == 0:
         return z0[None]
-    t1 = num_steps * frame_dt
-    ts = frame_dt * jnp.arange(num_steps + 1, dtype=z0.dtype)
+    grid = (frame_dt / substeps) * jnp.arange(num_steps * substeps + 1, dtype=z0.dtype)
     solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(mlp_vector_field), diffrax.Tsit5(), t0=0.0, t1=t1, dt0=step_size,
-        y0=z0, args=layers, saveat=diffrax.SaveAt(ts=ts),
-        stepsize_controller=diffrax.ConstantStepSize(),
-        max_steps=math.ceil(t1 / step_size) + 2,
+        diffrax.ODETerm(mlp_vector_field), diffrax.Tsit5(), t0=grid[0], t1=grid[-1], dt0=None,
+        y0=z0, args=layers, saveat=diffrax.SaveAt(t0=True, steps=True),
+        stepsize_controller=diffrax.StepTo(ts=grid), max_steps=num_steps * substeps,
     )
-    return solution.ys
+    return solution.ys[::substeps]
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,14 +265,14 @@ class ForecastModel(nn.Module):
         lstm = nn.RNN(nn.LSTMCell(self._get("lstm_units"), name="core"),
                       unroll=self._get("unroll"))
         zeros = jnp.zeros((len(h0), steps, 1), h0.dtype)  # open loop: no input
-        hs = lstm(zeros, initial_carry=(c0, h0)) if steps else zeros[..., :0]
+        hs = lstm(zeros, initial_carry=(c0, h0))  # (B, steps, units); params even if steps = 0
         return jnp.concatenate([h0[None], jnp.swapaxes(hs, 0, 1)], axis=0)
 
     def _node_rollout(self, z0: jax.Array, steps: int) -> jax.Array:
         field = VectorField(self._get("node_units"), self._get("node_width"),
                             self._get("node_depth"), name="core")
-        return integrate_node(field(), z0, steps, self._get("node_frame_dt"),
-                              self._get("node_dt"))
+        return integrate_node(field(), z0, steps, self._get("node_dt"),
+                              self._get("node_substeps"))
 
     @nn.compact
     def __call__(self, frames: jax.Array, num_steps: int | None = None) -> dict[str, jax.Array]:
@@ -286,10 +285,13 @@ class ForecastModel(nn.Module):
             >= 0); default ``T - K``.
 
         Returns:
-          ``{"prediction": (B, K + num_steps, h, w, c), "z": (B, K + num_steps, *state_shape)}``
-          where ``prediction[:, j] = g(z[:, j])`` is the model's picture of ``frames[:, j]``
-          (reconstruction for ``j < K``, forecast for ``j >= K``) and ``z[:, 0]`` is the inferred
-          initial state (``h`` for the LSTM).
+          ``{"prediction": (B, K + num_steps, h, w, c), "z": (B, K + num_steps, *state_shape),
+          "initial_state": tuple}`` where ``prediction[:, j] = g(z[:, j])`` is the model's
+          picture of ``frames[:, j]`` (reconstruction for ``j < K``, forecast for ``j >= K``),
+          ``z`` is the decoded state (position ``z``; ``h`` for the LSTM) with ``z[:, 0]`` the
+          inferred one, and ``initial_state`` is what the GRU inferred, each ``(B,
+          *state_shape)``: ``(z0, v0)`` (oscillators), ``(c0, h0)`` (LSTM) or ``(z0,)`` (ODE).
+          uint8 frames are scaled by ``1/255`` first.
         """
         check_config(self.config)
         k = self.context_frames
@@ -305,19 +307,23 @@ class ForecastModel(nn.Module):
             raise ValueError(f"num_steps must be a non-negative Python int, got {num_steps!r}")
         steps = k + num_steps - 1  # open-loop steps after the initial state (frame 0)
 
+        context = frames[:, :k]
+        if context.dtype == jnp.uint8:  # stored frames: the loaders' x * (1/255)
+            context = context.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
         encoder, decoder = self._codecs()
-        encoded = time_distributed(encoder, frames[:, :k].astype(jnp.float32))
+        encoded = time_distributed(encoder, context.astype(jnp.float32))
         if self.kind in ("locornn", "cornn"):
-            z0, v0 = self._infer(encoded, 2)
-            states = self._oscillator_rollout(z0, v0, steps)
+            initial = tuple(self._infer(encoded, 2))  # (z0, v0)
+            states = self._oscillator_rollout(*initial, steps)
         elif self.kind == "lstm":
-            c0, h0 = self._infer(encoded, 2)
-            states = self._lstm_rollout(c0, h0, steps)
+            initial = tuple(self._infer(encoded, 2))  # (c0, h0)
+            states = self._lstm_rollout(*initial, steps)
         else:
-            (z0,) = self._infer(encoded, 1)
-            states = self._node_rollout(z0, steps)
+            initial = tuple(self._infer(encoded, 1))  # (z0,)
+            states = self._node_rollout(*initial, steps)
         states = jnp.swapaxes(states, 0, 1)  # (B, K + num_steps, *state_shape)
-        return {"prediction": time_distributed(decoder, states), "z": states}
+        return {"prediction": time_distributed(decoder, states), "z": states,
+                "initial_state": initial}
 
 
 def build_forecast_model(model_config: ml_collections.ConfigDict,

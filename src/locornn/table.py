@@ -1,0 +1,114 @@
+"""The paper's Table 1: VPT of every Hamiltonian-suite system x model x seed, in one command.
+
+``locornn table --preset cpu`` (``make table PRESET=cpu``) trains each cell's runs with
+``experiments/hamiltonian.py`` (``data.system`` and ``model.kind`` set per cell, ``seed`` per
+run) into ``runs/table1/<preset>/<system>/<model>/<seed>/`` and writes
+``results/table1_<preset>.md`` and ``.csv``: VPT mean (std) over seeds of each run's median VPT,
+the paper's numbers beside ours, parameter counts and training time per model.
+
+A run whose ``summary.json`` exists is finished and reused, so the command can be interrupted
+and restarted (a half-finished run resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import numpy as np
+
+from locornn import configs, train
+from locornn.data.hamiltonian import SYSTEMS
+
+MODELS = ("locornn", "cornn", "lstm", "node")
+MODEL_NAMES = {"locornn": "LocoRNN", "cornn": "coRNN", "lstm": "LSTM", "node": "Neural ODE"}
+SYSTEM_NAMES = {"mass_spring": "Spring", "pendulum": "Pendulum",
+                "double_pendulum": "Double pendulum", "two_body": "Two body",
+                "rock_paper_scissors": "RPS", "matching_pennies": "Pennies"}
+
+# Paper, Table 1 (DESIGN.md section 4): VPT in steps, mean (std) of 3 runs.
+PAPER = {
+    "mass_spring": {"HGN++": (447, 0), "ODE": (430, 26), "LSTM": (302, 63),
+                    "LocoRNN": (311.8, 27)},
+    "pendulum": {"HGN++": (105, 21), "ODE": (212, 65), "LSTM": (3, 4), "LocoRNN": (155.1, 24)},
+    "double_pendulum": {"HGN++": (11, 5), "ODE": (22, 7), "LSTM": (0, 0), "LocoRNN": (9, 9)},
+    "two_body": {"HGN++": (444, 3), "ODE": (439, 11), "LSTM": (263, 92), "LocoRNN": (413, 53)},
+    "rock_paper_scissors": {"HGN++": (141, 23), "ODE": (124, 23), "LSTM": (77, 15),
+                            "LocoRNN": (133, 18)},
+    "matching_pennies": {"HGN++": (79, 6), "ODE": (164, 14), "LSTM": (118, 25),
+                         "LocoRNN": (141, 37)},
+}
+EXPERIMENT = pathlib.Path("experiments/hamiltonian.py")
+
+
+def run_dir(root, preset: str, system: str, model: str, seed: int) -> pathlib.Path:
+    return pathlib.Path(root) / "table1" / preset / system / model / str(seed)
+
+
+def run_cell(preset: str, system: str, model: str, seed: int, *, root="runs",
+             experiment=EXPERIMENT, overrides=(), progress=True) -> dict:
+    """Train (or reuse) one run and return its ``summary.json``."""
+    workdir = run_dir(root, preset, system, model, seed)
+    summary_path = workdir / "summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
+    config = configs.load(f"{experiment}:{preset}", [
+        f"--config.data.system={system}", f"--config.model.kind={model}",
+        f"--config.seed={seed}", *overrides])
+    return train.train_and_evaluate(config, workdir, progress=progress)
+
+
+def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS, root="runs",
+                results="results", experiment=EXPERIMENT, overrides=(),
+                progress=True) -> pathlib.Path:
+    """Train what is missing, then write ``results/table1_<preset>.{md,csv}``; returns the md."""
+    summaries = {(s, m): [run_cell(preset, s, m, seed, root=root, experiment=experiment,
+                                   overrides=overrides, progress=progress) for seed in seeds]
+                 for s in systems for m in models}
+    results = pathlib.Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for (system, model), runs in summaries.items():
+        vpts = [r["test"]["vpt"] for r in runs]
+        rows.append({"system": system, "model": model, "seeds": len(runs),
+                     "vpt_mean": float(np.mean(vpts)), "vpt_std": float(np.std(vpts)),
+                     "vpts": " ".join(f"{v:g}" for v in vpts),
+                     "extrapolation_steps": runs[0]["test"]["extrapolation_steps"],
+                     "num_params": runs[0]["num_params"],
+                     "train_seconds": float(np.mean([r["train_seconds_this_session"]
+                                                     for r in runs]))})
+    csv_path = results / f"table1_{preset}.csv"
+    with csv_path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    md_path = results / f"table1_{preset}.md"
+    md_path.write_text(_markdown(preset, rows, systems, models, seeds))
+    return md_path
+
+
+def _markdown(preset, rows, systems, models, seeds) -> str:
+    by_cell = {(r["system"], r["model"]): r for r in rows}
+    ours = [MODEL_NAMES[m] for m in models]
+    paper = list(next(iter(PAPER.values())))
+    lines = [f"# Table 1: VPT (steps), preset `{preset}`", "",
+             f"Ours: mean (std) over seeds {list(seeds)} of each run's median VPT over its "
+             f"held-out test trajectories, counted from the end of the training window "
+             f"(extrapolation of {rows[0]['extrapolation_steps']} steps at most at this "
+             f"preset). Paper: the published Table 1 (1000-frame test trajectories, full "
+             f"training); only the `paper` preset is comparable to it.", "",
+             "| system | " + " | ".join(f"{n} (ours)" for n in ours) + " | "
+             + " | ".join(f"{n} (paper)" for n in paper) + " |",
+             "|---" * (1 + len(ours) + len(paper)) + "|"]
+    for system in systems:
+        cells = [f"{by_cell[(system, m)]['vpt_mean']:.1f} ({by_cell[(system, m)]['vpt_std']:.1f})"
+                 for m in models]
+        published = [f"{a:g} ({b:g})" for a, b in PAPER[system].values()]
+        lines.append(f"| {SYSTEM_NAMES[system]} | " + " | ".join(cells + published) + " |")
+    lines += ["", "| model | parameters | training seconds per run (mean) |", "|---|---|---|"]
+    for m in models:
+        runs = [by_cell[(s, m)] for s in systems]
+        lines.append(f"| {MODEL_NAMES[m]} | {runs[0]['num_params']:,} | "
+                     f"{np.mean([r['train_seconds'] for r in runs]):.0f} |")
+    return "\n".join(lines) + "\n"

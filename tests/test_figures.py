@@ -1,0 +1,147 @@
+"""Figure 1 and the wave table: assembled from runs, training only the missing ones."""
+
+import argparse
+import json
+
+import pytest
+from PIL import Image
+
+from locornn import data, figures, train
+from tests.conftest import ROOT, experiment_config
+
+pytestmark = pytest.mark.slow  # trains two smoke runs (about a minute on 2 busy cores)
+
+FAST = ("--config.train.num_steps=5", "--config.train.eval_every=5",
+        "--config.train.checkpoint_every=5", "--config.figures.enabled=false")
+
+
+@pytest.fixture(scope="module")
+def calls():
+    """Every train_and_evaluate call (experiment name) made by the figures module."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, calls):
+    """figure1 on the smoke preset for waves and noise, in empty tmp dirs (trains both)."""
+    base = tmp_path_factory.mktemp("figures")
+    real = train.train_and_evaluate
+    patch = pytest.MonkeyPatch()
+    patch.setattr(train, "train_and_evaluate",
+                  lambda config, workdir, **kw: (calls.append(config.experiment),
+                                                 real(config, workdir, **kw))[1])
+    result = figures.figure1(base / "results", base / "runs", preset="smoke", seed=0,
+                             train_missing=True, experiments=("waves", "noise"),
+                             experiments_dir=ROOT / "experiments", overrides=FAST)
+    yield base, result
+    patch.undo()
+
+
+def _checkpoint_mtimes(runs):
+    return {p: p.stat().st_mtime_ns for p in sorted(runs.rglob("checkpoints/*/**/*"))
+            if p.is_file()}
+
+
+def test_figure1_trains_missing_runs_and_writes_the_figure_and_one_gif_per_quadrant(first, calls):
+    base, result = first
+    assert calls == ["waves", "noise"]
+    results = base / "results"
+    for name in ("waves", "noise"):
+        run = base / "runs" / name / "smoke" / "0"
+        assert (run / "summary.json").is_file() and (run / "checkpoints" / "5").is_dir()
+        assert result["quadrants"][name]["run"] == str(run)
+        test_length = data.load(train.load_run(run)[0].data).test.shape[1]
+        with Image.open(results / f"figure1_{name}.gif") as gif:
+            assert gif.n_frames == test_length - 1  # one picture per predicted frame
+    with Image.open(results / "figure1.png") as figure, \
+            Image.open(results / "figure1_waves.png") as quadrant:
+        # two quadrants side by side
+        assert figure.size[0] >= 2 * quadrant.size[0] and figure.size[1] >= quadrant.size[1]
+    assert result["figure"] == str(results / "figure1.png") and result["skipped"] == []
+
+
+def test_figure1_reuses_finished_runs_and_skips_experiments_without_a_file(first, calls, capsys):
+    base, _ = first
+    before = _checkpoint_mtimes(base / "runs")
+    assert before
+    count = len(calls)
+    result = figures.figure1(base / "results2", base / "runs", preset="smoke", seed=0,
+                             experiments=("waves", "no_such_experiment", "noise"),
+                             experiments_dir=ROOT / "experiments", overrides=FAST)
+    assert len(calls) == count  # nothing retrained
+    assert _checkpoint_mtimes(base / "runs") == before
+    assert result["skipped"] == ["no_such_experiment"]
+    assert "skipping no_such_experiment" in capsys.readouterr().out
+    assert (base / "results2" / "figure1.png").is_file()
+    assert not (base / "results2" / "figure1_no_such_experiment.gif").exists()
+
+
+def test_figure1_without_training_refuses_when_no_run_exists(tmp_path, calls):
+    count = len(calls)
+    with pytest.raises(RuntimeError, match="no run to draw"):
+        figures.figure1(tmp_path / "results", tmp_path / "runs", preset="smoke",
+                        train_missing=False, experiments=("waves", "noise"),
+                        experiments_dir=ROOT / "experiments")
+    assert len(calls) == count
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_unfinished_run_is_not_reused(tmp_path):
+    run = tmp_path / "waves" / "smoke" / "0"
+    run.mkdir(parents=True)
+    config = experiment_config("waves", train__num_steps=5)
+    (run / "config.json").write_text(config.to_json())
+    (run / "summary.json").write_text(json.dumps({"steps": 3}))
+    assert figures.ensure_run("waves", runs_root=tmp_path, preset="smoke", train_missing=False,
+                              experiments_dir=ROOT / "experiments",
+                              overrides=("--config.train.num_steps=5",)) is None
+    (run / "summary.json").write_text(json.dumps({"steps": 5}))
+    assert figures.ensure_run("waves", runs_root=tmp_path, preset="smoke", train_missing=False,
+                              experiments_dir=ROOT / "experiments",
+                              overrides=("--config.train.num_steps=5",)) == run
+
+
+def test_waves_table_has_one_row_per_experiment_and_state(first, calls):
+    base, _ = first
+    count = len(calls)
+    result = figures.waves_table(base / "results", base / "runs", "smoke", 0,
+                                 ("waves", "noise"), train_missing=False, num_sequences=2,
+                                 experiments_dir=ROOT / "experiments", overrides=FAST)
+    assert len(calls) == count
+    text = (base / "results" / "waves.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    header, body = rows[0], rows[1:]
+    for column in ("global synchrony", "local synchrony", "traveling-wave strength",
+                   "standing-wave index"):
+        assert column in header
+    assert [r.split("|")[1:3] for r in body] == [
+        [" waves ", " untrained "], [" waves ", " trained (5 steps) "],
+        [" noise ", " untrained "], [" noise ", " trained (5 steps) "]]
+    assert all(len(r.split("|")) == len(header.split("|")) for r in body)
+    assert "measured" in text and "traveling-wave strength" in text.split("|")[0]
+    # The cells are the reports' numbers (also written into each run).
+    trained = json.loads((base / "runs" / "noise" / "smoke" / "0" / "waves.json").read_text())
+    assert trained["num_sequences"] == 2
+    assert f"{trained['metrics']['global_synchrony']:.3f}" in body[3]
+    assert [(r["experiment"], r["state"]) for r in result["rows"]] == [
+        ("waves", "untrained"), ("waves", "trained"), ("noise", "untrained"),
+        ("noise", "trained")]
+
+
+def test_command_line_figures(first, calls, capsys, monkeypatch):
+    base, _ = first
+    count = len(calls)
+    parser = argparse.ArgumentParser()
+    figures.add_command(parser.add_subparsers(dest="command", required=True))
+    monkeypatch.chdir(ROOT)  # the default experiments/ folder
+    common = ["--preset", "smoke", "--no-train", "--results-dir", str(base / "cli"),
+              "--experiments", "noise"]
+    args = parser.parse_args(["figures", "waves-table", *common, "--runs-root",
+                              str(base / "empty")])
+    assert args.func(args) == 2  # no run and --no-train: nothing to measure, nothing trained
+    assert "no run to measure" in capsys.readouterr().err
+    args = parser.parse_args(["figures", "figure1", *common, "--runs-root", str(base / "runs")])
+    assert args.func(args) == 0  # the finished 5-step run is reused as it is
+    assert f"wrote {base / 'cli' / 'figure1.png'}" in capsys.readouterr().out
+    assert (base / "cli" / "figure1_noise.gif").is_file()
+    assert len(calls) == count
