@@ -6,6 +6,10 @@ EXP    ?= hamiltonian
 PRESET ?= cpu
 SEED   ?= 0
 ARGS   ?=
+SYSTEM ?=
+MODEL  ?=
+# SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
+FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
 .PHONY: setup train test bench lint clean table orientation
 
@@ -19,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 train: setup
-	$(BIN)/locornn train --config experiments/$(EXP).py:$(PRESET) --config.seed=$(SEED) $(ARGS)
+	$(BIN)/locornn train --config experiments/$(EXP).py:$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
 
 # Table 1 (VPT of every Hamiltonian system x model x seed): make table PRESET=smoke|cpu|paper
 table: setup

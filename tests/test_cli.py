@@ -58,3 +58,13 @@ def test_help_lists_the_subcommands(capsys):
     out = capsys.readouterr().out
     for command in ("train", "eval", "bench"):
         assert command in out
+
+
+def test_default_workdirs_separate_experiments_presets_seeds_and_forecasting_cells():
+    from locornn import train
+
+    waves = configs.load(f"{WAVES}:smoke", ["--config.seed=2"])
+    assert str(train.default_workdir(waves)) == "runs/waves/smoke/2"
+    hamiltonian = configs.load(str(ROOT / "experiments" / "hamiltonian.py") + ":cpu",
+                               ["--config.data.system=pendulum", "--config.model.kind=lstm"])
+    assert str(train.default_workdir(hamiltonian)) == "runs/hamiltonian/cpu/pendulum/lstm/0"

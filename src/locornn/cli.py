@@ -31,10 +31,6 @@ def _split_overrides(extra: list[str]) -> tuple[list[str], list[str]]:
     return overrides, unknown
 
 
-def default_workdir(config) -> pathlib.Path:
-    return pathlib.Path("runs") / config.experiment / config.preset / str(config.seed)
-
-
 def cmd_train(args) -> int:
     from locornn import configs, train
 
@@ -43,7 +39,7 @@ def cmd_train(args) -> int:
     except configs.ConfigError as error:
         print(f"locornn: config error: {error}", file=sys.stderr)
         return 2
-    workdir = pathlib.Path(args.workdir) if args.workdir else default_workdir(config)
+    workdir = pathlib.Path(args.workdir) if args.workdir else train.default_workdir(config)
     try:
         train.train_and_evaluate(config, workdir, progress=not args.quiet)
     except configs.ConfigError as error:

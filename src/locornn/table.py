@@ -2,7 +2,8 @@
 
 ``locornn table --preset cpu`` (``make table PRESET=cpu``) trains each cell's runs with
 ``experiments/hamiltonian.py`` (``data.system`` and ``model.kind`` set per cell, ``seed`` per
-run) into ``runs/table1/<preset>/<system>/<model>/<seed>/`` and writes
+run) into ``runs/hamiltonian/<preset>/<system>/<model>/<seed>/`` (where ``make train`` puts
+them too) and writes
 ``results/table1_<preset>.md`` and ``.csv``: VPT mean (std) over seeds of each run's median VPT,
 the paper's numbers beside ours, parameter counts and training time per model.
 
@@ -42,20 +43,16 @@ PAPER = {
 EXPERIMENT = pathlib.Path("experiments/hamiltonian.py")
 
 
-def run_dir(root, preset: str, system: str, model: str, seed: int) -> pathlib.Path:
-    return pathlib.Path(root) / "table1" / preset / system / model / str(seed)
-
-
 def run_cell(preset: str, system: str, model: str, seed: int, *, root="runs",
              experiment=EXPERIMENT, overrides=(), progress=True) -> dict:
     """Train (or reuse) one run and return its ``summary.json``."""
-    workdir = run_dir(root, preset, system, model, seed)
-    summary_path = workdir / "summary.json"
-    if summary_path.exists():
-        return json.loads(summary_path.read_text())
     config = configs.load(f"{experiment}:{preset}", [
         f"--config.data.system={system}", f"--config.model.kind={model}",
         f"--config.seed={seed}", *overrides])
+    workdir = train.default_workdir(config, root)
+    summary_path = workdir / "summary.json"
+    if summary_path.exists():
+        return json.loads(summary_path.read_text())
     return train.train_and_evaluate(config, workdir, progress=progress)
 
 

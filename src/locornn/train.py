@@ -1,6 +1,6 @@
 """Training: ``train_and_evaluate(config, workdir)``, in the layout of the Flax examples.
 
-What a run writes to ``workdir`` (``runs/<experiment>/<preset>/<seed>/`` from the CLI):
+What a run writes to ``workdir`` (:func:`default_workdir` from the CLI):
 
 * ``config.json``: the resolved config. A workdir is tied to one config: starting again with
   a different one stops with an error instead of mixing two runs (only ``train.num_steps`` and
@@ -42,6 +42,15 @@ from locornn import configs, plots, tasks
 
 # Fields that may differ between a workdir's saved config and a resumed run.
 RESUMABLE_CHANGES = ("train.num_steps", "figures.")
+
+
+def default_workdir(config: ml_collections.ConfigDict, root="runs") -> pathlib.Path:
+    """``runs/<experiment>/<preset>/<seed>``; forecasting runs also by system and model
+    (``runs/hamiltonian/<preset>/<system>/<model>/<seed>``), so Table 1 reuses them."""
+    path = pathlib.Path(root) / config.experiment / config.preset
+    if config.data.name == "hamiltonian":
+        path = path / config.data.system / config.model.kind
+    return path / str(config.seed)
 
 
 class NonFiniteLossError(RuntimeError):
