@@ -132,7 +132,9 @@ def test_long_rollout_from_the_window_alone_extends_the_forecast():
     """``frames[:, :K]`` with ``num_steps`` reproduces the full-sequence forecast and goes on."""
     model, variables, results = _run("locornn")
     full = results["frames"][0][1]["prediction"]
-    longer = model.apply(variables, FRAMES[:, :K], num_steps=T - K + 3)["prediction"]
+    window = FRAMES[:, :K]
+    apply = _compile(lambda v, x: model.apply(v, x, num_steps=T - K + 3), variables, window)
+    longer = apply(variables, window)["prediction"]
     assert longer.shape == (B, T + 3, *IMAGE)
     np.testing.assert_allclose(longer[:, :T], full, atol=1e-5)
 

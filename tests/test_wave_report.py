@@ -13,6 +13,8 @@ from locornn.analysis import wave_report as wr
 from locornn.analysis import waves as analysis_waves
 from tests.conftest import experiment_config
 
+pytestmark = pytest.mark.slow  # trains a smoke run (about half a minute on 2 busy cores)
+
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):

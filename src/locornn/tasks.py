@@ -67,6 +67,19 @@ def _mean_over_batches(step_fn, params, batches) -> dict[str, float]:
     return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
+def _objectives(model, loss_fn, mse_fn):
+    """The training loss ``(params, batch) -> scalar`` and a jitted held-out step ``-> dict``."""
+    def loss(params, batch):
+        return loss_fn(model.apply({"params": params}, batch)["prediction"], batch)
+
+    @jax.jit
+    def eval_step(params, batch):
+        prediction = model.apply({"params": params}, batch)["prediction"]
+        return {"loss": loss_fn(prediction, batch), "mse": mse_fn(prediction, batch)}
+
+    return loss, eval_step
+
+
 def sequence_task(config: ml_collections.ConfigDict) -> Task:
     """Next-frame prediction on the waves / noise sequences."""
     dataset = data.load(config.data)
@@ -75,15 +88,7 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
     model = models.build_model(config.model, dataset.train.shape[2:])
     tc = config.train
 
-    def loss(params, batch):
-        out = model.apply({"params": params}, batch)
-        return metrics.forward_prediction_loss(out["prediction"], batch)
-
-    @jax.jit
-    def eval_step(params, batch):
-        prediction = model.apply({"params": params}, batch)["prediction"]
-        return {"loss": metrics.forward_prediction_loss(prediction, batch),
-                "mse": metrics.next_frame_mse(prediction, batch)}
+    loss, eval_step = _objectives(model, metrics.forward_prediction_loss, metrics.next_frame_mse)
 
     def evaluate(params):
         batches = data.test_batches(dataset.test, tc.batch_size, tc.eval_batches)
@@ -144,14 +149,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
         return hamiltonian.sample_windows(np.asarray(dataset.train_images),
                                           jax.random.fold_in(key, step), tc.batch_size, window)
 
-    def loss(params, batch):
-        return metrics.forecast_loss(model.apply({"params": params}, batch)["prediction"], batch)
-
-    @jax.jit
-    def eval_step(params, batch):
-        prediction = model.apply({"params": params}, batch)["prediction"]
-        return {"loss": metrics.forecast_loss(prediction, batch),
-                "mse": metrics.forecast_mse(prediction, batch)}
+    loss, eval_step = _objectives(model, metrics.forecast_loss, metrics.forecast_mse)
 
     def evaluate(params):
         batches = data.test_batches(test[:, :window], tc.batch_size, tc.eval_batches)
