@@ -11,7 +11,7 @@ MODEL  ?=
 # SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
 FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
-.PHONY: setup train test bench lint clean table orientation
+.PHONY: setup train test bench lint clean table orientation figure1
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -33,6 +33,11 @@ table: setup
 orientation: setup
 	$(BIN)/locornn analyze orientation $(RUN) $(ARGS)
 	$(BIN)/locornn analyze orientation $(RUN) --untrained $(ARGS)
+
+# Figure 1 (four quadrants from existing runs, training the missing ones) and results/waves.md
+figure1: setup
+	$(BIN)/locornn figures figure1 --preset $(PRESET) --seed $(SEED)
+	$(BIN)/locornn figures waves-table --preset $(PRESET) --seed $(SEED)
 
 test: setup
 	$(BIN)/python -m pytest -q

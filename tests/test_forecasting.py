@@ -16,8 +16,9 @@ IMAGE = (16, 16, 3)
 K, T, B = 3, 6, 2  # context frames, sequence length, batch
 
 TINY = dict(lattice=4, channels=1, hidden_units=8, lstm_units=8, node_units=8, node_width=8,
-            node_depth=1, node_substeps=2, gru_units=8, encoded_units=8, context_frames=K,
-            conv_features=4, conv_blocks=2, conv_depth=1, encoder="mlp", decoder="mlp")
+            node_depth=1, node_dt=0.0625, node_frame_dt=0.125, gru_units=8, encoded_units=8,
+            context_frames=K, conv_features=4, conv_blocks=2, conv_depth=1, encoder="mlp",
+            decoder="mlp")
 # (MLP codecs keep the four compilations quick on a 2-core CPU; the default conv codecs are
 # checked by test_default_conv_codecs_fit_every_core.)
 
@@ -147,6 +148,10 @@ def test_bad_inputs_and_configs_are_rejected():
         model.apply(variables, FRAMES[..., :1])
     with pytest.raises(ValueError, match="model.kind"):
         forecasting.build_forecast_model(_config("gru"), IMAGE)
+    with pytest.raises(ValueError, match="whole multiple"):
+        forecasting.build_forecast_model(_config("node", node_dt=0.05, node_frame_dt=0.125),
+                                         IMAGE)
+    assert forecasting.node_substeps(0.1, 0.025) == 4  # float ratios are rounded
 
 
 def test_default_conv_codecs_fit_every_core():

@@ -1,4 +1,4 @@
-"""The command line: ``locornn train|eval|bench|data|analyze`` (``python -m locornn`` is the same).
+"""The command line: ``locornn train|eval|table|bench|data|analyze|figures`` (``python -m locornn`` is the same).
 
 ``locornn train --config experiments/waves.py:cpu --config.model.lattice=48`` trains any
 experiment with any field overridden (``ml_collections`` syntax; unknown keys and wrong types
@@ -129,11 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER, help="passed to each benchmark script")
     p.set_defaults(func=cmd_bench)
 
+    from locornn import figures
     from locornn.analysis.commands import add_analyze_commands
     from locornn.data.hamiltonian.commands import add_data_commands
 
     add_data_commands(sub)
     add_analyze_commands(sub)
+    figures.add_command(sub)
     return parser
 
 

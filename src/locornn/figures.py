@@ -6,14 +6,14 @@
 * :func:`waves_table`: ``waves.md``, the wave metrics (:mod:`locornn.analysis.wave_report`) of
   every experiment, untrained and trained, in one Markdown table.
 
-Runs live at ``<runs_root>/<experiment>/<preset>/<seed>/`` (the layout of ``locornn train``).
+Runs live where ``locornn train`` puts them (:func:`locornn.train.default_workdir`:
+``<runs_root>/<experiment>/<preset>/<seed>/``).
 A run is reused when its ``summary.json`` says it reached ``train.num_steps``; otherwise, with
 ``train_missing``, it is trained (or resumed) with :func:`locornn.train.train_and_evaluate`
 from ``experiments/<file>.py:<preset>``. The spring quadrant is the LocoRNN forecasting the
-mass-spring system (``experiments/hamiltonian.py``): it reuses the Table 1 run
-``<runs_root>/table1/<preset>/mass_spring/locornn/<seed>/`` when that one is finished, else
-``<runs_root>/hamiltonian/<preset>/<seed>/``; an experiment whose file is absent is skipped with
-a printed note.
+mass-spring system (``experiments/hamiltonian.py``), in
+``<runs_root>/hamiltonian/<preset>/mass_spring/locornn/<seed>/``, the run Table 1 uses too; an
+experiment whose file is absent is skipped with a printed note.
 
 ``locornn figures figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root runs]
 [--no-train]`` and ``locornn figures waves-table ...`` are the command line.
@@ -56,17 +56,13 @@ class Quadrant:
     file: str  # experiment file name under experiments/
     caption: str
     overrides: tuple[str, ...] = ()  # --config.* applied on top of the preset
-    # other run directories (under runs_root; {preset}, {seed} filled in) holding the same
-    # experiment, reused when finished before the default one is trained
-    also: tuple[str, ...] = ()
 
 
 QUADRANTS = {
     "rotating_mnist": Quadrant("rotating_mnist.py", "rotating MNIST"),
     "waves": Quadrant("waves.py", "sine waves"),
     "mass_spring": Quadrant("hamiltonian.py", "mass-spring system",
-                            ("--config.data.system=mass_spring", "--config.model.kind=locornn"),
-                            also=("table1/{preset}/mass_spring/locornn/{seed}",)),
+                            ("--config.data.system=mass_spring", "--config.model.kind=locornn")),
     "noise": Quadrant("noise.py", "unstructured noise"),
 }
 EXPERIMENTS = tuple(QUADRANTS)  # the paper's order: a, b, c, d
@@ -118,8 +114,10 @@ def _load_config(name: str, preset: str, seed: int, experiments_dir, overrides):
 
 
 def run_dir(runs_root, config) -> pathlib.Path:
-    """``<runs_root>/<experiment>/<preset>/<seed>`` (the default workdir of ``locornn train``)."""
-    return pathlib.Path(runs_root) / config.experiment / config.preset / str(config.seed)
+    """The default workdir of ``locornn train`` under ``runs_root``
+    (:func:`locornn.train.default_workdir`: ``<experiment>/<preset>/<seed>``, and
+    ``hamiltonian/<preset>/<system>/<model>/<seed>`` for forecasting runs)."""
+    return train.default_workdir(config, runs_root)
 
 
 def _finished(workdir: pathlib.Path) -> bool:
@@ -146,11 +144,6 @@ def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 
     config = _load_config(name, preset, seed, experiments_dir, overrides)
     if config is None:
         return None
-    for other in _quadrant(name).also:  # e.g. the Table 1 run of the same model and system
-        candidate = pathlib.Path(runs_root) / other.format(preset=preset, seed=seed)
-        if _finished(candidate):
-            _say(f"{name}: reusing {candidate}")
-            return candidate
     workdir = run_dir(runs_root, config)
     if _finished(workdir):
         _say(f"{name}: reusing {workdir}")

@@ -53,8 +53,7 @@ class Task:
 
 
 def _check_finite(split: str, sequences: np.ndarray) -> None:
-    finite = np.isfinite(sequences) if sequences.dtype.kind == "f" else np.ones(1, bool)
-    bad = ~finite.reshape(len(sequences), -1).all(axis=1) if finite.ndim > 1 else finite[:0]
+    bad = ~np.isfinite(sequences).reshape(len(sequences), -1).all(axis=1)
     if bad.any():
         raise ValueError(f"{split} data contains NaN/Inf in sequence(s) "
                          f"{np.flatnonzero(bad)[:5].tolist()}; refusing to train on it")
@@ -140,9 +139,8 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
         dc.system, num_train=dc.num_train, num_test=dc.num_test,
         train_steps=dc.trajectory_length - 1, test_steps=test_frames - 1, seed=dc.seed,
         cache_dir=dc.cache_dir, suite_dir=dc.suite_dir or None, progress=progress)
-    test = hamiltonian.to_float(np.asarray(dataset.test_images))
-    _check_finite("test", test)
-    model = build_forecast_model(config.model, test.shape[2:])
+    test_images = np.asarray(dataset.test_images)  # uint8: floats only batch by batch
+    model = build_forecast_model(config.model, test_images.shape[2:])
     key = jax.random.PRNGKey(config.seed)
 
     def train_batch(step):
@@ -151,9 +149,12 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
 
     loss, eval_step = _objectives(model, metrics.forecast_loss, metrics.forecast_mse)
 
+    def test_chunks(frames: int, max_batches: int = 0):
+        for batch in data.test_batches(test_images, tc.batch_size, max_batches):
+            yield hamiltonian.to_float(batch[:, :frames])
+
     def evaluate(params):
-        batches = data.test_batches(test[:, :window], tc.batch_size, tc.eval_batches)
-        return _mean_over_batches(eval_step, params, batches)
+        return _mean_over_batches(eval_step, params, test_chunks(window, tc.eval_batches))
 
     @jax.jit
     def forecast(params, conditioning):
@@ -161,13 +162,18 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
                            num_steps=test_frames - context)["prediction"]
 
     def final(params, workdir):
+        """VPT of every test trajectory, chunk by chunk (the test set can be large)."""
         threshold = config.evaluation.vpt_threshold
-        predictions = np.concatenate([
-            np.asarray(forecast(params, jnp.asarray(test[i:i + tc.batch_size, :context])))
-            for i in range(0, len(test), tc.batch_size)])
-        target, predicted = test[:, window:], predictions[:, window:]
-        vpts = np.asarray(metrics.vpt_batch(predicted, target, threshold))
-        errors = np.asarray(metrics.normalised_error(predicted, target))
+        vpts, errors, first = [], [], None
+        for frames in test_chunks(test_frames):
+            prediction = forecast(params, jnp.asarray(frames[:, :context]))
+            vpts.append(np.asarray(metrics.vpt_batch(prediction[:, window:], frames[:, window:],
+                                                     threshold)))
+            errors.append(np.asarray(metrics.normalised_error(prediction[:, window:],
+                                                              frames[:, window:])))
+            if first is None:
+                first = (frames[0], np.asarray(prediction[0]))
+        vpts, errors = np.concatenate(vpts), np.concatenate(errors)
         result = {**evaluate(params), "vpt": float(np.median(vpts)),
                   "vpt_mean": float(vpts.mean()), "vpt_trajectories": len(vpts),
                   "extrapolation_steps": int(test_frames - window)}
@@ -180,14 +186,15 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
             title = f"{dc.system}: {config.model.kind}, median VPT {result['vpt']:g}"
             plots.vpt_error_curve(errors, threshold, workdir / "vpt_error.png", result["vpt"],
                                   title)
-            plots.forecast_frames(test[0], predictions[0], workdir / "forecast.png",
-                                  start=context, title=f"{title} (frame {window} = step 0)")
+            plots.forecast_frames(*first, workdir / "forecast.png", start=context,
+                                  title=f"{title} (frame {window} = step 0)")
         return result
 
+    figure_sequence = hamiltonian.to_float(test_images[:1, :window])
     source = f"{dc.system} ({dataset.source}; dt {dataset.dt})"
-    return Task(model=model, sample=test[:1, :window], source=source,
-                train_batch=train_batch, loss=loss, evaluate=evaluate, final=final,
-                figure_sequence=test[:1, :window], prediction_shift=0)
+    return Task(model=model, sample=figure_sequence, source=source, train_batch=train_batch,
+                loss=loss, evaluate=evaluate, final=final, figure_sequence=figure_sequence,
+                prediction_shift=0)
 
 
 def build_task(config: ml_collections.ConfigDict) -> Task:

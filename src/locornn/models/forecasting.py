@@ -24,11 +24,11 @@ Cores (``model.kind``):
   carry ``(c0, h0)`` and the decoder reads ``h``. (The cell's input kernels multiply zeros: they
   get zero gradient; the cell is fed a 1-wide zero input to keep them small.)
 * ``"node"``: a Neural ODE ``dz/dt = MLP(z)`` on ``node_units`` dimensions (``node_depth`` tanh
-  layers of ``node_width``, then a linear layer), integrated with diffrax's ``Tsit5`` in
-  ``node_substeps`` fixed steps per frame and read at the frame times ``t_j = j * node_dt``
-  (``node_dt`` is the ODE time between frames, as ``dt`` is the oscillator's time per frame);
-  differentiated with diffrax's default adjoint (``RecursiveCheckpointAdjoint``). The GRU
-  infers ``z0``.
+  layers of ``node_width``, then a linear layer), integrated with diffrax's ``Tsit5`` at the
+  fixed step ``node_dt`` and read at the frame times ``t_j = j * node_frame_dt`` (the ratio
+  ``node_frame_dt / node_dt`` must be a whole number of steps per frame, so that every frame
+  time is a step end point: no interpolation); differentiated with diffrax's default adjoint
+  (``RecursiveCheckpointAdjoint``). The GRU infers ``z0``.
 
 Index convention (aligned, *not* the shifted next-frame convention of
 :class:`~locornn.models.oscillator.OscillatorRNN`):
@@ -97,7 +97,7 @@ DEFAULTS: dict[str, Any] = {
     "node_width": 256,
     "node_depth": 2,
     "node_dt": 0.125,
-    "node_substeps": 1,
+    "node_frame_dt": 0.125,
     # lax.scan unroll of the recurrences (GRU, oscillator, LSTM)
     "unroll": 1,
 }
@@ -113,16 +113,28 @@ def check_config(config) -> None:
     if kind not in KINDS:
         raise ValueError(f"model.kind must be one of {KINDS} for forecasting, got {kind!r}")
     for name in ("context_frames", "encoded_units", "gru_units", "lattice", "channels",
-                 "hidden_units", "lstm_units", "node_units", "node_width", "node_substeps"):
+                 "hidden_units", "lstm_units", "node_units", "node_width"):
         if _field(config, name) < 1:
             raise ValueError(f"model.{name} must be >= 1, got {_field(config, name)}")
     if _field(config, "node_depth") < 0:
         raise ValueError(f"model.node_depth must be >= 0, got {_field(config, 'node_depth')}")
-    if not _field(config, "node_dt") > 0:
-        raise ValueError(f"model.node_dt must be > 0, got {_field(config, 'node_dt')}")
+    node_substeps(_field(config, "node_frame_dt"), _field(config, "node_dt"))
     for name in ("encoder", "decoder"):
         if _field(config, name) not in ("mlp", "conv"):
             raise ValueError(f"model.{name} must be 'mlp' or 'conv', got {_field(config, name)!r}")
+
+
+def node_substeps(frame_dt: float, step: float) -> int:
+    """Integrator steps per frame, ``frame_dt / step``; it must be a positive whole number."""
+    if not (frame_dt > 0 and step > 0):
+        raise ValueError(f"model.node_frame_dt ({frame_dt}) and model.node_dt ({step}) must be "
+                         f"> 0")
+    ratio = frame_dt / step
+    substeps = round(ratio)
+    if substeps < 1 or abs(ratio - substeps) > 1e-6 * ratio:
+        raise ValueError(f"model.node_frame_dt ({frame_dt}) must be a whole multiple of "
+                         f"model.node_dt ({step}): the ODE is read at step end points")
+    return substeps
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,8 +283,9 @@ class ForecastModel(nn.Module):
     def _node_rollout(self, z0: jax.Array, steps: int) -> jax.Array:
         field = VectorField(self._get("node_units"), self._get("node_width"),
                             self._get("node_depth"), name="core")
-        return integrate_node(field(), z0, steps, self._get("node_dt"),
-                              self._get("node_substeps"))
+        frame_dt = self._get("node_frame_dt")
+        return integrate_node(field(), z0, steps, frame_dt,
+                              node_substeps(frame_dt, self._get("node_dt")))
 
     @nn.compact
     def __call__(self, frames: jax.Array, num_steps: int | None = None) -> dict[str, jax.Array]:
@@ -335,4 +348,4 @@ def build_forecast_model(model_config: ml_collections.ConfigDict,
 
 
 __all__ = ["ForecastModel", "build_forecast_model", "check_config", "DEFAULTS", "KINDS",
-           "VectorField", "mlp_vector_field", "integrate_node"]
+           "VectorField", "mlp_vector_field", "integrate_node", "node_substeps"]
