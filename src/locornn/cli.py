@@ -1,4 +1,4 @@
-"""The command line: ``locornn train|eval|table|bench|data|analyze|figures`` (``python -m locornn`` is the same).
+"""The command line: ``locornn train|eval|table|bench|data|analyze|figures``.
 
 ``locornn train --config experiments/waves.py:cpu --config.model.lattice=48`` trains any
 experiment with any field overridden (``ml_collections`` syntax; unknown keys and wrong types
