@@ -29,6 +29,7 @@ PRESETS = {
         "model.initial_state": "encoded", "train.num_steps": 1500, "train.batch_size": 16,
         "train.learning_rate": 3e-3, "train.eval_every": 250, "train.checkpoint_every": 250,
         "train.probe_sequences": 2,
+        "analysis.waves": True,
         "figures.num_frames": 12,
     },
     "paper": {

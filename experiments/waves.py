@@ -27,6 +27,7 @@ PRESETS = {
         "model.dt": 0.5, "data.num_train": 1024, "data.num_test": 128,
         "train.num_steps": 1500, "train.batch_size": 16, "train.learning_rate": 3e-3,
         "train.eval_every": 250, "train.checkpoint_every": 250, "train.probe_sequences": 2,
+        "analysis.waves": True,
     },
     "paper": {
         "data.num_train": 20000, "data.num_test": 1000, "data.sequence_length": 50,

@@ -110,6 +110,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.evaluation.vpt_threshold = 0.025  # forecasting: Valid Prediction Time threshold
 
     c.analysis = ml_collections.ConfigDict()
+    c.analysis.waves = False  # after training: wave metrics, trained and untrained (waves.json)
     c.analysis.orientation = False  # after training: orientation maps (analysis.orientation)
     c.analysis.wavelength = 0.0  # grating wavelength in pixels; 0: middle of the training range
     c.analysis.length = 30  # frames each static grating is shown

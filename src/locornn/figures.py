@@ -15,8 +15,13 @@ mass-spring system (``experiments/hamiltonian.py``), in
 ``<runs_root>/hamiltonian/<preset>/mass_spring/locornn/<seed>/``, the run Table 1 uses too; an
 experiment whose file is absent is skipped with a printed note.
 
+* :func:`figure2`: the orientation maps of a LocoRNN trained on sine waves, trained on noise
+  and untrained, side by side (``figure2.png``), and a sweep of the orientation domain size over
+  the training wavelength and the coupling kernel size (``figure2_sweep.png``, ``figure2.md``).
+
 ``locornn figures figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root runs]
-[--no-train]`` and ``locornn figures waves-table ...`` are the command line.
+[--no-train]``, ``locornn figures waves-table ...`` and ``locornn figures figure2 ...
+[--wavelengths 5 10 16 24] [--kernel-sizes 3 5 7 9]`` are the command line.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ __all__ = [
     "add_command",
     "ensure_run",
     "figure1",
+    "figure2",
     "quadrant_arrays",
     "run_dir",
     "waves_table",
@@ -144,7 +150,12 @@ def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 
     config = _load_config(name, preset, seed, experiments_dir, overrides)
     if config is None:
         return None
-    workdir = run_dir(runs_root, config)
+    return _ensure_config(name, config, run_dir(runs_root, config), preset, train_missing)
+
+
+def _ensure_config(name: str, config, workdir: pathlib.Path, preset: str,
+                   train_missing: bool) -> pathlib.Path | None:
+    """:func:`ensure_run` for a loaded ``config`` trained in ``workdir``."""
     if _finished(workdir):
         _say(f"{name}: reusing {workdir}")
         return workdir

@@ -209,6 +209,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                "test": task.final(state.params, workdir)}
     if config.figures.enabled:
         write_figures(config, task, state.params, workdir)
+    if config.analysis.waves:
+        summary["waves"] = _wave_analysis(workdir)
     if config.analysis.orientation:
         summary["orientation"] = _orientation_analysis(config, workdir)
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -286,6 +288,14 @@ def _save_if_finite(manager, state) -> None:
     finite = all(bool(jnp.all(jnp.isfinite(x))) for x in jax.tree.leaves(state.params))
     if finite and step != manager.latest_step():
         manager.save(step, args=ocp.args.StandardSave(state), force=True)
+
+
+def _wave_analysis(workdir: pathlib.Path) -> dict:
+    """Wave metrics of the trained and the untrained network, synchrony_vs_loss.png."""
+    from locornn.analysis import wave_report
+
+    return {state: wave_report.wave_report(workdir, untrained=state == "untrained")["metrics"]
+            for state in ("untrained", "trained")}
 
 
 def _orientation_analysis(config, workdir: pathlib.Path) -> dict:
