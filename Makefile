@@ -11,7 +11,7 @@ MODEL  ?=
 # SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
 FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
-.PHONY: setup train test bench lint clean table orientation figure1
+.PHONY: setup train test bench lint clean table orientation figure1 figure2
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -38,6 +38,10 @@ orientation: setup
 figure1: setup
 	$(BIN)/locornn figures figure1 --preset $(PRESET) --seed $(SEED)
 	$(BIN)/locornn figures waves-table --preset $(PRESET) --seed $(SEED)
+
+# Figure 2 (orientation maps waves/noise/untrained + domain-size sweep), training missing runs
+figure2: setup
+	$(BIN)/locornn figures figure2 --preset $(PRESET) --seed $(SEED) $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -27,4 +27,5 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     calls = []
     monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: calls.append(a))
     assert table.build_table("smoke", **options).read_text() == text
+    assert table.build_table("smoke", vmap_seeds=True, **options).read_text() == text
     assert calls == []  # nothing retrained

@@ -83,7 +83,7 @@ def cmd_table(args) -> int:
     path = table.build_table(args.preset, seeds=tuple(args.seeds), systems=tuple(args.systems),
                              models=tuple(args.models), root=args.runs_root,
                              results=args.results_dir, overrides=args.overrides,
-                             progress=not args.quiet)
+                             vmap_seeds=args.vmap_seeds, progress=not args.quiet)
     print(path.read_text())
     print(f"wrote {path} and {path.with_suffix('.csv')}")
     return 0
@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     p.add_argument("--runs-root", default="runs")
     p.add_argument("--results-dir", default="results")
+    p.add_argument("--vmap-seeds", action="store_true",
+                   help="train a cell's missing seeds together with jax.vmap (one process)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_table, takes_overrides=True)
 

@@ -332,7 +332,243 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
 
 
 # ----------------------------------------------------------------------------------------------
-# Command line: ``locornn figures figure1|waves-table``
+# Figure 2: orientation maps and the domain-size sweep
+# ----------------------------------------------------------------------------------------------
+
+FIGURE2_PANELS = ("trained on waves", "trained on noise", "untrained")
+SWEEP_AXES = {"wavelength": "training wavelength (px)", "kernel": "coupling kernel size"}
+FIGURE2_EXPECTATION = (
+    "The paper leads one to expect orientation-selective neurons arranged in smooth domains "
+    "after training on sine waves, domains that grow with the training wavelength and with the "
+    "coupling kernel size, and no such maps after training on noise or without training.")
+
+
+def _orientation_options(config) -> dict:
+    """``run_analysis`` options of a run, as :mod:`locornn.train` uses after training."""
+    return dict(wavelength=config.analysis.wavelength or None,
+                threshold=config.analysis.threshold, length=config.analysis.length,
+                transient=config.analysis.transient, seed=config.seed)
+
+
+def _ensure_maps(workdir: pathlib.Path) -> None:
+    """Run the orientation analysis (trained and untrained) where its outputs are missing."""
+    from locornn.analysis import orientation
+
+    config = None
+    for untrained in (False, True):
+        paths = orientation.output_paths(workdir, untrained)
+        if paths["json"].is_file() and paths["maps"].is_file():
+            continue
+        if config is None:
+            config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
+        _say(f"orientation analysis of {workdir}{' (untrained)' if untrained else ''}")
+        orientation.run_analysis(workdir, untrained=untrained, **_orientation_options(config))
+
+
+def _ensure_orientation_run(label: str, name: str, workdir_of, *, preset, seed, train_missing,
+                            experiments_dir, overrides) -> pathlib.Path | None:
+    """A finished ``experiments/<name>.py`` run with orientation maps (trained + untrained),
+    in ``workdir_of(config)``; ``None`` (with a note) when missing and not trained."""
+    config = _load_config(name, preset, seed, experiments_dir, overrides)
+    if config is None:
+        return None
+    workdir = _ensure_config(label, config, pathlib.Path(workdir_of(config)), preset,
+                             train_missing)
+    if workdir is not None:
+        _ensure_maps(workdir)
+    return workdir
+
+
+def _selectivity(workdir: pathlib.Path, untrained: bool) -> dict:
+    from locornn.analysis import orientation
+
+    return json.loads(orientation.output_paths(workdir, untrained)["json"].read_text())
+
+
+def _value(summary: dict, key: str) -> float:
+    value = summary.get(key)
+    return math.nan if value is None else float(value)
+
+
+def _label(value) -> str:
+    return f"{float(value):g}"
+
+
+def _sweep_plot(rows: list[dict], out_path: pathlib.Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.4), squeeze=False)
+    for ax, (axis, xlabel) in zip(axes[0], SWEEP_AXES.items(), strict=True):
+        points = sorted((r for r in rows if r["sweep"] == axis), key=lambda r: r["value"])
+        x = [r["value"] for r in points]
+        ax.plot(x, [_value(r["trained"], "domain_size") for r in points], "o-", color="C0",
+                label="trained")
+        ax.plot(x, [_value(r["untrained"], "domain_size") for r in points], "s--", color="0.5",
+                label="untrained")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("domain size (lattice units)")
+        if x:
+            ax.set_xticks(x)
+        ax.grid(alpha=0.3)
+        if not points:
+            ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=150)
+    plt.close(fig)
+
+
+def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: int = 0,
+            train_missing: bool = True, wavelengths=(5, 10, 16, 24), kernel_sizes=(3, 5, 7, 9),
+            *, experiments_dir=None, overrides=()) -> dict:
+    """The paper's Figure 2: orientation maps, and domain size against wavelength and kernel.
+
+    Runs (found finished, i.e. ``summary.json`` at their ``train.num_steps``, or trained with
+    :func:`locornn.train.train_and_evaluate`; their orientation analysis is run if missing):
+
+    * waves: ``experiments/orientation.py`` in ``<runs_root>/orientation/<preset>/<seed>``
+      (its trained maps and its ``*_untrained`` maps);
+    * noise: ``experiments/noise.py`` with ``analysis.orientation=True`` and
+      ``experiment=orientation_noise``, in ``<runs_root>/orientation_noise/<preset>/<seed>``;
+    * the sweep: ``experiments/orientation.py`` with ``data.wavelength_min =
+      data.wavelength_max = w`` in ``<runs_root>/orientation_sweep/<preset>/wavelength_<w>/<seed>``
+      (gratings of wavelength ``w``), and with ``model.kernel_size = k`` in
+      ``.../kernel_<k>/<seed>``.
+
+    Writes to ``results_dir``: ``figure2.png`` (:func:`locornn.analysis.orientation.side_by_side`:
+    trained on waves / trained on noise / untrained), ``figure2_sweep.png`` (domain size against
+    training wavelength and against kernel size; untrained dashed) and ``figure2.md`` (the
+    numbers: domain size, fraction selective, topography z-score, as measured).
+
+    Args:
+      train_missing: train missing or unfinished runs; if False they are skipped with a note.
+      wavelengths, kernel_sizes: the sweep points (either may be empty).
+      experiments_dir, overrides: as in :func:`figure1` (``overrides`` apply to every run).
+
+    Returns:
+      ``{"figure", "sweep_figure", "table", "maps": {panel: run}, "sweep": [{"sweep",
+      "value", "run", "trained", "untrained"}], "skipped": [labels]}`` (``figure`` is ``None``
+      when neither the waves nor the noise run exists).
+
+    Raises:
+      RuntimeError: no run at all to draw.
+    """
+    results_dir, runs_root = pathlib.Path(results_dir), pathlib.Path(runs_root)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    common = dict(preset=preset, seed=seed, train_missing=train_missing,
+                  experiments_dir=experiments_dir)
+    skipped, runs = [], {}
+    runs["waves"] = _ensure_orientation_run(
+        "orientation", "orientation", lambda c: run_dir(runs_root, c),
+        overrides=tuple(overrides), **common)
+    runs["noise"] = _ensure_orientation_run(
+        "orientation_noise", "noise", lambda c: run_dir(runs_root, c),
+        overrides=(*overrides, "--config.analysis.orientation=True",
+                   "--config.experiment=orientation_noise"), **common)
+    sweep_root = runs_root / "orientation_sweep" / preset
+    points = [("wavelength", float(w), (f"--config.data.wavelength_min={float(w)}",
+                                        f"--config.data.wavelength_max={float(w)}"))
+              for w in wavelengths]
+    points += [("kernel", int(k), (f"--config.model.kernel_size={int(k)}",))
+               for k in kernel_sizes]
+    sweep = []
+    for axis, value, extra in points:
+        folder = f"{axis}_{_label(value)}"
+        workdir = _ensure_orientation_run(
+            f"orientation_sweep {folder}", "orientation",
+            lambda c, folder=folder: sweep_root / folder / str(c.seed),
+            overrides=(*overrides, *extra, "--config.experiment=orientation_sweep"), **common)
+        if workdir is None:
+            skipped.append(f"sweep {folder}")
+            continue
+        sweep.append({"sweep": axis, "value": value, "run": str(workdir),
+                      "trained": _selectivity(workdir, False),
+                      "untrained": _selectivity(workdir, True)})
+    skipped += [name for name in ("waves", "noise") if runs[name] is None]
+
+    from locornn.analysis import orientation
+
+    maps, sources = {}, {}
+    if runs["waves"] is not None:
+        maps[FIGURE2_PANELS[0]] = orientation.load_maps(runs["waves"])
+        sources[FIGURE2_PANELS[0]] = (runs["waves"], False)
+    if runs["noise"] is not None:
+        maps[FIGURE2_PANELS[1]] = orientation.load_maps(runs["noise"])
+        sources[FIGURE2_PANELS[1]] = (runs["noise"], False)
+    if runs["waves"] is not None:
+        maps[FIGURE2_PANELS[2]] = orientation.load_maps(runs["waves"], untrained=True)
+        sources[FIGURE2_PANELS[2]] = (runs["waves"], True)
+    if not maps and not sweep:
+        raise RuntimeError(f"no run to draw for Figure 2 (skipped: {', '.join(skipped)})")
+
+    figure = None
+    if maps:
+        figure = results_dir / "figure2.png"
+        orientation.side_by_side(maps, figure,
+                                 title=f"Orientation maps ({preset} preset, seed {seed})")
+    sweep_figure = results_dir / "figure2_sweep.png"
+    _sweep_plot(sweep, sweep_figure, f"Orientation domain size ({preset} preset, seed {seed})")
+
+    lines = [f"# Orientation selectivity and maps (Figure 2; {preset} preset, seed {seed})", "",
+             FIGURE2_EXPECTATION, "",
+             "The numbers below are measured by `locornn.analysis.orientation.run_analysis` "
+             "(static gratings at 8 orientations, Cohen's d >= the run's `analysis.threshold` "
+             "for a selective neuron; domain size in lattice units; topography z-score against "
+             "shuffled positions; NaN where undefined) and reported as they came out, whether "
+             "or not they match that expectation. Untrained: freshly initialised parameters "
+             "from the run's seed.", "",
+             "## Maps", ""]
+    metrics = {"fraction_selective": "fraction selective", "domain_size": "domain size",
+               "topography_zscore": "topography z-score",
+               "neighbour_correlation": "neighbour correlation"}
+    if sources:
+        lines += ["| panel | run | grating wavelength (px) | "
+                  + " | ".join(metrics.values()) + " |",
+                  "|---|---|---:|" + "---:|" * len(metrics)]
+        for panel, (workdir, untrained) in sources.items():
+            summary = _selectivity(workdir, untrained)
+            lines.append(f"| {panel} | `{workdir}` | {_cell(summary['stimuli']['wavelength'])} | "
+                         + " | ".join(_cell(_value(summary, k)) for k in metrics) + " |")
+    else:
+        lines.append("No waves or noise run.")
+    lines += ["", "## Sweep", "",
+              "Wavelength rows: trained on one wavelength (`data.wavelength_min = "
+              "data.wavelength_max`), probed with gratings of that wavelength. Kernel rows: "
+              "`model.kernel_size`, trained on the preset's wavelength range and probed at its "
+              "middle.", ""]
+    header = ["sweep", "value", "grating wavelength (px)", "domain size (trained)",
+              "domain size (untrained)", "fraction selective (trained)",
+              "fraction selective (untrained)", "topography z (trained)",
+              "topography z (untrained)"]
+    lines += ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
+    for row in sweep:
+        t, u = row["trained"], row["untrained"]
+        cells = [SWEEP_AXES[row["sweep"]], _label(row["value"]),
+                 _cell(t["stimuli"]["wavelength"]),
+                 _cell(_value(t, "domain_size")), _cell(_value(u, "domain_size")),
+                 _cell(_value(t, "fraction_selective")), _cell(_value(u, "fraction_selective")),
+                 _cell(_value(t, "topography_zscore")), _cell(_value(u, "topography_zscore"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Runs: " + "; ".join(
+        [f"{k} `{v}`" for k, v in runs.items() if v is not None]
+        + [f"sweep under `{sweep_root}`"]) + "."]
+    if skipped:
+        lines.append(f"Skipped (no finished run): {', '.join(skipped)}.")
+    table = results_dir / "figure2.md"
+    table.write_text("\n".join(lines) + "\n")
+    _say(f"wrote {figure or '(no maps)'}, {sweep_figure} and {table}")
+    return {"figure": None if figure is None else str(figure),
+            "sweep_figure": str(sweep_figure), "table": str(table),
+            "maps": {panel: str(w) for panel, (w, _) in sources.items()},
+            "sweep": sweep, "skipped": skipped}
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line: ``locornn figures figure1|waves-table|figure2``
 # ----------------------------------------------------------------------------------------------
 
 
@@ -360,10 +596,28 @@ def _command(args) -> int:
     return 0
 
 
+def _figure2_command(args) -> int:
+    try:
+        result = figure2(args.results_dir, args.runs_root, preset=args.preset, seed=args.seed,
+                         train_missing=not args.no_train, wavelengths=tuple(args.wavelengths),
+                         kernel_sizes=tuple(args.kernel_sizes))
+        print(pathlib.Path(result["table"]).read_text())
+    except (RuntimeError, FileNotFoundError, ValueError, configs.ConfigError) as error:
+        print(f"locornn: {error}", file=sys.stderr)
+        return 2
+    except train.NonFiniteLossError as error:
+        print(f"locornn: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def add_command(subparsers) -> None:
-    """Register ``figures`` (sub-commands ``figure1`` and ``waves-table``)."""
+    """Register ``figures`` (sub-commands ``figure1``, ``waves-table`` and ``figure2``)."""
     parser = subparsers.add_parser(
-        "figures", help="the paper's Figure 1 and the wave table, from runs (trains missing)")
+        "figures",
+        help="the paper's Figures 1 and 2 and the wave table, from runs (trains missing)")
     inner = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
     descriptions = {
         "figure1": "Assemble Figure 1 (one quadrant per experiment: input, hidden z, "
@@ -387,3 +641,21 @@ def add_command(subparsers) -> None:
             p.add_argument("--num-sequences", type=int, default=8,
                            help="held-out sequences per measurement (default 8)")
         p.set_defaults(func=_command)
+    description = ("Figure 2: orientation maps trained on waves / on noise / untrained "
+                   "(RESULTS_DIR/figure2.png), and the orientation domain size against the "
+                   "training wavelength and the coupling kernel size (figure2_sweep.png, "
+                   "figure2.md), training missing runs with the given preset.")
+    p = inner.add_parser("figure2", help="Figure 2: orientation maps and the domain-size sweep",
+                         description=description)
+    p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
+                   help="preset of the runs (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--results-dir", default="results", help="default: results")
+    p.add_argument("--runs-root", default="runs", help="default: runs")
+    p.add_argument("--no-train", action="store_true",
+                   help="skip runs that are not finished instead of training them")
+    p.add_argument("--wavelengths", type=float, nargs="*", default=[5, 10, 16, 24],
+                   metavar="PX", help="training wavelengths of the sweep (default 5 10 16 24)")
+    p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",
+                   help="coupling kernel sizes of the sweep (default 3 5 7 9)")
+    p.set_defaults(func=_figure2_command)

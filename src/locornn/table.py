@@ -43,25 +43,43 @@ PAPER = {
 EXPERIMENT = pathlib.Path("experiments/hamiltonian.py")
 
 
-def run_cell(preset: str, system: str, model: str, seed: int, *, root="runs",
-             experiment=EXPERIMENT, overrides=(), progress=True) -> dict:
-    """Train (or reuse) one run and return its ``summary.json``."""
-    config = configs.load(f"{experiment}:{preset}", [
+def _cell_config(preset, system, model, seed, experiment, overrides):
+    return configs.load(f"{experiment}:{preset}", [
         f"--config.data.system={system}", f"--config.model.kind={model}",
         f"--config.seed={seed}", *overrides])
-    workdir = train.default_workdir(config, root)
-    summary_path = workdir / "summary.json"
-    if summary_path.exists():
-        return json.loads(summary_path.read_text())
-    return train.train_and_evaluate(config, workdir, progress=progress)
+
+
+def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
+             experiment=EXPERIMENT, overrides=(), vmap_seeds=False, progress=True) -> list[dict]:
+    """Train (or reuse) one cell's runs and return their ``summary.json`` contents.
+
+    A run with a ``summary.json`` is finished and reused. With ``vmap_seeds`` the missing seeds
+    are trained together in one process (:func:`locornn.seeds.train_seeds`).
+    """
+    configs_by_seed = {seed: _cell_config(preset, system, model, seed, experiment, overrides)
+                       for seed in seeds}
+    paths = {seed: train.default_workdir(c, root) / "summary.json"
+             for seed, c in configs_by_seed.items()}
+    missing = [seed for seed in seeds if not paths[seed].exists()]
+    if missing and vmap_seeds:
+        from locornn import seeds as seed_groups
+
+        seed_groups.train_seeds(configs_by_seed[missing[0]], missing, root=root,
+                                progress=progress)
+    else:
+        for seed in missing:
+            train.train_and_evaluate(configs_by_seed[seed],
+                                     train.default_workdir(configs_by_seed[seed], root),
+                                     progress=progress)
+    return [json.loads(paths[seed].read_text()) for seed in seeds]
 
 
 def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS, root="runs",
-                results="results", experiment=EXPERIMENT, overrides=(),
+                results="results", experiment=EXPERIMENT, overrides=(), vmap_seeds=False,
                 progress=True) -> pathlib.Path:
     """Train what is missing, then write ``results/table1_<preset>.{md,csv}``; returns the md."""
-    summaries = {(s, m): [run_cell(preset, s, m, seed, root=root, experiment=experiment,
-                                   overrides=overrides, progress=progress) for seed in seeds]
+    summaries = {(s, m): run_cell(preset, s, m, seeds, root=root, experiment=experiment,
+                                  overrides=overrides, vmap_seeds=vmap_seeds, progress=progress)
                  for s in systems for m in models}
     results = pathlib.Path(results)
     results.mkdir(parents=True, exist_ok=True)

@@ -82,14 +82,15 @@ def create_train_state(config: ml_collections.ConfigDict, task: tasks.Task) -> T
                              tx=make_optimizer(config.train))
 
 
-def make_train_step(task: tasks.Task) -> Callable:
-    @jax.jit
+def make_train_step(task: tasks.Task, *, jit: bool = True) -> Callable:
+    """``(state, batch) -> (state, {"loss", "grad_norm"})``, jitted unless ``jit=False`` (to
+    transform it further, e.g. ``jax.vmap`` over seeds in :mod:`locornn.seeds`)."""
     def train_step(state: TrainState, batch: jax.Array):
         loss, grads = jax.value_and_grad(task.loss)(state.params, batch)
         return state.apply_gradients(grads=grads), {"loss": loss,
                                                     "grad_norm": optax.tree.norm(grads)}
 
-    return train_step
+    return jax.jit(train_step) if jit else train_step
 
 
 # ------------------------------------------------------------------------------------------
@@ -202,10 +203,20 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         manager.wait_until_finished()
         manager.close()
 
+    summary = finish_run(config, task, state, workdir, time.perf_counter() - wall_start)
+    held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items())
+    log(f"locornn: done. held-out {held_out}; wrote {workdir}")
+    return summary
+
+
+def finish_run(config, task: tasks.Task, state: TrainState, workdir: pathlib.Path,
+               seconds: float) -> dict:
+    """Held-out evaluation, figures and analyses of a trained state; writes summary.json."""
     summary = {"experiment": config.experiment, "preset": config.preset, "seed": config.seed,
-               "model": config.model.kind, "num_params": int(num_params),
+               "model": config.model.kind,
+               "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
                "data_source": task.source, "steps": int(state.step),
-               "train_seconds_this_session": time.perf_counter() - wall_start,
+               "train_seconds_this_session": seconds,
                "test": task.final(state.params, workdir)}
     if config.figures.enabled:
         write_figures(config, task, state.params, workdir)
@@ -214,8 +225,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     if config.analysis.orientation:
         summary["orientation"] = _orientation_analysis(config, workdir)
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items())
-    log(f"locornn: done. held-out {held_out}; wrote {workdir}")
     return summary
 
 

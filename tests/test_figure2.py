@@ -1,0 +1,133 @@
+"""Figure 2: orientation maps (waves / noise / untrained) and the domain-size sweep, from runs."""
+
+import argparse
+import json
+
+import pytest
+from PIL import Image
+
+from locornn import figures, train
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # trains six 5-step smoke runs (about a minute on 2 busy cores)
+
+FAST = ("--config.train.num_steps=5", "--config.train.eval_every=5",
+        "--config.train.checkpoint_every=5", "--config.figures.enabled=false")
+SWEEP = dict(wavelengths=(4, 6), kernel_sizes=(3, 5))
+
+
+@pytest.fixture(scope="module")
+def calls():
+    """Every train_and_evaluate call (workdir) made by the figures module."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def first(tmp_path_factory, calls):
+    """figure2 on the smoke preset with a tiny sweep, in empty tmp dirs (trains every run)."""
+    base = tmp_path_factory.mktemp("figure2")
+    real = train.train_and_evaluate
+    patch = pytest.MonkeyPatch()
+    patch.setattr(train, "train_and_evaluate",
+                  lambda config, workdir, **kw: (calls.append(str(workdir)),
+                                                 real(config, workdir, **kw))[1])
+    result = figures.figure2(base / "results", base / "runs", preset="smoke", seed=0,
+                             experiments_dir=ROOT / "experiments", overrides=FAST, **SWEEP)
+    yield base, result
+    patch.undo()
+
+
+def _table(text: str, title: str) -> list[str]:
+    section = text.split(f"## {title}", 1)[1].split("## ", 1)[0]
+    return [line for line in section.splitlines()
+            if line.startswith("| ") and "---" not in line]
+
+
+def test_figure2_trains_every_run_and_writes_maps_sweep_and_table(first, calls):
+    base, result = first
+    runs = base / "runs"
+    sweep = runs / "orientation_sweep" / "smoke"
+    expected = [runs / "orientation" / "smoke" / "0", runs / "orientation_noise" / "smoke" / "0",
+                sweep / "wavelength_4" / "0", sweep / "wavelength_6" / "0",
+                sweep / "kernel_3" / "0", sweep / "kernel_5" / "0"]
+    assert calls == [str(p) for p in expected]
+    for run in expected:
+        assert (run / "summary.json").is_file()
+        assert (run / "selectivity.json").is_file()
+        assert (run / "orientation_maps_untrained.npz").is_file()
+    noise = json.loads((expected[1] / "config.json").read_text())
+    assert noise["data"]["name"] == "noise" and noise["analysis"]["orientation"] is True
+    w6 = json.loads((expected[3] / "config.json").read_text())
+    assert w6["data"]["wavelength_min"] == w6["data"]["wavelength_max"] == 6.0
+    assert json.loads((expected[5] / "config.json").read_text())["model"]["kernel_size"] == 5
+    assert json.loads((expected[3] / "selectivity.json").read_text())["stimuli"]["wavelength"] \
+        == 6.0
+
+    results = base / "results"
+    assert result["figure"] == str(results / "figure2.png")
+    with Image.open(results / "figure2.png") as maps, \
+            Image.open(results / "figure2_sweep.png") as plot:
+        assert maps.size[0] > 2 * maps.size[1]  # three panels side by side
+        assert plot.size[0] > plot.size[1]  # two panels
+    assert list(result["maps"]) == ["trained on waves", "trained on noise", "untrained"]
+    assert result["skipped"] == []
+
+    text = (results / "figure2.md").read_text()
+    assert "measured" in text
+    maps_rows = _table(text, "Maps")
+    assert [r.split("|")[1].strip() for r in maps_rows[1:]] == list(result["maps"])
+    header, *body = _table(text, "Sweep")
+    assert "domain size (trained)" in header and "fraction selective (trained)" in header
+    assert [r.split("|")[1:3] for r in body] == [
+        [" training wavelength (px) ", " 4 "], [" training wavelength (px) ", " 6 "],
+        [" coupling kernel size ", " 3 "], [" coupling kernel size ", " 5 "]]
+    assert all(len(r.split("|")) == len(header.split("|")) for r in body)
+    domain = json.loads((expected[4] / "selectivity.json").read_text())["domain_size"]
+    cell = "NaN" if domain is None else f"{domain:.3f}"
+    assert body[2].split("|")[4].strip() == cell
+
+
+def test_figure2_reuses_finished_runs(first, calls):
+    base, _ = first
+    count = len(calls)
+    result = figures.figure2(base / "results2", base / "runs", preset="smoke", seed=0,
+                             experiments_dir=ROOT / "experiments", overrides=FAST, **SWEEP)
+    assert len(calls) == count  # nothing retrained
+    assert len(result["sweep"]) == 4
+    assert (base / "results2" / "figure2_sweep.png").is_file()
+
+
+def test_figure2_without_training_skips_missing_runs(first, calls, tmp_path):
+    base, _ = first
+    count = len(calls)
+    with pytest.raises(RuntimeError, match="no run to draw"):
+        figures.figure2(tmp_path / "results", tmp_path / "runs", preset="smoke",
+                        train_missing=False, experiments_dir=ROOT / "experiments", **SWEEP)
+    # A sweep point that was never trained is skipped; the rest is drawn.
+    result = figures.figure2(tmp_path / "results", base / "runs", preset="smoke",
+                             train_missing=False, wavelengths=(4, 9), kernel_sizes=(),
+                             experiments_dir=ROOT / "experiments", overrides=FAST)
+    assert len(calls) == count
+    assert result["skipped"] == ["sweep wavelength_9"]
+    assert [r["value"] for r in result["sweep"]] == [4.0]
+
+
+def test_command_line_figure2(first, calls, capsys, monkeypatch):
+    base, _ = first
+    count = len(calls)
+    parser = argparse.ArgumentParser()
+    figures.add_command(parser.add_subparsers(dest="command", required=True))
+    monkeypatch.chdir(ROOT)  # the default experiments/ folder
+    args = parser.parse_args(["figures", "figure2", "--preset", "smoke", "--no-train",
+                              "--results-dir", str(base / "cli"), "--runs-root",
+                              str(base / "runs"), "--wavelengths", "4", "6",
+                              "--kernel-sizes", "3", "5"])
+    assert args.func(args) == 0
+    assert "## Sweep" in capsys.readouterr().out
+    assert (base / "cli" / "figure2.png").is_file()
+    args = parser.parse_args(["figures", "figure2", "--preset", "smoke", "--no-train",
+                              "--runs-root", str(base / "empty"), "--results-dir",
+                              str(base / "cli2"), "--kernel-sizes"])
+    assert args.func(args) == 2
+    assert "no run to draw" in capsys.readouterr().err
+    assert len(calls) == count
