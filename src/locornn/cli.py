@@ -31,19 +31,19 @@ def _split_overrides(extra: list[str]) -> tuple[list[str], list[str]]:
     return overrides, unknown
 
 
-def cmd_train(args) -> int:
+def guarded(action, *errors: type[Exception]) -> int:
+    """Run ``action()`` and turn the expected failures into exit codes with a clear message:
+    2 for a bad config or a missing/invalid input (and ``errors``), 3 for a NaN/Inf loss, 130
+    for an interrupt (the checkpoint is already saved)."""
     from locornn import configs, train
 
     try:
-        config = configs.load(args.config, args.overrides)
+        action()
     except configs.ConfigError as error:
         print(f"locornn: config error: {error}", file=sys.stderr)
         return 2
-    workdir = pathlib.Path(args.workdir) if args.workdir else train.default_workdir(config)
-    try:
-        train.train_and_evaluate(config, workdir, progress=not args.quiet)
-    except configs.ConfigError as error:
-        print(f"locornn: config error: {error}", file=sys.stderr)
+    except (FileNotFoundError, *errors) as error:
+        print(f"locornn: {error}", file=sys.stderr)
         return 2
     except train.NonFiniteLossError as error:
         print(f"locornn: {error}", file=sys.stderr)
@@ -51,6 +51,17 @@ def cmd_train(args) -> int:
     except KeyboardInterrupt:
         return 130
     return 0
+
+
+def cmd_train(args) -> int:
+    from locornn import configs, train
+
+    def action():
+        config = configs.load(args.config, args.overrides)
+        workdir = pathlib.Path(args.workdir) if args.workdir else train.default_workdir(config)
+        train.train_and_evaluate(config, workdir, progress=not args.quiet)
+
+    return guarded(action)
 
 
 def cmd_eval(args) -> int:

@@ -31,7 +31,6 @@ import functools
 import json
 import math
 import pathlib
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -40,6 +39,7 @@ from PIL import Image
 
 from locornn import configs, plots, train
 from locornn.analysis import wave_report as wave_report_module
+from locornn.cli import guarded
 
 __all__ = [
     "EXPERIMENTS",
@@ -577,7 +577,8 @@ def _command(args) -> int:
         else EXPERIMENTS
     kwargs = dict(results_dir=args.results_dir, runs_root=args.runs_root, preset=args.preset,
                   seed=args.seed, experiments=experiments)
-    try:
+
+    def action():
         if args.figure == "figure1":
             result = figure1(train_missing=not args.no_train, **kwargs)
             print(f"wrote {result['figure']}")
@@ -585,32 +586,18 @@ def _command(args) -> int:
             result = waves_table(train_missing=not args.no_train,
                                  num_sequences=args.num_sequences, **kwargs)
             print(pathlib.Path(result["table"]).read_text())
-    except (RuntimeError, FileNotFoundError, ValueError, configs.ConfigError) as error:
-        print(f"locornn: {error}", file=sys.stderr)
-        return 2
-    except train.NonFiniteLossError as error:
-        print(f"locornn: {error}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        return 130
-    return 0
+
+    return guarded(action, RuntimeError, ValueError)
 
 
 def _figure2_command(args) -> int:
-    try:
+    def action():
         result = figure2(args.results_dir, args.runs_root, preset=args.preset, seed=args.seed,
                          train_missing=not args.no_train, wavelengths=tuple(args.wavelengths),
                          kernel_sizes=tuple(args.kernel_sizes))
         print(pathlib.Path(result["table"]).read_text())
-    except (RuntimeError, FileNotFoundError, ValueError, configs.ConfigError) as error:
-        print(f"locornn: {error}", file=sys.stderr)
-        return 2
-    except train.NonFiniteLossError as error:
-        print(f"locornn: {error}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        return 130
-    return 0
+
+    return guarded(action, RuntimeError, ValueError)
 
 
 def add_command(subparsers) -> None:
