@@ -204,10 +204,7 @@ def _load(run_dir: pathlib.Path, untrained: bool):
     if not untrained:
         config, task, state = train.load_run(run_dir)
         return config, task, state.params, int(state.step)
-    import ml_collections
-
-    config = ml_collections.ConfigDict(json.loads((run_dir / "config.json").read_text()))
-    configs.validate(config)
+    config = configs.from_dict(json.loads((run_dir / "config.json").read_text()))
     task = tasks.build_task(config)
     return config, task, train.create_train_state(config, task).params, 0
 
