@@ -45,7 +45,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .selectivity import cohens_d, preferred, selectivity_summary  # noqa: E402
+from .selectivity import _as_map, cohens_d, preferred, selectivity_summary  # noqa: E402
 from .stimuli import gratings, orientation_angles  # noqa: E402
 
 __all__ = [
@@ -300,15 +300,6 @@ def _orientation_index(pref_angle, orientations: int) -> np.ndarray:
     return np.rint(np.asarray(pref_angle, dtype=np.float64) / step).astype(int) % orientations
 
 
-def _channels(a, name: str) -> np.ndarray:
-    a = np.asarray(a)
-    if a.ndim == 2:
-        a = a[..., None]
-    if a.ndim != 3:
-        raise ValueError(f"{name} must be (H, W) or (H, W, C), got shape {a.shape}")
-    return a
-
-
 def _draw_map(ax, pref_angle, selective, orientations: int, title: str) -> None:
     """One ``(H, W)`` map: hue = preferred orientation, non-selective neurons washed out and
     marked with a black x."""
@@ -374,8 +365,8 @@ def orientation_map(pref_angle_map, selective, out_path, title: str = "", *,
       selective: same shape, bool.
       out_path: PNG path.
     """
-    pref = _channels(pref_angle_map, "pref_angle_map")
-    sel = _channels(selective, "selective").astype(bool)
+    pref = _as_map(pref_angle_map, "pref_angle_map")
+    sel = _as_map(selective, "selective").astype(bool)
     if pref.shape != sel.shape:
         raise ValueError(f"map shape {pref.shape} != selective shape {sel.shape}")
     c = pref.shape[-1]
@@ -392,7 +383,7 @@ def side_by_side(maps: dict, out_path, *, orientations: int = 8, title: str = ""
     """
     panels = []
     for name, (pref, sel) in maps.items():
-        pref, sel = _channels(pref, "pref_angle_map"), _channels(sel, "selective")
+        pref, sel = _as_map(pref, "pref_angle_map"), _as_map(sel, "selective")
         panels.append((name, pref[..., 0], sel[..., 0].astype(bool)))
     _map_figure(panels, out_path, orientations, title)
 
