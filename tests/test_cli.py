@@ -68,3 +68,14 @@ def test_default_workdirs_separate_experiments_presets_seeds_and_forecasting_cel
     hamiltonian = configs.load(str(ROOT / "experiments" / "hamiltonian.py") + ":cpu",
                                ["--config.data.system=pendulum", "--config.model.kind=lstm"])
     assert str(train.default_workdir(hamiltonian)) == "runs/hamiltonian/cpu/pendulum/lstm/0"
+
+
+def test_bench_runs_every_script_and_passes_its_flags_through(tmp_path):
+    for name in ("bench_a.py", "bench_b.py"):  # each ends with sys.exit(0), as scripts do
+        (tmp_path / name).write_text(
+            "import pathlib, sys\n"
+            f"pathlib.Path(r'{tmp_path}', '{name}.argv').write_text(' '.join(sys.argv[1:]))\n"
+            "sys.exit(0)\n")
+    assert cli.main(["bench", "--dir", str(tmp_path), "--quick"]) == 0
+    assert (tmp_path / "bench_a.py.argv").read_text() == "--quick"
+    assert (tmp_path / "bench_b.py.argv").read_text() == "--quick"

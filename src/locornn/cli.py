@@ -84,7 +84,11 @@ def cmd_bench(args) -> int:
     for script in scripts:
         print(f"== {script}", flush=True)
         sys.argv = [str(script), *args.args]
-        runpy.run_path(str(script), run_name="__main__")
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+        except SystemExit as exit_:  # a script's sys.exit(0) must not end the others
+            if exit_.code not in (None, 0):
+                return int(exit_.code) if isinstance(exit_.code, int) else 1
     return 0
 
 
@@ -137,10 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_table, takes_overrides=True)
 
-    p = sub.add_parser("bench", help="run the timing benchmarks in benchmarks/")
+    p = sub.add_parser("bench", help="run the timing benchmarks in benchmarks/ (e.g. --quick)")
     p.add_argument("--dir", default="benchmarks")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to each benchmark script")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_bench, passthrough=True)  # other flags (--quick) go to the scripts
 
     from locornn import figures
     from locornn.analysis.commands import add_analyze_commands
@@ -155,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
+    if getattr(args, "passthrough", False):
+        args.args, extra = extra, []
     overrides, unknown = _split_overrides(extra)
     if unknown or (overrides and not getattr(args, "takes_overrides", False)):
         parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
