@@ -83,12 +83,14 @@ def cmd_bench(args) -> int:
         return 2
     for script in scripts:
         print(f"== {script}", flush=True)
-        sys.argv = [str(script), *args.args]
+        saved_argv, sys.argv = sys.argv, [str(script), *args.args]
         try:
             runpy.run_path(str(script), run_name="__main__")
         except SystemExit as exit_:  # a script's sys.exit(0) must not end the others
             if exit_.code not in (None, 0):
                 return int(exit_.code) if isinstance(exit_.code, int) else 1
+        finally:
+            sys.argv = saved_argv
     return 0
 
 
