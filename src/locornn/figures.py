@@ -136,6 +136,20 @@ def _finished(workdir: pathlib.Path) -> bool:
     return summary.get("steps", -1) >= saved["train"]["num_steps"]
 
 
+def _runs(experiments, runs_root, preset, seed, train_missing, experiments_dir, overrides):
+    """``([(name, workdir)], [skipped names])``: each experiment's run, found or trained."""
+    found, skipped = [], []
+    for name in experiments:
+        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
+                             train_missing=train_missing, experiments_dir=experiments_dir,
+                             overrides=overrides)
+        if workdir is None:
+            skipped.append(name)
+        else:
+            found.append((name, workdir))
+    return found, skipped
+
+
 def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 0,
                train_missing: bool = True, experiments_dir=None,
                overrides=()) -> pathlib.Path | None:
@@ -234,14 +248,10 @@ def figure1(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
     """
     results_dir = pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    quadrants, skipped, pictures = {}, [], []
-    for name in experiments:
-        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
-                             train_missing=train_missing, experiments_dir=experiments_dir,
-                             overrides=overrides)
-        if workdir is None:
-            skipped.append(name)
-            continue
+    quadrants, pictures = {}, []
+    runs, skipped = _runs(experiments, runs_root, preset, seed, train_missing, experiments_dir,
+                          overrides)
+    for name, workdir in runs:
         config, frames, z, prediction, shift = quadrant_arrays(workdir)
         letter = "abcdefghijklmnopqrstuvwxyz"[len(pictures)]
         png, gif = results_dir / f"figure1_{name}.png", results_dir / f"figure1_{name}.gif"
@@ -286,14 +296,10 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
     """
     results_dir = pathlib.Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    rows, skipped, sources = [], [], []
-    for name in experiments:
-        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
-                             train_missing=train_missing, experiments_dir=experiments_dir,
-                             overrides=overrides)
-        if workdir is None:
-            skipped.append(name)
-            continue
+    rows, sources = [], []
+    runs, skipped = _runs(experiments, runs_root, preset, seed, train_missing, experiments_dir,
+                          overrides)
+    for name, workdir in runs:
         for untrained in (True, False):
             report = wave_report_module.wave_report(workdir, untrained=untrained,
                                                     num_sequences=num_sequences)
@@ -417,9 +423,7 @@ def _sweep_plot(rows: list[dict], out_path: pathlib.Path, title: str) -> None:
             ax.text(0.5, 0.5, "no runs", ha="center", va="center", transform=ax.transAxes)
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=150)
-    plt.close(fig)
+    plots.save(fig, out_path, dpi=150)
 
 
 def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: int = 0,

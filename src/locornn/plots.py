@@ -18,6 +18,13 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
+def save(fig, out: str | pathlib.Path, dpi: int = 120) -> None:
+    """Lay out, write and close a figure (figures are never left open: runs make many)."""
+    fig.tight_layout()
+    fig.savefig(out, dpi=dpi)
+    plt.close(fig)
+
+
 def read_metrics(path: str | pathlib.Path) -> list[dict]:
     """The records of a ``metrics.jsonl`` file (one JSON object per line)."""
     path = pathlib.Path(path)
@@ -39,9 +46,7 @@ def loss_curve(records: list[dict], out: str | pathlib.Path) -> None:
     ax.set_yscale("log")
     ax.legend()
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save(fig, out)
 
 
 def lattice_image(z: np.ndarray, channel: int = 0) -> np.ndarray:
@@ -83,9 +88,7 @@ def figure1(frames: np.ndarray, z: np.ndarray, prediction: np.ndarray,
         axes[row, 0].set_ylabel(label)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save(fig, out)
 
 
 def _grey_or_rgb(image: np.ndarray) -> np.ndarray:
@@ -145,9 +148,7 @@ def forecast_frames(target: np.ndarray, prediction: np.ndarray, out: str | pathl
     axes[1, 0].set_ylabel("forecast")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save(fig, out)
 
 
 def vpt_error_curve(errors: np.ndarray, threshold: float, out: str | pathlib.Path,
@@ -170,6 +171,4 @@ def vpt_error_curve(errors: np.ndarray, threshold: float, out: str | pathlib.Pat
     ax.grid(alpha=0.3)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    save(fig, out)

@@ -45,6 +45,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .. import plots  # noqa: E402
 from .selectivity import _as_map, cohens_d, preferred, selectivity_summary  # noqa: E402
 from .stimuli import gratings, orientation_angles  # noqa: E402
 
@@ -412,9 +413,7 @@ def orientation_histogram(pref_angle, selective, out_path, *, orientations: int 
     frac = selective.mean() if selective.size else float("nan")
     ax.set_title(title or f"{selective.sum()} of {selective.size} neurons selective "
                           f"({100 * frac:.0f}%)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out_path, dpi=150)
-    plt.close(fig)
+    plots.save(fig, out_path, dpi=150)
 
 
 # ----------------------------------------------------------------------------------------------

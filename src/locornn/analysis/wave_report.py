@@ -37,6 +37,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from locornn import plots  # noqa: E402
 from locornn.analysis import waves as analysis_waves  # noqa: E402
 
 __all__ = [
@@ -179,9 +180,7 @@ def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tu
     ax_waves.grid(alpha=0.3)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    plots.save(fig, out)
     return series
 
 
@@ -230,7 +229,6 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     Raises:
       FileNotFoundError: ``run_dir`` is not a run directory, or (trained) has no checkpoint.
     """
-    from locornn import plots
 
     run_dir = pathlib.Path(run_dir).absolute()
     config, task, params, step = _load(run_dir, untrained)
