@@ -25,6 +25,11 @@ from locornn.data.hamiltonian.systems import ALL_SYSTEMS, get_system
 DEFAULT_CACHE_DIR = "cache/hamiltonian"
 
 
+def _add_system_argument(parser) -> None:
+    parser.add_argument("--system", required=True, choices=ALL_SYSTEMS, metavar="SYSTEM",
+                        help=f"one of: {', '.join(ALL_SYSTEMS)}")
+
+
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``data {hamiltonian, show}`` to ``subparsers``; returns the ``data`` parser."""
     data = subparsers.add_parser("data", help="generate or inspect data sets")
@@ -39,13 +44,7 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
             "cache folder (reused by later calls with the same arguments)."
         ),
     )
-    gen.add_argument(
-        "--system",
-        required=True,
-        choices=ALL_SYSTEMS,
-        metavar="SYSTEM",
-        help=f"one of: {', '.join(ALL_SYSTEMS)}",
-    )
+    _add_system_argument(gen)
     gen.add_argument("--num-train", type=int, default=1000, help="train trajectories (1000)")
     gen.add_argument("--num-test", type=int, default=100, help="test trajectories (100)")
     gen.add_argument(
@@ -83,13 +82,7 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
             "so physical 'up' points down unless --flip-y is given."
         ),
     )
-    show.add_argument(
-        "--system",
-        required=True,
-        choices=ALL_SYSTEMS,
-        metavar="SYSTEM",
-        help=f"one of: {', '.join(ALL_SYSTEMS)}",
-    )
+    _add_system_argument(show)
     show.add_argument("--num", type=int, default=4, help="trajectories to show (4)")
     show.add_argument("--out", default="figures/hamiltonian", help="output folder")
     show.add_argument("--steps", type=int, default=255, help="steps per trajectory (255)")
