@@ -171,6 +171,22 @@ def test_default_conv_codecs_fit_every_core():
             int(np.prod(model.state_shape)), 8 * 8 * 4)
 
 
+def test_mlp_decoder_hidden_layer_sits_between_state_and_image():
+    """decoder_hidden = 16: state -> 16 leaky-ReLU units -> image, for every core; 0 (the
+    default) keeps the single linear layer; a negative width is rejected."""
+    for kind in KINDS:
+        model = forecasting.build_forecast_model(_config(kind, decoder_hidden=16), IMAGE)
+        out, variables = jax.eval_shape(
+            lambda key, x, m=model: m.init_with_output(key, x), jax.random.PRNGKey(1), FRAMES)
+        assert out["prediction"].shape == FRAMES.shape
+        decoder = variables["params"]["decoder"]
+        assert decoder["hidden"]["kernel"].shape == (int(np.prod(model.state_shape)), 16)
+        assert decoder["project"]["kernel"].shape == (16, int(np.prod(IMAGE)))
+    assert set(_run("cornn")[1]["params"]["decoder"]) == {"project"}
+    with pytest.raises(ValueError, match="decoder_hidden"):
+        forecasting.build_forecast_model(_config("lstm", decoder_hidden=-1), IMAGE)
+
+
 def test_node_integration_lands_on_the_frame_times():
     """dz/dt = -z (a linear field, node_depth = 0): z(t_j) = z0 exp(-j * frame_dt)."""
     layers = [(-jnp.eye(3), jnp.zeros(3))]

@@ -73,6 +73,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.initial_state = "zeros"  # "zeros" | "encoded" (z from the first frame's drive)
     c.model.encoder = "mlp"  # "mlp" | "conv"
     c.model.decoder = "mlp"  # "mlp" | "conv"
+    c.model.decoder_hidden = 0  # MLP decoder: leaky-ReLU layer before the image (0: linear)
     c.model.encoded_channels = 1  # channels of f(x) on the lattice (input of Kx)
     c.model.conv_features = 64  # conv encoder/decoder width (DeepMind suite nets)
     c.model.conv_blocks = 3

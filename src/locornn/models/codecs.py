@@ -56,14 +56,25 @@ def _output(x: jax.Array, kind: str) -> jax.Array:
 
 
 class MLPDecoder(nn.Module):
-    """``(N, *state) -> (N, h, w, c)``: one linear layer from the flattened state."""
+    """``(N, *state) -> (N, h, w, c)``: a linear layer from the flattened state, optionally
+    after one leaky-ReLU layer of ``hidden`` units.
+
+    ``hidden = 0`` (the reference's MLP decoder) makes each pixel an affine function of the
+    state. ``hidden > 0`` lets a low-dimensional state (a phase, a position) draw a moving
+    object, whose pixels are far from affine in its position: the cheap stand-in for the
+    convolutional decoder in CPU-sized forecasting runs.
+    """
 
     image_shape: Sequence[int]
     output: str = "sigmoid"
+    hidden: int = 0
 
     @nn.compact
     def __call__(self, state: jax.Array) -> jax.Array:
-        x = nn.Dense(math.prod(self.image_shape), name="project")(state.reshape(len(state), -1))
+        x = state.reshape(len(state), -1)
+        if self.hidden:
+            x = nn.leaky_relu(nn.Dense(self.hidden, name="hidden")(x))
+        x = nn.Dense(math.prod(self.image_shape), name="project")(x)
         return _output(x.reshape(len(state), *self.image_shape), self.output)
 
 

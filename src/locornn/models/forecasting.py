@@ -82,6 +82,7 @@ DEFAULTS: dict[str, Any] = {
     # encoder / decoder
     "encoder": "conv",
     "decoder": "conv",
+    "decoder_hidden": 0,
     "conv_features": 64,
     "conv_blocks": 3,
     "conv_depth": 2,
@@ -112,6 +113,9 @@ def check_config(config) -> None:
     kind = _field(config, "kind")
     if kind not in KINDS:
         raise ValueError(f"model.kind must be one of {KINDS} for forecasting, got {kind!r}")
+    if _field(config, "decoder_hidden") < 0:
+        raise ValueError(f"model.decoder_hidden must be >= 0, got "
+                         f"{_field(config, 'decoder_hidden')}")
     for name in ("context_frames", "encoded_units", "gru_units", "lattice", "channels",
                  "hidden_units", "lstm_units", "node_units", "node_width"):
         if _field(config, name) < 1:
@@ -242,7 +246,8 @@ class ForecastModel(nn.Module):
             decoder = ConvDecoder(self.image_shape, output=self._get("output"), name="decoder",
                                   **conv)
         else:
-            decoder = MLPDecoder(self.image_shape, output=self._get("output"), name="decoder")
+            decoder = MLPDecoder(self.image_shape, output=self._get("output"),
+                                 hidden=self._get("decoder_hidden"), name="decoder")
         return encoder, decoder
 
     def _infer(self, encoded: jax.Array, num_parts: int) -> list[jax.Array]:
