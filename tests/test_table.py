@@ -2,7 +2,7 @@
 
 import pytest
 
-from locornn import table, train
+from locornn import configs, table, train
 from tests.conftest import ROOT
 
 
@@ -29,3 +29,12 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     assert table.build_table("smoke", **options).read_text() == text
     assert table.build_table("smoke", vmap_seeds=True, **options).read_text() == text
     assert calls == []  # nothing retrained
+
+    # A cell whose folder holds a run of another config is an error naming the key, not a
+    # number from another setting; a run trained for fewer steps than asked is not finished.
+    changed = options | {"overrides": [*options["overrides"], "--config.model.gru_units=3"]}
+    with pytest.raises(configs.ConfigError, match="model.gru_units"):
+        table.build_table("smoke", **changed)
+    longer = options | {"overrides": [*options["overrides"], "--config.train.num_steps=12"]}
+    table.build_table("smoke", **longer)
+    assert len(calls) == 2  # both cells resumed to 12 steps

@@ -7,8 +7,10 @@ them too) and writes
 ``results/table1_<preset>.md`` and ``.csv``: VPT mean (std) over seeds of each run's median VPT,
 the paper's numbers beside ours, parameter counts and training time per model.
 
-A run whose ``summary.json`` exists is finished and reused, so the command can be interrupted
-and restarted (a half-finished run resumes from its checkpoint).
+A run whose ``summary.json`` exists (trained for ``train.num_steps``) is finished and reused, so
+the command can be interrupted and restarted (a half-finished run resumes from its checkpoint).
+A run of a different config in a cell's folder (say, from an older preset) stops the table
+with the differing keys named, rather than reporting a number from another setting.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
                        for seed in seeds}
     paths = {seed: train.default_workdir(c, root) / "summary.json"
              for seed, c in configs_by_seed.items()}
-    missing = [seed for seed in seeds if not paths[seed].exists()]
+    missing = [seed for seed in seeds
+               if not _finished(configs_by_seed[seed], paths[seed].parent)]
     if missing and vmap_seeds:
         from locornn import seeds as seed_groups
 
@@ -72,6 +75,18 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
                                      train.default_workdir(configs_by_seed[seed], root),
                                      progress=progress)
     return [json.loads(paths[seed].read_text()) for seed in seeds]
+
+
+def _finished(config, workdir: pathlib.Path) -> bool:
+    """Whether ``workdir`` holds a finished run of ``config``; a run of another config there
+    (e.g. an older preset) is an error, never a silently reused number."""
+    changed = train.config_changes(config, workdir)
+    if changed:
+        raise configs.ConfigError(
+            f"{workdir} holds a run of a different config (differs at {', '.join(changed)}); "
+            f"remove it to retrain this cell, or give the table another --root")
+    summary = workdir / "summary.json"
+    return summary.exists() and json.loads(summary.read_text())["steps"] == config.train.num_steps
 
 
 def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS, root="runs",

@@ -107,20 +107,30 @@ def _flat(config) -> dict:
     return out
 
 
+def config_changes(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[str]:
+    """Config keys at which the run in ``workdir`` differs from ``config`` ([] if no run there).
+
+    The saved config is read with :func:`configs.from_dict`, so a key added after the run was
+    written counts as its default (what that run used). Keys a resume may change
+    (``train.num_steps``, ``figures.*``) are not reported.
+    """
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.exists():
+        return []
+    saved = _flat(json.loads(configs.from_dict(json.loads(path.read_text())).to_json()))
+    now = _flat(json.loads(config.to_json()))
+    return sorted(k for k in set(saved) | set(now)
+                  if saved.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES))
+
+
 def _claim_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
     """Write config.json, or check that the one already there belongs to this run."""
-    path = workdir / "config.json"
-    resolved = json.loads(config.to_json())
-    if path.exists():
-        saved = _flat(json.loads(path.read_text()))
-        now = _flat(resolved)
-        changed = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k)
-                         and not k.startswith(RESUMABLE_CHANGES))
-        if changed:
-            raise configs.ConfigError(
-                f"{workdir} holds a run with a different config (differs at {', '.join(changed)}); "
-                f"use another workdir or remove this one")
-    path.write_text(json.dumps(resolved, indent=2) + "\n")
+    changed = config_changes(config, workdir)
+    if changed:
+        raise configs.ConfigError(
+            f"{workdir} holds a run with a different config (differs at {', '.join(changed)}); "
+            f"use another workdir or remove this one")
+    (workdir / "config.json").write_text(config.to_json(indent=2) + "\n")
 
 
 def _truncate_metrics(path: pathlib.Path, step: int) -> None:
