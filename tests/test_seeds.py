@@ -1,10 +1,13 @@
 """jax.vmap over seeds: the same parameters as separate runs, written as ordinary runs."""
 
+import importlib.util
+
 import jax
 import numpy as np
+import pytest
 
 from locornn import seeds, train
-from tests.conftest import experiment_config
+from tests.conftest import ROOT, experiment_config
 
 
 def test_vmapped_seeds_match_separately_trained_runs(tmp_path):
@@ -18,3 +21,17 @@ def test_vmapped_seeds_match_separately_trained_runs(tmp_path):
     _, _, vmapped = train.load_run(train.default_workdir(config, tmp_path / "vmapped"))
     for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(vmapped.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+
+
+def test_forecast_benchmark_times_one_run_and_vmapped_seeds():
+    """benchmarks/bench_forecast.py (which sizes the cpu table) runs on the smoke preset and
+    reports the per-seed cost of batching seeds against a single run."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_forecast", ROOT / "benchmarks" / "bench_forecast.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.bench("lstm", "smoke", seeds=2, steps=1)
+    assert result["single_ms"] > 0 and result["vmapped_ms"] > 0
+    assert result["vmapped_per_seed_vs_single"] == pytest.approx(
+        result["vmapped_ms"] / (2 * result["single_ms"]))
+    assert (result["batch"], result["frames"]) == (4, 10)  # the smoke preset's window

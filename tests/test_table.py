@@ -23,6 +23,7 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     assert "311.8 (27)" in row  # the paper's LocoRNN number beside ours
     csv_rows = (tmp_path / "results" / "table1_smoke.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + 2
+    assert (tmp_path / "results" / "table1_smoke.png").stat().st_size > 0  # the bar chart
 
     calls = []
     monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: calls.append(a))

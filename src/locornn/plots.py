@@ -172,3 +172,32 @@ def vpt_error_curve(errors: np.ndarray, threshold: float, out: str | pathlib.Pat
     if title:
         ax.set_title(title)
     save(fig, out)
+
+
+def vpt_bars(ours: dict[str, list[tuple[float, float]]], model_names: list[str],
+             paper: dict[str, dict[str, tuple[float, float]]], extrapolation: int,
+             out: str | pathlib.Path, title: str = "") -> None:
+    """Table 1 as grouped bars: per system (``ours`` keys, display names), our models' VPT mean
+    with std error bars (``ours[system][i]`` for ``model_names[i]``), the paper's numbers as
+    hollow markers of the same colour where the model is in the paper, and a dotted line at the
+    longest VPT our test trajectories allow (``extrapolation`` steps)."""
+    systems = list(ours)
+    fig, ax = plt.subplots(figsize=(1.6 * len(systems) + 2, 4))
+    width = 0.8 / len(model_names)
+    for i, name in enumerate(model_names):
+        x = np.arange(len(systems)) + (i - (len(model_names) - 1) / 2) * width
+        mean, std = np.array([ours[s][i] for s in systems]).T
+        bars = ax.bar(x, mean, width, yerr=std, capsize=2, label=f"{name} (ours)")
+        published = [paper[s].get(name, (np.nan,))[0] for s in systems]
+        if not np.all(np.isnan(published)):
+            ax.plot(x, published, "o", markerfacecolor="none", markersize=7,
+                    color=bars.patches[0].get_facecolor(), label=f"{name} (paper)")
+    ax.axhline(extrapolation, color="grey", linestyle=":", linewidth=1,
+               label=f"test length ({extrapolation} steps)")
+    ax.set_xticks(np.arange(len(systems)), systems)
+    ax.set_ylabel("VPT (steps after the training window)")
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3, axis="y")
+    if title:
+        ax.set_title(title)
+    save(fig, out)

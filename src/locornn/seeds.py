@@ -8,8 +8,11 @@ figures) in ``default_workdir``, so ``locornn table`` and ``locornn eval`` treat
 other run. A vmapped group is not resumable mid-way: an interrupted group starts again (runs
 already finished are reused by the table).
 
-On a CPU this only saves compilation (the work is the same); on an accelerator it fills the
-device with several small models at once.
+On an accelerator it fills the device with several small models at once. On XLA:CPU it saves
+compilation only and costs time: the batched matrix products run slower than separate ones
+(measured with ``benchmarks/bench_forecast.py``, 2 cores, Table 1 cpu preset: 3 vmapped seeds
+take ~4.3x one seed's step, ~1.4x three separate runs), so the cpu table trains seeds one by
+one.
 """
 
 from __future__ import annotations

@@ -20,8 +20,9 @@ import json
 import pathlib
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from locornn import configs, train
+from locornn import configs, plots, train
 from locornn.data.hamiltonian import SYSTEMS
 
 MODELS = ("locornn", "cornn", "lstm", "node")
@@ -42,6 +43,8 @@ PAPER = {
     "matching_pennies": {"HGN++": (79, 6), "ODE": (164, 14), "LSTM": (118, 25),
                          "LocoRNN": (141, 37)},
 }
+# The paper's column for each of our models where it has one (coRNN is not in the paper).
+_PAPER_COLUMN = {"ODE": "Neural ODE"}
 EXPERIMENT = pathlib.Path("experiments/hamiltonian.py")
 
 
@@ -93,9 +96,14 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                 results="results", experiment=EXPERIMENT, overrides=(), vmap_seeds=False,
                 progress=True) -> pathlib.Path:
     """Train what is missing, then write ``results/table1_<preset>.{md,csv}``; returns the md."""
-    summaries = {(s, m): run_cell(preset, s, m, seeds, root=root, experiment=experiment,
-                                  overrides=overrides, vmap_seeds=vmap_seeds, progress=progress)
-                 for s in systems for m in models}
+    cells = [(s, m) for s in systems for m in models]
+    summaries = {}
+    for number, (system, model) in enumerate(cells, 1):
+        if progress:  # one line per cell above the run's own progress bar
+            tqdm.write(f"Table 1 [{number}/{len(cells)}] {system} x {model}, seeds {list(seeds)}")
+        summaries[system, model] = run_cell(preset, system, model, seeds, root=root,
+                                            experiment=experiment, overrides=overrides,
+                                            vmap_seeds=vmap_seeds, progress=progress)
     results = pathlib.Path(results)
     results.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -115,6 +123,14 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
         writer.writerows(rows)
     md_path = results / f"table1_{preset}.md"
     md_path.write_text(_markdown(preset, rows, systems, models, seeds))
+    by_cell = {(r["system"], r["model"]): r for r in rows}
+    plots.vpt_bars({SYSTEM_NAMES[s]: [(by_cell[s, m]["vpt_mean"], by_cell[s, m]["vpt_std"])
+                                      for m in models] for s in systems},
+                   [MODEL_NAMES[m] for m in models],
+                   {SYSTEM_NAMES[s]: {_PAPER_COLUMN.get(k, k): v for k, v in PAPER[s].items()}
+                    for s in systems},
+                   rows[0]["extrapolation_steps"], results / f"table1_{preset}.png",
+                   title=f"Table 1, preset {preset}: VPT mean (std) over seeds {list(seeds)}")
     return md_path
 
 
