@@ -2,9 +2,12 @@
 
 import json
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from locornn import tasks, train
+from locornn.models.forecasting import build_forecast_model
 from tests.conftest import experiment_config
 
 
@@ -31,3 +34,27 @@ def test_forecast_training_batches_are_windows_that_depend_only_on_the_step(tmp_
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     assert float(np.min(a)) >= 0.0 and float(np.max(a)) <= 1.0
+
+
+def test_presets_have_the_sizes_the_table_promises():
+    """paper: the published sizes; cpu: a window spanning a spring period (2 pi sqrt(m/k) /
+    dt = 63 frames), VPT on >= 400-frame test trajectories; every preset builds every core."""
+    paper = experiment_config("hamiltonian", "paper")
+    assert (paper.train.batch_size, paper.model.context_frames, paper.data.sequence_length,
+            paper.data.num_train, paper.train.num_steps, paper.train.learning_rate,
+            paper.data.test_sequence_length) == (128, 31, 31 + 60, 50000, 500000, 1.5e-4, 1000)
+    assert (paper.model.encoder, paper.model.decoder, paper.model.lattice) == ("conv", "conv", 23)
+    cpu = experiment_config("hamiltonian", "cpu")
+    assert cpu.data.sequence_length >= 2 * np.pi * 0.5 / 0.05
+    assert cpu.data.test_sequence_length >= 400
+    assert cpu.data.trajectory_length >= cpu.data.sequence_length
+    for preset in ("smoke", "cpu", "paper"):
+        config = experiment_config("hamiltonian", preset)
+        for kind in ("locornn", "cornn", "lstm", "node"):
+            config.model.kind = kind
+            model = build_forecast_model(config.model, (32, 32, 3))
+            frames = jax.ShapeDtypeStruct((1, config.data.sequence_length, 32, 32, 3),
+                                          jnp.float32)
+            out = jax.eval_shape(lambda x, m=model: m.init_with_output(
+                jax.random.PRNGKey(0), x)[0]["prediction"], frames)
+            assert out.shape == frames.shape
