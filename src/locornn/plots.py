@@ -182,7 +182,7 @@ def vpt_bars(ours: dict[str, list[tuple[float, float]]], model_names: list[str],
     hollow markers of the same colour where the model is in the paper, and a dotted line at the
     longest VPT our test trajectories allow (``extrapolation`` steps)."""
     systems = list(ours)
-    fig, ax = plt.subplots(figsize=(1.6 * len(systems) + 2, 4))
+    fig, ax = plt.subplots(figsize=(1.6 * len(systems) + 4, 4))
     width = 0.8 / len(model_names)
     for i, name in enumerate(model_names):
         x = np.arange(len(systems)) + (i - (len(model_names) - 1) / 2) * width
@@ -196,7 +196,7 @@ def vpt_bars(ours: dict[str, list[tuple[float, float]]], model_names: list[str],
                label=f"test length ({extrapolation} steps)")
     ax.set_xticks(np.arange(len(systems)), systems)
     ax.set_ylabel("VPT (steps after the training window)")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(alpha=0.3, axis="y")
     if title:
         ax.set_title(title)

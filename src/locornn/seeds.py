@@ -11,8 +11,8 @@ already finished are reused by the table).
 On an accelerator it fills the device with several small models at once. On XLA:CPU it saves
 compilation only and costs time: the batched matrix products run slower than separate ones
 (measured with ``benchmarks/bench_forecast.py``, 2 cores, Table 1 cpu preset: 3 vmapped seeds
-take ~4.3x one seed's step, ~1.4x three separate runs), so the cpu table trains seeds one by
-one.
+cost 1.1x to 1.55x three separate runs' steps, depending on the core), so the cpu table trains
+seeds one by one.
 """
 
 from __future__ import annotations
