@@ -604,6 +604,16 @@ def _figure2_command(args) -> int:
     return guarded(action, RuntimeError, ValueError)
 
 
+def _run_arguments(p, no_train_help: str) -> None:
+    """The options every figure command shares: which runs, where they and the results go."""
+    p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
+                   help="preset of the runs (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    p.add_argument("--results-dir", default="results", help="default: results")
+    p.add_argument("--runs-root", default="runs", help="default: runs")
+    p.add_argument("--no-train", action="store_true", help=no_train_help)
+
+
 def add_command(subparsers) -> None:
     """Register ``figures`` (sub-commands ``figure1``, ``waves-table`` and ``figure2``)."""
     parser = subparsers.add_parser(
@@ -619,13 +629,7 @@ def add_command(subparsers) -> None:
     }
     for name, description in descriptions.items():
         p = inner.add_parser(name, help=description.split(",")[0], description=description)
-        p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
-                       help="preset of the runs (default cpu)")
-        p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-        p.add_argument("--results-dir", default="results", help="default: results")
-        p.add_argument("--runs-root", default="runs", help="default: runs")
-        p.add_argument("--no-train", action="store_true",
-                       help="skip experiments without a finished run instead of training them")
+        _run_arguments(p, "skip experiments without a finished run instead of training them")
         p.add_argument("--experiments", default="",
                        help=f"comma-separated subset (default: {','.join(EXPERIMENTS)})")
         if name == "waves-table":
@@ -638,13 +642,7 @@ def add_command(subparsers) -> None:
                    "figure2.md), training missing runs with the given preset.")
     p = inner.add_parser("figure2", help="Figure 2: orientation maps and the domain-size sweep",
                          description=description)
-    p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
-                   help="preset of the runs (default cpu)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--results-dir", default="results", help="default: results")
-    p.add_argument("--runs-root", default="runs", help="default: runs")
-    p.add_argument("--no-train", action="store_true",
-                   help="skip runs that are not finished instead of training them")
+    _run_arguments(p, "skip runs that are not finished instead of training them")
     p.add_argument("--wavelengths", type=float, nargs="*", default=[5, 10, 16, 24],
                    metavar="PX", help="training wavelengths of the sweep (default 5 10 16 24)")
     p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",

@@ -58,15 +58,14 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
              experiment=EXPERIMENT, overrides=(), vmap_seeds=False, progress=True) -> list[dict]:
     """Train (or reuse) one cell's runs and return their ``summary.json`` contents.
 
-    A run with a ``summary.json`` is finished and reused. With ``vmap_seeds`` the missing seeds
-    are trained together in one process (:func:`locornn.seeds.train_seeds`).
+    A run with a ``summary.json`` for ``train.num_steps`` is finished and reused. With
+    ``vmap_seeds`` the missing seeds are trained together in one process
+    (:func:`locornn.seeds.train_seeds`).
     """
     configs_by_seed = {seed: _cell_config(preset, system, model, seed, experiment, overrides)
                        for seed in seeds}
-    paths = {seed: train.default_workdir(c, root) / "summary.json"
-             for seed, c in configs_by_seed.items()}
-    missing = [seed for seed in seeds
-               if not _finished(configs_by_seed[seed], paths[seed].parent)]
+    workdirs = {seed: train.default_workdir(c, root) for seed, c in configs_by_seed.items()}
+    missing = [seed for seed in seeds if not _finished(configs_by_seed[seed], workdirs[seed])]
     if missing and vmap_seeds:
         from locornn import seeds as seed_groups
 
@@ -74,20 +73,15 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
                                 progress=progress)
     else:
         for seed in missing:
-            train.train_and_evaluate(configs_by_seed[seed],
-                                     train.default_workdir(configs_by_seed[seed], root),
-                                     progress=progress)
-    return [json.loads(paths[seed].read_text()) for seed in seeds]
+            train.train_and_evaluate(configs_by_seed[seed], workdirs[seed], progress=progress)
+    return [json.loads((workdirs[seed] / "summary.json").read_text()) for seed in seeds]
 
 
 def _finished(config, workdir: pathlib.Path) -> bool:
     """Whether ``workdir`` holds a finished run of ``config``; a run of another config there
     (e.g. an older preset) is an error, never a silently reused number."""
-    changed = train.config_changes(config, workdir)
-    if changed:
-        raise configs.ConfigError(
-            f"{workdir} holds a run of a different config (differs at {', '.join(changed)}); "
-            f"remove it to retrain this cell, or give the table another --root")
+    train.require_same_config(config, workdir, "remove it to retrain this cell, or give the "
+                                               "table another --root")
     summary = workdir / "summary.json"
     return summary.exists() and json.loads(summary.read_text())["steps"] == config.train.num_steps
 

@@ -123,13 +123,20 @@ def config_changes(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
                   if saved.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES))
 
 
-def _claim_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
-    """Write config.json, or check that the one already there belongs to this run."""
+def require_same_config(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                        advice: str = "use another workdir or remove this one") -> None:
+    """Raise :class:`configs.ConfigError` naming the differing keys if ``workdir`` holds a run
+    of another config (see :func:`config_changes`); ``advice`` ends the message."""
     changed = config_changes(config, workdir)
     if changed:
         raise configs.ConfigError(
             f"{workdir} holds a run with a different config (differs at {', '.join(changed)}); "
-            f"use another workdir or remove this one")
+            f"{advice}")
+
+
+def _claim_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
+    """Write config.json, or check that the one already there belongs to this run."""
+    require_same_config(config, workdir)
     (workdir / "config.json").write_text(config.to_json(indent=2) + "\n")
 
 

@@ -114,7 +114,7 @@ class OscillatorRNN(nn.Module):
             self.decoder = ConvDecoder(self.image_shape, output=c.output, **conv)
         else:
             self.decoder = MLPDecoder(self.image_shape, output=c.output,
-                                      hidden=c.get("decoder_hidden", 0))
+                                      hidden=c.decoder_hidden)
         self.core = OscillatorCore(kernel_shape, bias_shape, c.tie_kernels, c.dt, c.gamma,
                                    c.alpha, c.learn_constants)
 
