@@ -11,7 +11,7 @@ MODEL  ?=
 # SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
 FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
-.PHONY: setup train test bench lint clean table orientation figure1 figure2
+.PHONY: setup train test bench lint clean table ablation budget orientation figure1 figure2
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -28,6 +28,14 @@ train: setup
 # Table 1 (VPT of every Hamiltonian system x model x seed): make table PRESET=smoke|cpu|paper
 table: setup
 	$(BIN)/locornn table --preset $(PRESET) $(ARGS)
+
+# Which change moves LocoRNN's VPT (spring, seed 0 by default): make ablation PRESET=cpu
+ablation: setup
+	$(BIN)/locornn ablation --preset $(PRESET) $(if $(SYSTEM),--system $(SYSTEM)) $(ARGS)
+
+# VPT against training steps (one run per seed, read at each budget): make budget PRESET=cpu
+budget: setup
+	$(BIN)/locornn budget --preset $(PRESET) $(ARGS)
 
 # Orientation maps of a trained run and of its untrained network: make orientation RUN=runs/...
 orientation: setup

@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from locornn import configs, metrics, train  # noqa: E402
+from locornn import configs, tasks, train  # noqa: E402
 from locornn.models.forecasting import KINDS, build_forecast_model  # noqa: E402
 
 EXPERIMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
@@ -36,10 +36,7 @@ IMAGE = (32, 32, 3)  # the suite's frames
 
 def _state_and_step(config, frames):
     model = build_forecast_model(config.model, IMAGE)
-
-    def loss(params, batch):
-        return metrics.forecast_loss(model.apply({"params": params}, batch)["prediction"], batch)
-
+    loss, _ = tasks.forecast_objectives(config, model)  # the training objective of make train
     params = model.init(jax.random.PRNGKey(config.seed), frames[0])["params"]
     state = train.TrainState.create(apply_fn=model.apply, params=params,
                                     tx=train.make_optimizer(config.train))

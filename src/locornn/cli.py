@@ -94,16 +94,36 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _report(path: pathlib.Path) -> None:
+    print(path.read_text())
+    print(f"wrote {path} and {path.with_suffix('.csv')}")
+
+
 def cmd_table(args) -> int:
     from locornn import table
 
-    path = table.build_table(args.preset, seeds=tuple(args.seeds), systems=tuple(args.systems),
-                             models=tuple(args.models), root=args.runs_root,
-                             results=args.results_dir, overrides=args.overrides,
-                             vmap_seeds=args.vmap_seeds, progress=not args.quiet)
-    print(path.read_text())
-    print(f"wrote {path} and {path.with_suffix('.csv')}")
-    return 0
+    return guarded(lambda: _report(table.build_table(
+        args.preset, seeds=tuple(args.seeds), systems=tuple(args.systems),
+        models=tuple(args.models), root=args.runs_root, results=args.results_dir,
+        overrides=args.overrides, vmap_seeds=args.vmap_seeds, progress=not args.quiet)))
+
+
+def cmd_ablation(args) -> int:
+    from locornn import ablation
+
+    return guarded(lambda: _report(ablation.run_ablation(
+        args.preset, variants=tuple(args.variants), system=args.system, model=args.model,
+        seeds=tuple(args.seeds), root=args.runs_root, results=args.results_dir,
+        extra_overrides=args.overrides, progress=not args.quiet)))
+
+
+def cmd_budget(args) -> int:
+    from locornn import budget
+
+    return guarded(lambda: _report(budget.build_curves(
+        args.preset, budgets=tuple(args.steps), systems=tuple(args.systems),
+        models=tuple(args.models), seeds=tuple(args.seeds), root=args.runs_root,
+        results=args.results_dir, overrides=args.overrides, progress=not args.quiet)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,6 +162,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train a cell's missing seeds together with jax.vmap (one process)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_table, takes_overrides=True)
+
+    from locornn.ablation import VARIANTS
+
+    p = sub.add_parser("ablation", help="which change moves VPT: one run set per variant",
+                       description="Train (or reuse) every ablation variant of one "
+                                   "Hamiltonian cell and write results/ablation_<preset>_"
+                                   "<system>_<model>.md/.csv. Variants: "
+                                   + "; ".join(f"{k}: {v[0]}" for k, v in VARIANTS.items()))
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--system", default="mass_spring", choices=SYSTEMS)
+    p.add_argument("--model", default="locornn", choices=MODELS)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0])
+    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_ablation, takes_overrides=True)
+
+    p = sub.add_parser("budget", help="VPT against training steps (one run per seed, read at "
+                                      "every budget)")
+    p.add_argument("--preset", default="cpu")
+    p.add_argument("--steps", type=int, nargs="+", default=[1200, 4800, 19200])
+    p.add_argument("--systems", nargs="+", default=["mass_spring", "pendulum"], choices=SYSTEMS)
+    p.add_argument("--models", nargs="+", default=["locornn", "lstm", "node"], choices=MODELS)
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--runs-root", default="runs")
+    p.add_argument("--results-dir", default="results")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_budget, takes_overrides=True)
 
     p = sub.add_parser("bench", help="run the timing benchmarks in benchmarks/ (e.g. --quick)")
     p.add_argument("--dir", default="benchmarks")

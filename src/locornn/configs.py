@@ -70,6 +70,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.gamma = 1.0
     c.model.alpha = 0.5
     c.model.learn_constants = True  # dt = sigmoid(raw), gamma/alpha = relu(raw)
+    c.model.coupling_init = "lecun"  # "lecun" | "smoothing" (1/n + N(0, 0.1^2): the reference)
+    c.model.alpha_max = 0.0  # >0: cap the learned damping alpha (0: no cap)
+    c.model.velocity_kernel_sum = "free"  # "free" | "zero" (K_v cannot damp on the whole)
     c.model.initial_state = "zeros"  # "zeros" | "encoded" (z from the first frame's drive)
     c.model.encoder = "mlp"  # "mlp" | "conv"
     c.model.decoder = "mlp"  # "mlp" | "conv"
@@ -83,6 +86,12 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.unroll = 1  # lax.scan unroll
     # forecasting (hamiltonian): initial state inferred by a GRU run backwards over K frames
     c.model.context_frames = 31  # K, as the reference
+    # "open_loop": the GRU's state rolls out with no input | "autoregressive" (the reference):
+    # every frame drives one step (teacher forcing), forecasts feed the decoded frame back
+    c.model.rollout = "open_loop"
+    c.model.site_bias = False  # LocoRNN: one bias per lattice site (H, W, C), as the reference
+    c.model.decode_velocity = False  # oscillators: the decoder reads [z, v], as the reference
+    c.model.state_from_gru = False  # the GRU's hidden state IS (z0, v0), as the reference
     c.model.encoded_units = 128  # encoder output (input of the GRU)
     c.model.gru_units = 256
     c.model.lstm_units = 256  # LSTM baseline
@@ -105,10 +114,22 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.checkpoint_every = 100
     c.train.max_checkpoints = 3
     c.train.eval_batches = 4  # held-out batches per evaluation (all of the test split if 0)
+    # forecasting losses: weight of the last frame relative to the first (linear ramp, mean 1)
+    c.train.late_weight = 1.0
+    # autoregressive: the last k frames of each window are forecast in closed loop (0: pure
+    # teacher forcing, the reference; -1: every frame after the context, as at test time);
+    # open loop and autoregressive: curriculum length in steps
+    # (open loop: the scored part of the window grows to all of it; autoregressive: k grows
+    # from 0 to closed_loop_frames). 0: no curriculum.
+    c.train.closed_loop_frames = 0
+    c.train.curriculum_steps = 0
     c.train.probe_sequences = 0  # >0: log wave metrics of z on this many held-out sequences
 
     c.evaluation = ml_collections.ConfigDict()
     c.evaluation.vpt_threshold = 0.025  # forecasting: Valid Prediction Time threshold
+    # forecasting: frame at which VPT counting starts (0: the end of the training window, as
+    # the paper); set it to compare runs trained on windows of different lengths
+    c.evaluation.vpt_start = 0
 
     c.analysis = ml_collections.ConfigDict()
     c.analysis.waves = False  # after training: wave metrics, trained and untrained (waves.json)
@@ -135,6 +156,9 @@ _CHOICES = {
     "model.encoder": ("mlp", "conv"),
     "model.decoder": ("mlp", "conv"),
     "model.output": ("sigmoid", "linear"),
+    "model.rollout": ("open_loop", "autoregressive"),
+    "model.coupling_init": ("lecun", "smoothing"),
+    "model.velocity_kernel_sum": ("free", "zero"),
     "train.schedule": ("constant", "cosine"),
 }
 
@@ -181,9 +205,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         if config.data.system not in ALL_SYSTEMS:
             raise ConfigError(f"config key 'data.system' must be one of {ALL_SYSTEMS}, "
                               f"got {config.data.system!r}")
-        if config.data.sequence_length <= config.model.context_frames:
-            raise ConfigError(f"'data.sequence_length' ({config.data.sequence_length}) must "
-                              f"exceed 'model.context_frames' ({config.model.context_frames})")
+        _validate_forecasting(config)
     elif config.model.kind in ("lstm", "node"):
         raise ConfigError(f"config key 'model.kind' = {config.model.kind!r} is a forecasting "
                           f"baseline: it needs data.name = 'hamiltonian'")
@@ -193,6 +215,45 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.data.num_test < config.train.batch_size and config.train.eval_batches:
         raise ConfigError(f"'data.num_test' ({config.data.num_test}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
+
+
+def _validate_forecasting(config: ml_collections.ConfigDict) -> None:
+    """The Hamiltonian forecasting fields that must agree with each other."""
+    window, context = config.data.sequence_length, config.model.context_frames
+    test_frames = config.data.test_sequence_length or window
+    if window <= context:
+        raise ConfigError(f"'data.sequence_length' ({window}) must exceed "
+                          f"'model.context_frames' ({context})")
+    if test_frames <= window:
+        raise ConfigError(f"'data.test_sequence_length' ({test_frames}) must exceed the training "
+                          f"window 'data.sequence_length' ({window}) to measure VPT")
+    if window > config.data.trajectory_length:
+        raise ConfigError(f"'data.sequence_length' ({window}) must not exceed "
+                          f"'data.trajectory_length' ({config.data.trajectory_length})")
+    start = config.evaluation.vpt_start
+    if start and not context <= start < test_frames:
+        raise ConfigError(f"'evaluation.vpt_start' ({start}) must lie in [model.context_frames "
+                          f"= {context}, data.test_sequence_length = {test_frames})")
+    if config.model.rollout == "autoregressive" and config.model.kind not in ("locornn", "cornn",
+                                                                              "lstm"):
+        raise ConfigError(f"'model.rollout' = 'autoregressive' needs a recurrent core "
+                          f"(locornn, cornn, lstm), got 'model.kind' = {config.model.kind!r}")
+    if config.train.closed_loop_frames and config.model.rollout != "autoregressive":
+        raise ConfigError("'train.closed_loop_frames' needs 'model.rollout' = 'autoregressive'")
+    if not -1 <= config.train.closed_loop_frames <= window - context:
+        raise ConfigError(f"'train.closed_loop_frames' ({config.train.closed_loop_frames}) must "
+                          f"lie in [0, data.sequence_length - model.context_frames = "
+                          f"{window - context}], or be -1 (all frames after the context)")
+    if config.train.late_weight <= 0:
+        raise ConfigError(f"'train.late_weight' must be > 0, got {config.train.late_weight}")
+    if config.train.curriculum_steps < 0:
+        raise ConfigError(f"'train.curriculum_steps' must be >= 0, got "
+                          f"{config.train.curriculum_steps}")
+    if config.model.alpha_max < 0:
+        raise ConfigError(f"'model.alpha_max' must be >= 0 (0: no cap), got "
+                          f"{config.model.alpha_max}")
+    if config.model.velocity_kernel_sum == "zero" and config.model.tie_kernels:
+        raise ConfigError("'model.velocity_kernel_sum' = 'zero' needs 'model.tie_kernels' = False")
 
 
 def from_dict(values: dict) -> ml_collections.ConfigDict:

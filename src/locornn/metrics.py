@@ -45,22 +45,48 @@ def next_frame_mse(prediction: jax.Array, frames: jax.Array) -> jax.Array:
 # itself (no shift), so their loss compares aligned frames.
 
 
-def forecast_loss(prediction: jax.Array, frames: jax.Array) -> jax.Array:
+def forecast_loss(prediction: jax.Array, frames: jax.Array,
+                  weights: jax.Array | None = None) -> jax.Array:
     """Sum over time and pixels of the squared error of *aligned* frames, mean over the batch.
 
-    ``L = mean_b sum_j sum_pixels (prediction[b, j] - frames[b, j])^2``: every predicted frame is
-    scored against the frame with the same index (the forecasting models' convention: the
-    conditioning window is reconstructed and the rest is forecast, all from one open-loop
-    rollout). Pass ``frames[:, :prediction.shape[1]]`` if the model predicted fewer frames.
+    ``L = mean_b sum_j w_j sum_pixels (prediction[b, j] - frames[b, j])^2``: every predicted
+    frame is scored against the frame with the same index (the forecasting models'
+    convention). Pass ``frames[:, :prediction.shape[1]]`` if the model predicted fewer frames.
 
     Args:
       prediction: ``(B, T, h, w, c)``.
       frames: ``(B, T, h, w, c)``.
+      weights: ``(T,)`` per-frame weights (:func:`frame_weights`); default all ones.
     """
     if prediction.shape != frames.shape:
         raise ValueError(f"prediction {prediction.shape} and frames {frames.shape} differ")
-    error = prediction - frames
-    return jnp.mean(jnp.sum(error**2, axis=tuple(range(1, error.ndim))))
+    per_frame = jnp.sum((prediction - frames) ** 2, axis=tuple(range(2, prediction.ndim)))
+    if weights is not None:
+        if weights.shape != per_frame.shape[1:]:
+            raise ValueError(f"weights {weights.shape} do not match {per_frame.shape[1]} frames")
+        per_frame = per_frame * weights
+    return jnp.mean(jnp.sum(per_frame, axis=1))
+
+
+def frame_weights(num_frames: int, *, late_weight: float = 1.0, first: int = 0,
+                  scored=None) -> jax.Array:
+    r"""Per-frame loss weights ``(num_frames,)`` for :func:`forecast_loss`.
+
+    .. math:: w_j = r_j\,[	ext{first} \le j < 	ext{scored}], \qquad
+              r_j = rac{1 + (	ext{late\_weight} - 1)\, j / (T - 1)}{(1 + 	ext{late\_weight})/2}
+
+    ``r`` ramps linearly from frame 0 to the last frame, which weighs ``late_weight`` times
+    the first, and has mean 1 (``late_weight = 1``: all ones). Frames before ``first`` (e.g.
+    frame 0, which an autoregressive model does not predict) and from ``scored`` on (a
+    window-length curriculum; may be traced) get weight 0.
+    """
+    j = jnp.arange(num_frames, dtype=jnp.float32)
+    ramp = 1.0 + (late_weight - 1.0) * j / max(num_frames - 1, 1)
+    weights = ramp / ((1.0 + late_weight) / 2.0)
+    keep = j >= first
+    if scored is not None:
+        keep = keep & (j < scored)
+    return jnp.where(keep, weights, 0.0)
 
 
 def forecast_mse(prediction: jax.Array, frames: jax.Array) -> jax.Array:

@@ -201,3 +201,25 @@ def vpt_bars(ours: dict[str, list[tuple[float, float]]], model_names: list[str],
     if title:
         ax.set_title(title)
     save(fig, out)
+
+
+def vpt_curves(curves: dict[str, dict[str, list[tuple[int, float, float]]]],
+               out: str | pathlib.Path, title: str = "") -> None:
+    """VPT against training steps: one panel per system (``curves`` keys), one line per model
+    with its seed spread as a band; ``curves[system][model] = [(steps, mean, std), ...]``."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, (system, models) in zip(axes[0], curves.items(), strict=True):
+        for model, points in models.items():
+            steps, mean, std = (np.array(column) for column in zip(*points, strict=True))
+            line, = ax.plot(steps, mean, "o-", label=model)
+            ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_xlabel("training steps")
+        ax.set_ylabel("VPT (steps after the window)")
+        ax.set_title(system)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    save(fig, out)

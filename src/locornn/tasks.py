@@ -5,7 +5,8 @@ The training loop (:mod:`locornn.train`) is the same for every experiment; a tas
 * ``model``: the Flax module, and ``sample`` (a batch to initialise it with);
 * ``train_batch(step)``: the training batch of a step, a pure function of ``(seed, step)`` so that
   resumed runs see the same data;
-* ``loss(params, batch)``: the training objective;
+* ``loss(params, batch, step)``: the training objective (``step``, the optimiser step, for
+  curricula; most losses ignore it);
 * ``evaluate(params)``: held-out metrics (on the test split only), logged every
   ``train.eval_every`` steps; ``final(params, workdir)``: extra held-out metrics and figures at
   the end of a run (VPT for forecasting);
@@ -68,7 +69,8 @@ def _mean_over_batches(step_fn, params, batches) -> dict[str, float]:
 
 def _objectives(model, loss_fn, mse_fn):
     """The training loss ``(params, batch) -> scalar`` and a jitted held-out step ``-> dict``."""
-    def loss(params, batch):
+    def loss(params, batch, step=0):
+        del step  # no curriculum
         return loss_fn(model.apply({"params": params}, batch)["prediction"], batch)
 
     @jax.jit
@@ -114,6 +116,57 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
                 probe=probe if config.train.probe_sequences else None)
 
 
+def curriculum_fraction(step, curriculum_steps: int):
+    """How far a curriculum has come at optimiser step ``step`` (0-based, may be traced):
+    ``min(1, (step + 1) / curriculum_steps)``; 1 without a curriculum."""
+    if not curriculum_steps:
+        return 1.0
+    return jnp.minimum(1.0, (step + 1) / curriculum_steps)
+
+
+def forecast_objectives(config, model):
+    """Training loss ``(params, batch, step)`` and jitted held-out step of a forecaster.
+
+    * open loop: every frame of the window is scored (weights :func:`metrics.frame_weights`
+      with ``train.late_weight``); with ``train.curriculum_steps`` only the first
+      ``K + ceil(fraction * (T - K))`` frames are, growing to the whole window;
+    * autoregressive (the reference): frames ``1 .. T - 1`` are scored (frame 0 is not
+      predicted); the last ``k`` frames are forecast in closed loop, ``k`` growing from 0 to
+      ``train.closed_loop_frames`` over the curriculum (0: pure teacher forcing; -1: every
+      frame after the context, as at test time).
+
+    The held-out step evaluates the objective at the end of its curriculum.
+    """
+    tc, window, context = config.train, config.data.sequence_length, config.model.context_frames
+    autoregressive = config.model.rollout == "autoregressive"
+    first = 1 if autoregressive else 0
+
+    def objective(params, batch, fraction):
+        weights = metrics.frame_weights(window, late_weight=tc.late_weight, first=first)
+        feedback_from = None
+        if autoregressive and tc.closed_loop_frames:
+            most = window - context if tc.closed_loop_frames == -1 else tc.closed_loop_frames
+            closed = jnp.round(fraction * most).astype(jnp.int32)
+            feedback_from = jnp.maximum(context, window - closed)
+        elif not autoregressive and tc.curriculum_steps:
+            scored = context + jnp.ceil(fraction * (window - context))
+            weights = metrics.frame_weights(window, late_weight=tc.late_weight, scored=scored)
+        kwargs = {"feedback_from": feedback_from} if feedback_from is not None else {}
+        prediction = model.apply({"params": params}, batch, **kwargs)["prediction"]
+        return metrics.forecast_loss(prediction, batch, weights), prediction
+
+    def loss(params, batch, step=0):
+        return objective(params, batch, curriculum_fraction(step, tc.curriculum_steps))[0]
+
+    @jax.jit
+    def eval_step(params, batch):
+        value, prediction = objective(params, batch, 1.0)
+        return {"loss": value, "mse": metrics.forecast_mse(prediction[:, first:],
+                                                           batch[:, first:])}
+
+    return loss, eval_step
+
+
 def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:
     """Forecasting a Hamiltonian-suite system: windows for training, VPT on long trajectories.
 
@@ -127,14 +180,12 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
       (frame index ``data.sequence_length``). The run's VPT is the median over trajectories.
     """
     from locornn.data import hamiltonian
-    from locornn.models.forecasting import build_forecast_model
+    from locornn.models.forecasting import build_forecast_model, learned_constants
 
     dc, tc = config.data, config.train
     window, context = dc.sequence_length, config.model.context_frames
     test_frames = dc.test_sequence_length or window
-    if test_frames <= window:
-        raise ValueError(f"data.test_sequence_length ({test_frames}) must exceed the training "
-                         f"window data.sequence_length ({window}) to measure VPT")
+    vpt_start = config.evaluation.vpt_start or window  # checked by configs.validate
     dataset = hamiltonian.load_dataset(
         dc.system, num_train=dc.num_train, num_test=dc.num_test,
         train_steps=dc.trajectory_length - 1, test_steps=test_frames - 1, seed=dc.seed,
@@ -147,7 +198,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
         return hamiltonian.sample_windows(np.asarray(dataset.train_images),
                                           jax.random.fold_in(key, step), tc.batch_size, window)
 
-    loss, eval_step = _objectives(model, metrics.forecast_loss, metrics.forecast_mse)
+    loss, eval_step = forecast_objectives(config, model)
 
     def test_chunks(frames: int, max_batches: int = 0):
         for batch in data.test_batches(test_images, tc.batch_size, max_batches):
@@ -167,16 +218,19 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
         vpts, errors, first = [], [], None
         for frames in test_chunks(test_frames):
             prediction = forecast(params, jnp.asarray(frames[:, :context]))
-            vpts.append(np.asarray(metrics.vpt_batch(prediction[:, window:], frames[:, window:],
-                                                     threshold)))
-            errors.append(np.asarray(metrics.normalised_error(prediction[:, window:],
-                                                              frames[:, window:])))
+            vpts.append(np.asarray(metrics.vpt_batch(prediction[:, vpt_start:],
+                                                     frames[:, vpt_start:], threshold)))
+            errors.append(np.asarray(metrics.normalised_error(prediction[:, vpt_start:],
+                                                              frames[:, vpt_start:])))
             if first is None:
                 first = (frames[0], np.asarray(prediction[0]))
         vpts, errors = np.concatenate(vpts), np.concatenate(errors)
         result = {**evaluate(params), "vpt": float(np.median(vpts)),
                   "vpt_mean": float(vpts.mean()), "vpt_trajectories": len(vpts),
-                  "extrapolation_steps": int(test_frames - window)}
+                  "extrapolation_steps": int(test_frames - vpt_start), "vpt_start": vpt_start}
+        core = learned_constants(params, config.model)
+        if core:
+            result["core"] = core
         if workdir is not None:
             workdir = pathlib.Path(workdir)
             (workdir / "vpt.json").write_text(json.dumps(
@@ -187,7 +241,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
             plots.vpt_error_curve(errors, threshold, workdir / "vpt_error.png", result["vpt"],
                                   title)
             plots.forecast_frames(*first, workdir / "forecast.png", start=context,
-                                  title=f"{title} (frame {window} = step 0)")
+                                  title=f"{title} (frame {vpt_start} = step 0)")
         return result
 
     figure_sequence = hamiltonian.to_float(test_images[:1, :window])

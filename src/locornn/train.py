@@ -86,7 +86,7 @@ def make_train_step(task: tasks.Task, *, jit: bool = True) -> Callable:
     """``(state, batch) -> (state, {"loss", "grad_norm"})``, jitted unless ``jit=False`` (to
     transform it further, e.g. ``jax.vmap`` over seeds in :mod:`locornn.seeds`)."""
     def train_step(state: TrainState, batch: jax.Array):
-        loss, grads = jax.value_and_grad(task.loss)(state.params, batch)
+        loss, grads = jax.value_and_grad(task.loss)(state.params, batch, state.step)
         return state.apply_gradients(grads=grads), {"loss": loss,
                                                     "grad_norm": optax.tree.norm(grads)}
 
@@ -221,7 +221,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         manager.close()
 
     summary = finish_run(config, task, state, workdir, time.perf_counter() - wall_start)
-    held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items())
+    held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()
+                         if isinstance(v, (int, float)))
     log(f"locornn: done. held-out {held_out}; wrote {workdir}")
     return summary
 

@@ -1,50 +1,69 @@
-r"""Forecasting models for the Hamiltonian suite: infer an initial state, roll out open-loop.
+r"""Forecasting models for the Hamiltonian suite: infer an initial state, then roll the core out.
 
 All four models of the paper's Table 1 share one pipeline and differ only in the recurrent core
 (DESIGN.md section 2; the reference follows the DeepMind suite's models):
 
 1. **encoder** ``f`` (:class:`~locornn.models.codecs.ConvEncoder` by default, or
-   :class:`~locornn.models.codecs.MLPEncoder`) maps each of the first ``K`` frames
-   (``model.context_frames``, 31 in the reference) to a vector of ``model.encoded_units``;
-2. **initial-state inference**: a GRU (``flax.linen.GRUCell``, ``model.gru_units``) reads the
-   encoded frames *backwards in time* (frame ``K - 1`` first, frame 0 last), so its final hidden
-   state summarises the window as seen from frame 0; one linear layer maps it to the core's
-   initial state at the time of frame 0;
-3. **open-loop rollout** of the core with no further input;
+   :class:`~locornn.models.codecs.MLPEncoder`) maps every frame it reads to a vector of
+   ``model.encoded_units`` (autoregressive oscillators: to the lattice itself);
+2. **initial-state inference**: a GRU (``flax.linen.GRUCell``) reads the first ``K``
+   (``model.context_frames``, 31 in the reference) encoded frames *backwards in time* (frame
+   ``K - 1`` first, frame 0 last), so its final hidden state summarises the window as seen from
+   frame 0; one linear layer maps it to the core's initial state at the time of frame 0
+   (``model.state_from_gru``: the GRU's hidden state, of the state's size, *is* the state, as the
+   reference);
+3. **rollout** of the core (``model.rollout``):
+
+   * ``"open_loop"`` (locornn's first model, and the suite's latent ODE baselines): no input
+     after the GRU, ``state[j + 1] = core(state[j])``; the decoder pictures every state;
+   * ``"autoregressive"`` (the reference's LocoRNN and LSTM, DESIGN.md section 2a): every step
+     is driven by one frame, ``state[j + 1] = core(state[j], f(x_j))`` (for the oscillators the
+     drive is ``K_x * f(x_j)``, a ``k x k`` convolution of the encoded lattice, or a dense
+     ``N x N`` map for coRNN); during training the true frames drive (teacher forcing, one-step
+     prediction loss); when forecasting, the true frames drive up to the end of the context
+     and then the model's own picture does (closed loop: ``x_j -> g(state[j])``, decode ->
+     encode -> step). ``feedback_from`` sets where the closed loop starts, so that training
+     can run through the closed loop too (``train.closed_loop_frames``);
 4. **decoder** ``g`` (:class:`~locornn.models.codecs.ConvDecoder` by default, or
-   :class:`~locornn.models.codecs.MLPDecoder`) on every state.
+   :class:`~locornn.models.codecs.MLPDecoder`) on every state; with ``model.decode_velocity`` it
+   reads ``[z, v]`` (the reference).
 
 Cores (``model.kind``):
 
-* ``"locornn"``: the oscillator of :mod:`locornn.dynamics` with :class:`LocalCoupling` on a
-  ``(lattice, lattice, channels)`` lattice (23x23x1 in the reference), parameters from
-  :class:`~locornn.models.oscillator.OscillatorCore`, all drives zero. The GRU infers ``(z0, v0)``.
+* ``"locornn"``: the oscillator of :mod:`locornn.dynamics` (its ``step``: the one place paper
+  eq. 2 lives) with :class:`LocalCoupling` on a ``(lattice, lattice, channels)`` lattice
+  (23x23x1 in the reference), parameters from :class:`~locornn.models.oscillator.OscillatorCore`
+  (coupling init ``model.coupling_init``, bias per channel or per site ``model.site_bias``, the
+  damping constraints ``model.alpha_max`` and ``model.velocity_kernel_sum``). The GRU infers
+  ``(z0, v0)``.
 * ``"cornn"``: the same with :class:`DenseCoupling` on ``hidden_units`` oscillators.
-* ``"lstm"``: a ``flax.linen.LSTMCell`` of ``lstm_units`` run on zero input; the GRU infers the
-  carry ``(c0, h0)`` and the decoder reads ``h``. (The cell's input kernels multiply zeros: they
-  get zero gradient; the cell is fed a 1-wide zero input to keep them small.)
-* ``"node"``: a Neural ODE ``dz/dt = MLP(z)`` on ``node_units`` dimensions (``node_depth`` tanh
-  layers of ``node_width``, then a linear layer), integrated with diffrax's ``Tsit5`` at the
-  fixed step ``node_dt`` and read at the frame times ``t_j = j * node_frame_dt`` (the ratio
-  ``node_frame_dt / node_dt`` must be a whole number of steps per frame, so that every frame
-  time is a step end point: no interpolation); differentiated with diffrax's default adjoint
-  (``RecursiveCheckpointAdjoint``). The GRU infers ``z0``.
+* ``"lstm"``: a ``flax.linen.LSTMCell`` of ``lstm_units``; the GRU infers the carry
+  ``(c0, h0)`` and the decoder reads ``h``. Open loop feeds it a 1-wide zero input (its input
+  kernels then get zero gradient); autoregressive feeds it the encoded frame.
+* ``"node"`` (open loop only): a Neural ODE ``dz/dt = MLP(z)`` on ``node_units`` dimensions
+  (``node_depth`` tanh layers of ``node_width``, then a linear layer), integrated with
+  diffrax's ``Tsit5`` at the fixed step ``node_dt`` and read at the frame times
+  ``t_j = j * node_frame_dt`` (the ratio must be a whole number of steps per frame, so that
+  every frame time is a step end point: no interpolation); differentiated with diffrax's
+  default adjoint (``RecursiveCheckpointAdjoint``). The GRU infers ``z0``.
 
 Index convention (aligned, *not* the shifted next-frame convention of
 :class:`~locornn.models.oscillator.OscillatorRNN`):
 
 * ``state[:, 0]`` is the inferred initial state, placed at the time of frame 0, and
-  ``state[:, j]`` the state after ``j`` open-loop steps (``j`` frame intervals later);
+  ``state[:, j]`` the state after ``j`` steps (``j`` frame intervals later);
 * ``prediction[:, j] = g(state[:, j])`` is the model's picture of ``frames[:, j]``, for
-  ``j = 0 .. K + num_steps - 1``. Indices ``j < K`` reconstruct the conditioning window,
-  ``j >= K`` forecast beyond it; both come from the same open-loop rollout (the window is read
-  only by the GRU, never fed to the core);
-* the reference trains on every frame of the training sequence (reconstruction of the window
-  and forecast of the rest): :func:`locornn.metrics.forecast_loss` scores ``prediction[:, j]``
-  against ``frames[:, j]``;
-* only ``frames[:, :K]`` are read. ``num_steps`` (a static Python int) defaults to ``T - K``,
-  so that ``prediction`` has the shape of ``frames``; pass ``frames[:, :K]`` and any
-  ``num_steps`` for a long extrapolation.
+  ``j = 0 .. K + num_steps - 1``. Open loop: indices ``j < K`` reconstruct the conditioning
+  window and ``j >= K`` forecast beyond it, all from one rollout (the window is read only by the
+  GRU). Autoregressive: ``prediction[:, j]`` (``j >= 1``) has seen frames ``0 .. j - 1``; the
+  reference scores ``j = 1 .. T - 1`` (:func:`locornn.tasks.forecast_objectives`);
+* ``num_steps`` (a static Python int) defaults to ``T - K``, so that ``prediction`` has the
+  shape of ``frames``; pass ``frames[:, :K]`` and any ``num_steps`` for a long forecast (the
+  autoregressive model then runs closed loop from frame ``K``).
+
+Both rollouts are one ``lax.scan`` each; the encodings of the true frames are computed for all
+time steps before the scan, and in teacher forcing so are the decoded pictures (the scan then
+carries the core alone).
 """
 
 from __future__ import annotations
@@ -60,9 +79,16 @@ import ml_collections
 
 from locornn import dynamics
 from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, time_distributed
-from locornn.models.oscillator import OscillatorCore
+from locornn.models.oscillator import (
+    KERNEL_INITS,
+    VELOCITY_KERNEL_SUMS,
+    OscillatorCore,
+    coupling_initializer,
+)
 
 KINDS = ("locornn", "cornn", "lstm", "node")
+ROLLOUTS = ("open_loop", "autoregressive")
+AUTOREGRESSIVE_KINDS = ("locornn", "cornn", "lstm")
 
 # Fields of the ``model`` config section this module reads, with the defaults used when a field
 # is missing from the config (the reference's Hamiltonian-suite sizes where known).
@@ -79,6 +105,12 @@ DEFAULTS: dict[str, Any] = {
     "gamma": 1.0,
     "alpha": 0.5,
     "learn_constants": True,
+    "coupling_init": "lecun",
+    "site_bias": False,
+    "alpha_max": 0.0,
+    "velocity_kernel_sum": "free",
+    # how the core is driven: "open_loop" (no input after the GRU) | "autoregressive"
+    "rollout": "open_loop",
     # encoder / decoder
     "encoder": "conv",
     "decoder": "conv",
@@ -88,10 +120,12 @@ DEFAULTS: dict[str, Any] = {
     "conv_depth": 2,
     "drive_layernorm": True,
     "output": "sigmoid",
+    "decode_velocity": False,
     "encoded_units": 128,
     # initial-state inference
     "context_frames": 31,
     "gru_units": 256,
+    "state_from_gru": False,
     # baselines
     "lstm_units": 256,
     "node_units": 64,
@@ -123,6 +157,23 @@ def check_config(config) -> None:
     if _field(config, "node_depth") < 0:
         raise ValueError(f"model.node_depth must be >= 0, got {_field(config, 'node_depth')}")
     node_substeps(_field(config, "node_frame_dt"), _field(config, "node_dt"))
+    rollout = _field(config, "rollout")
+    if rollout not in ROLLOUTS:
+        raise ValueError(f"model.rollout must be one of {ROLLOUTS}, got {rollout!r}")
+    if rollout == "autoregressive" and kind not in AUTOREGRESSIVE_KINDS:
+        raise ValueError(f"model.rollout = 'autoregressive' needs a recurrent core "
+                         f"{AUTOREGRESSIVE_KINDS}, got model.kind = {kind!r}")
+    if _field(config, "coupling_init") not in KERNEL_INITS:
+        raise ValueError(f"model.coupling_init must be one of {KERNEL_INITS}, got "
+                         f"{_field(config, 'coupling_init')!r}")
+    if _field(config, "velocity_kernel_sum") not in VELOCITY_KERNEL_SUMS:
+        raise ValueError(f"model.velocity_kernel_sum must be one of {VELOCITY_KERNEL_SUMS}, "
+                         f"got {_field(config, 'velocity_kernel_sum')!r}")
+    if _field(config, "velocity_kernel_sum") == "zero" and _field(config, "tie_kernels"):
+        raise ValueError("model.velocity_kernel_sum = 'zero' needs model.tie_kernels = False")
+    if _field(config, "alpha_max") < 0:
+        raise ValueError(f"model.alpha_max must be >= 0 (0: no cap), got "
+                         f"{_field(config, 'alpha_max')}")
     for name in ("encoder", "decoder"):
         if _field(config, name) not in ("mlp", "conv"):
             raise ValueError(f"model.{name} must be 'mlp' or 'conv', got {_field(config, name)!r}")
@@ -199,7 +250,8 @@ def integrate_node(layers, z0: jax.Array, num_steps: int, frame_dt: float,
 
 
 class ForecastModel(nn.Module):
-    """Encoder, backward-GRU initial-state inference, open-loop core rollout, decoder.
+    """Encoder, backward-GRU initial-state inference, core rollout (open loop or
+    autoregressive), decoder.
 
     Attributes:
       config: the ``model`` section of an experiment config (frozen); fields in
@@ -218,12 +270,16 @@ class ForecastModel(nn.Module):
         return self._get("kind")
 
     @property
+    def autoregressive(self) -> bool:
+        return self._get("rollout") == "autoregressive"
+
+    @property
     def context_frames(self) -> int:
         return self._get("context_frames")
 
     @property
     def state_shape(self) -> tuple[int, ...]:
-        """Shape of one sample's decoded state: ``z`` (oscillators, ODE) or ``h`` (LSTM)."""
+        """Shape of one sample's recorded state: ``z`` (oscillators, ODE) or ``h`` (LSTM)."""
         kind = self.kind
         if kind == "locornn":
             return (self._get("lattice"), self._get("lattice"), self._get("channels"))
@@ -233,15 +289,22 @@ class ForecastModel(nn.Module):
             return (self._get("lstm_units"),)
         return (self._get("node_units"),)
 
+    @property
+    def encoded_shape(self) -> tuple[int, ...]:
+        """What the encoder makes of a frame. Autoregressive oscillators: the lattice (or the
+        N oscillators), which ``K_x`` turns into the drive; otherwise ``encoded_units``."""
+        if self.autoregressive and self.kind in ("locornn", "cornn"):
+            return self.state_shape
+        return (self._get("encoded_units"),)
+
     def _codecs(self) -> tuple[nn.Module, nn.Module]:
         conv = dict(features=self._get("conv_features"), blocks=self._get("conv_blocks"),
                     depth=self._get("conv_depth"))
-        encoded = (self._get("encoded_units"),)
         layernorm = self._get("drive_layernorm")
         if self._get("encoder") == "conv":
-            encoder = ConvEncoder(encoded, layernorm=layernorm, name="encoder", **conv)
+            encoder = ConvEncoder(self.encoded_shape, layernorm=layernorm, name="encoder", **conv)
         else:
-            encoder = MLPEncoder(encoded, layernorm=layernorm, name="encoder")
+            encoder = MLPEncoder(self.encoded_shape, layernorm=layernorm, name="encoder")
         if self._get("decoder") == "conv":
             decoder = ConvDecoder(self.image_shape, output=self._get("output"), name="decoder",
                                   **conv)
@@ -251,19 +314,29 @@ class ForecastModel(nn.Module):
         return encoder, decoder
 
     def _infer(self, encoded: jax.Array, num_parts: int) -> list[jax.Array]:
-        """Backward GRU over ``(B, K, e)`` -> ``num_parts`` arrays ``(B, *state_shape)``."""
-        cell = nn.GRUCell(self._get("gru_units"), name="inference_gru")
-        gru = nn.RNN(cell, reverse=True, return_carry=True, unroll=self._get("unroll"))
-        final, _ = gru(encoded)  # final carry: after reading frame K-1, ..., 1, 0
-        size = math.prod(self.state_shape)
-        flat = nn.Dense(num_parts * size, name="initial_state")(final)
-        return [part.reshape(len(flat), *self.state_shape)
-                for part in jnp.split(flat, num_parts, axis=-1)]
+        """Backward GRU over ``(B, K, ...)`` -> ``num_parts`` arrays ``(B, *state_shape)``.
 
-    def _oscillator_rollout(self, z0: jax.Array, v0: jax.Array, steps: int) -> jax.Array:
+        ``model.state_from_gru``: the GRU's hidden state is the core's state itself (hidden
+        size ``num_parts * prod(state_shape)``, as the reference); otherwise a GRU of
+        ``gru_units`` and one linear layer to the state.
+        """
+        size = math.prod(self.state_shape)
+        units = num_parts * size if self._get("state_from_gru") else self._get("gru_units")
+        cell = nn.GRUCell(units, name="inference_gru")
+        gru = nn.RNN(cell, reverse=True, return_carry=True, unroll=self._get("unroll"))
+        flat_frames = encoded.reshape(*encoded.shape[:2], -1)
+        final, _ = gru(flat_frames)  # final carry: after reading frame K-1, ..., 1, 0
+        if not self._get("state_from_gru"):
+            final = nn.Dense(num_parts * size, name="initial_state")(final)
+        return [part.reshape(len(final), *self.state_shape)
+                for part in jnp.split(final, num_parts, axis=-1)]
+
+    def _oscillator(self):
+        """The core's parameter pytree and coupling (LocoRNN: lattice conv; coRNN: dense)."""
         if self.kind == "locornn":
-            k, c = self._get("kernel_size"), self._get("channels")
-            kernel_shape, bias_shape = (k, k, c, c), (c,)
+            k, c, lattice = self._get("kernel_size"), self._get("channels"), self._get("lattice")
+            kernel_shape = (k, k, c, c)
+            bias_shape = (lattice, lattice, c) if self._get("site_bias") else (c,)
             coupling = dynamics.LocalCoupling(self._get("padding"))
         else:
             n = self._get("hidden_units")
@@ -271,12 +344,21 @@ class ForecastModel(nn.Module):
             coupling = dynamics.DenseCoupling()
         core = OscillatorCore(kernel_shape, bias_shape, self._get("tie_kernels"),
                               self._get("dt"), self._get("gamma"), self._get("alpha"),
-                              self._get("learn_constants"), name="core")
-        params = core()
+                              self._get("learn_constants"), self._get("coupling_init"),
+                              self._get("alpha_max"), self._get("velocity_kernel_sum"),
+                              name="core")
+        return core(), coupling
+
+    def _oscillator_rollout(self, z0: jax.Array, v0: jax.Array,
+                            steps: int) -> tuple[jax.Array, jax.Array]:
+        """Open loop: ``(zs, readouts)``, time-major with the initial state first; the decoder
+        reads ``readouts`` (``z``, or ``[z, v]`` with ``model.decode_velocity``)."""
+        params, coupling = self._oscillator()
         drives = jnp.zeros((steps, *z0.shape), z0.dtype)  # open loop: no input
-        zs = dynamics.rollout(params, drives, dynamics.State(z0, v0), coupling,
-                              unroll=self._get("unroll"))
-        return jnp.concatenate([z0[None], zs], axis=0)
+        zs, vs = dynamics.rollout(params, drives, dynamics.State(z0, v0), coupling,
+                                  return_velocity=True, unroll=self._get("unroll"))
+        zs, vs = jnp.concatenate([z0[None], zs], axis=0), jnp.concatenate([v0[None], vs], axis=0)
+        return zs, jnp.concatenate([zs, vs], axis=-1) if self._get("decode_velocity") else zs
 
     def _lstm_rollout(self, c0: jax.Array, h0: jax.Array, steps: int) -> jax.Array:
         lstm = nn.RNN(nn.LSTMCell(self._get("lstm_units"), name="core"),
@@ -292,24 +374,123 @@ class ForecastModel(nn.Module):
         return integrate_node(field(), z0, steps, frame_dt,
                               node_substeps(frame_dt, self._get("node_dt")))
 
+    # ----------------------------------------------------------------------------------------
+    # Autoregressive: every step is driven by a frame, the true one or the model's own picture
+
+    def _recurrent_cell(self, initial: tuple[jax.Array, ...], first_input: jax.Array):
+        """``(transition, readout, record)`` of the core, as pure functions of the carry.
+
+        ``transition(carry, encoded) -> carry`` is one step driven by one encoded frame:
+        the oscillator step of :func:`locornn.dynamics.step` with drive ``K_x * encoded``, or an
+        LSTM step with the encoded frame as input. ``readout(carry)`` is what the decoder reads
+        (``z``, ``[z, v]`` with ``model.decode_velocity``, or the LSTM's ``h``);
+        ``record(carry)`` the state returned as ``"z"``.
+        """
+        if self.kind in ("locornn", "cornn"):
+            params, coupling = self._oscillator()
+            kx_shape = params.position_kernel.shape
+            drive_kernel = self.param("drive_kernel",
+                                      coupling_initializer(self._get("coupling_init")), kx_shape)
+
+            def transition(carry, encoded):
+                drive = coupling(drive_kernel, encoded)
+                return tuple(dynamics.step(params, dynamics.State(*carry), drive, coupling))
+
+            def readout(carry):
+                if self._get("decode_velocity"):
+                    return jnp.concatenate(carry, axis=-1)
+                return carry[0]
+
+            return transition, readout, lambda carry: carry[0]
+
+        cell = nn.LSTMCell(self._get("lstm_units"), name="core")
+        cell(initial, first_input)  # create the parameters outside the scan
+        cell_def, cell_vars = cell.clone(parent=None), cell.variables
+
+        def transition(carry, encoded):
+            carry, _ = cell_def.apply(cell_vars, carry, encoded)
+            return carry
+
+        return transition, (lambda carry: carry[1]), (lambda carry: carry[1])
+
+    def _autoregressive_rollout(self, encoder, decoder, encoded, initial, total: int,
+                                feedback_from):
+        r"""States and pictures of frames ``0 .. total - 1`` (time-major).
+
+        ``state[0]`` is the inferred initial state and ``state[j + 1] = step(state[j], e_j)``,
+        where the input of step ``j`` is
+
+        .. math:: e_j = f(x_j) \text{ if } j < \text{feedback\_from}, \quad
+                  e_j = f(g(\text{state}[j])) \text{ otherwise}
+
+        (teacher forcing, then closed loop: the decoder's picture of frame ``j`` is encoded and
+        drives the next step). ``feedback_from`` may be a traced integer (a curriculum).
+        """
+        available = encoded.shape[1]
+        transition, readout, record = self._recurrent_cell(initial, encoded[:, 0])
+        steps = total - 1
+        inputs = jnp.swapaxes(encoded, 0, 1)[:steps]  # (steps, B, ...) true encodings
+        if inputs.shape[0] < steps:  # beyond the given frames: only fed-back pictures
+            pad = jnp.zeros((steps - inputs.shape[0], *inputs.shape[1:]), inputs.dtype)
+            inputs = jnp.concatenate([inputs, pad], axis=0)
+        teacher_forced = isinstance(feedback_from, int) and feedback_from >= steps
+        unroll = self._get("unroll")
+        if teacher_forced:  # no picture is fed back: decode all states after the scan
+            def body(carry, true_input):
+                carry = transition(carry, true_input)
+                return carry, (record(carry), readout(carry))
+
+            _, (recorded, readouts) = jax.lax.scan(body, initial, inputs, unroll=unroll)
+            first = [record(initial)[None], readout(initial)[None]]
+            recorded = jnp.concatenate([first[0], recorded], axis=0)
+            readouts = jnp.concatenate([first[1], readouts], axis=0)
+            pictures = time_distributed(decoder, jnp.swapaxes(readouts, 0, 1))
+            return recorded, jnp.swapaxes(pictures, 0, 1)
+
+        picture0 = decoder(readout(initial))  # creates the decoder's parameters outside the scan
+        encoder_def, encoder_vars = encoder.clone(parent=None), encoder.variables
+        decoder_def, decoder_vars = decoder.clone(parent=None), decoder.variables
+        use_true = jnp.arange(steps) < jnp.minimum(feedback_from, available)
+
+        def body(carry, xs):
+            state, picture = carry
+            true_input, true_now = xs
+            fed_back = encoder_def.apply(encoder_vars, picture)
+            state = transition(state, jnp.where(true_now, true_input, fed_back))
+            picture = decoder_def.apply(decoder_vars, readout(state))
+            return (state, picture), (record(state), picture)
+
+        _, (recorded, pictures) = jax.lax.scan(body, (initial, picture0), (inputs, use_true),
+                                               unroll=unroll)
+        recorded = jnp.concatenate([record(initial)[None], recorded], axis=0)
+        return recorded, jnp.concatenate([picture0[None], pictures], axis=0)
+
     @nn.compact
-    def __call__(self, frames: jax.Array, num_steps: int | None = None) -> dict[str, jax.Array]:
-        """Infer the initial state from ``frames[:, :K]`` and roll out open-loop.
+    def __call__(self, frames: jax.Array, num_steps: int | None = None,
+                 feedback_from=None) -> dict[str, jax.Array]:
+        """Infer the initial state from ``frames[:, :K]`` and roll the core out.
 
         Args:
-          frames: ``(B, T, h, w, c)`` with ``T >= K`` (``K = model.context_frames``); only
-            ``frames[:, :K]`` are read.
+          frames: ``(B, T, h, w, c)`` with ``T >= K`` (``K = model.context_frames``). Open
+            loop reads only ``frames[:, :K]``; autoregressive also drives step ``j`` with frame
+            ``j`` for ``j < feedback_from``.
           num_steps: frames to forecast after the conditioning window (a static Python int,
             >= 0); default ``T - K``.
+          feedback_from: autoregressive only: the first step driven by the model's own
+            picture instead of the true frame (an int, possibly traced; clipped to ``T``).
+            Default ``T``: teacher forcing over every given frame, closed loop after them. So
+            ``model(frames[:, :K], num_steps=n)`` is the reference's forecast (teacher forcing
+            over the ``K`` conditioning frames, then ``n`` closed-loop steps).
 
         Returns:
           ``{"prediction": (B, K + num_steps, h, w, c), "z": (B, K + num_steps, *state_shape),
-          "initial_state": tuple}`` where ``prediction[:, j] = g(z[:, j])`` is the model's
-          picture of ``frames[:, j]`` (reconstruction for ``j < K``, forecast for ``j >= K``),
-          ``z`` is the decoded state (position ``z``; ``h`` for the LSTM) with ``z[:, 0]`` the
-          inferred one, and ``initial_state`` is what the GRU inferred, each ``(B,
-          *state_shape)``: ``(z0, v0)`` (oscillators), ``(c0, h0)`` (LSTM) or ``(z0,)`` (ODE).
-          uint8 frames are scaled by ``1/255`` first.
+          "initial_state": tuple}`` where ``prediction[:, j]`` is the model's picture of
+          ``frames[:, j]`` (for open loop: reconstruction for ``j < K``, forecast for
+          ``j >= K``; for autoregressive: the one-step prediction from frames ``< j``, or the
+          closed-loop forecast), ``z`` is the recorded state (position ``z``; ``h`` for the
+          LSTM) with ``z[:, 0]`` the inferred one, and ``initial_state`` is what the GRU
+          inferred, each ``(B, *state_shape)``: ``(z0, v0)`` (oscillators), ``(c0, h0)``
+          (LSTM) or ``(z0,)`` (ODE). uint8 frames are scaled by ``1/255`` first.
         """
         check_config(self.config)
         k = self.context_frames
@@ -323,25 +504,67 @@ class ForecastModel(nn.Module):
             num_steps = frames.shape[1] - k
         if not isinstance(num_steps, int) or num_steps < 0:
             raise ValueError(f"num_steps must be a non-negative Python int, got {num_steps!r}")
-        steps = k + num_steps - 1  # open-loop steps after the initial state (frame 0)
+        total = k + num_steps  # frames pictured: 0 .. total - 1
 
-        context = frames[:, :k]
-        if context.dtype == jnp.uint8:  # stored frames: the loaders' x * (1/255)
-            context = context.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
+        # Open loop reads the conditioning window only; autoregressive every frame it may use.
+        read = frames[:, :max(k, min(total - 1, frames.shape[1]))] if self.autoregressive \
+            else frames[:, :k]
+        if read.dtype == jnp.uint8:  # stored frames: the loaders' x * (1/255)
+            read = read.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
         encoder, decoder = self._codecs()
-        encoded = time_distributed(encoder, context.astype(jnp.float32))
+        encoded = time_distributed(encoder, read.astype(jnp.float32))
+        context = encoded[:, :k]
+        num_parts = 1 if self.kind == "node" else 2
+        initial = tuple(self._infer(context, num_parts))  # (z0, v0) | (c0, h0) | (z0,)
+
+        if self.autoregressive:
+            if feedback_from is None:
+                feedback_from = frames.shape[1]
+            states, pictures = self._autoregressive_rollout(encoder, decoder, encoded, initial,
+                                                            total, feedback_from)
+            return {"prediction": jnp.swapaxes(pictures, 0, 1),
+                    "z": jnp.swapaxes(states, 0, 1), "initial_state": initial}
+        if feedback_from is not None:
+            raise ValueError("feedback_from is for model.rollout = 'autoregressive'")
+
+        steps = total - 1  # open-loop steps after the initial state (frame 0)
         if self.kind in ("locornn", "cornn"):
-            initial = tuple(self._infer(encoded, 2))  # (z0, v0)
-            states = self._oscillator_rollout(*initial, steps)
+            states, readouts = self._oscillator_rollout(*initial, steps)
         elif self.kind == "lstm":
-            initial = tuple(self._infer(encoded, 2))  # (c0, h0)
-            states = self._lstm_rollout(*initial, steps)
+            states = readouts = self._lstm_rollout(*initial, steps)
         else:
-            initial = tuple(self._infer(encoded, 1))  # (z0,)
-            states = self._node_rollout(*initial, steps)
-        states = jnp.swapaxes(states, 0, 1)  # (B, K + num_steps, *state_shape)
-        return {"prediction": time_distributed(decoder, states), "z": states,
+            states = readouts = self._node_rollout(*initial, steps)
+        pictures = time_distributed(decoder, jnp.swapaxes(readouts, 0, 1))
+        return {"prediction": pictures, "z": jnp.swapaxes(states, 0, 1),
                 "initial_state": initial}
+
+
+def learned_constants(params, model_config) -> dict[str, float]:
+    """The oscillator core's learned ``dt``, ``gamma``, ``alpha`` (after the cap) and the sums
+    of its effective position and velocity kernels (``{}`` for the LSTM and the ODE).
+
+    A kernel's sum is its response to a uniform field: ``sum(K_v) < 0`` damps the velocity
+    through the tanh on top of ``alpha`` (for small arguments).
+    """
+    if _field(model_config, "kind") not in ("locornn", "cornn"):
+        return {}
+    core = params["core"]
+    if "dt_raw" in core:
+        dt, gamma, alpha = dynamics.constrain(core["dt_raw"], core["gamma_raw"],
+                                              core["alpha_raw"])
+    else:
+        dt, gamma, alpha = (_field(model_config, name) for name in ("dt", "gamma", "alpha"))
+    if _field(model_config, "alpha_max") > 0:
+        alpha = min(float(alpha), _field(model_config, "alpha_max"))
+    position = core["position_kernel"]
+    velocity = core.get("velocity_kernel", position)
+    taps = tuple(range(velocity.ndim - 1))
+    if _field(model_config, "velocity_kernel_sum") == "zero":
+        velocity = velocity - jnp.mean(velocity, axis=taps, keepdims=True)
+    # mean over output units of each unit's summed incoming coupling
+    total = lambda kernel: float(jnp.mean(jnp.sum(kernel, axis=taps)))  # noqa: E731
+    return {"dt": float(dt), "gamma": float(gamma), "alpha": float(alpha),
+            "position_kernel_sum": total(position), "velocity_kernel_sum": total(velocity)}
 
 
 def build_forecast_model(model_config: ml_collections.ConfigDict,
@@ -352,5 +575,6 @@ def build_forecast_model(model_config: ml_collections.ConfigDict,
     return ForecastModel(config, tuple(image_shape))
 
 
-__all__ = ["ForecastModel", "build_forecast_model", "check_config", "DEFAULTS", "KINDS",
-           "VectorField", "mlp_vector_field", "integrate_node", "node_substeps"]
+__all__ = ["ForecastModel", "build_forecast_model", "learned_constants", "check_config",
+           "coupling_initializer", "DEFAULTS", "KINDS", "ROLLOUTS", "VectorField",
+           "mlp_vector_field", "integrate_node", "node_substeps"]

@@ -30,13 +30,50 @@ def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
 
 
+KERNEL_INITS = ("lecun", "smoothing")
+VELOCITY_KERNEL_SUMS = ("free", "zero")
+
+
+def coupling_initializer(kind: str):
+    """Initialiser of a coupling kernel (``K_z``, ``K_v`` or ``K_x``).
+
+    * ``"lecun"``: LeCun normal (variance 1/fan-in), zero mean: couplings of either sign.
+    * ``"smoothing"``: the reference's Hamiltonian-suite init (DESIGN.md section 2a),
+      ``1/n + N(0, 0.1^2)`` truncated at two standard deviations, where ``n`` is the number of
+      taps feeding one unit (``k*k`` for a ``(k, k, 1, 1)`` lattice kernel, ``k*k*Cin`` in
+      general, ``N`` for a dense ``(N, N)`` matrix): on average a positive smoothing average of
+      the neighbours.
+    """
+    if kind == "lecun":
+        return nn.initializers.lecun_normal()
+    if kind == "smoothing":
+        noise = nn.initializers.truncated_normal(0.1)
+
+        def init(key, shape, dtype=jnp.float32):
+            taps = math.prod(shape[:-1])
+            return noise(key, shape, dtype) + jnp.asarray(1.0 / taps, dtype)
+
+        return init
+    raise ValueError(f"model.coupling_init must be one of {KERNEL_INITS}, got {kind!r}")
+
+
 class OscillatorCore(nn.Module):
     """The learnable part of the oscillator step; ``__call__`` returns its parameter pytree.
 
-    Kernels start LeCun-normal (variance 1/fan-in), the bias at zero, and the constants at
+    Kernels start as :func:`coupling_initializer` says (``kernel_init``), the bias at zero (one
+    value per channel, or per lattice site with ``bias_shape = (H, W, C)``), and the constants at
     ``dt``, ``gamma``, ``alpha``; with ``learn_constants`` they are stored raw
     (``dt_raw = logit(dt)``, so dt = 0.125 gives -1.95 as in the reference) and mapped back by
     :func:`locornn.dynamics.constrain`.
+
+    Two optional constraints against a network that damps its own oscillation out (measured on
+    the Hamiltonian spring: the learned alpha grew 0.5 -> 0.67 and ``K_v`` summed to -1.23, i.e.
+    extra damping through the tanh):
+
+    * ``alpha_max > 0``: ``alpha = min(relu(alpha_raw), alpha_max)`` (no gradient above the cap);
+    * ``velocity_kernel_sum = "zero"``: ``K_v`` minus its mean over the taps feeding each unit,
+      so that a spatially uniform velocity feels no net coupling: ``K_v`` can only move
+      velocity between neighbours, never damp (or pump) it on the whole.
     """
 
     kernel_shape: tuple[int, ...]
@@ -46,13 +83,25 @@ class OscillatorCore(nn.Module):
     gamma: float = 1.0
     alpha: float = 0.5
     learn_constants: bool = True
+    kernel_init: str = "lecun"
+    alpha_max: float = 0.0
+    velocity_kernel_sum: str = "free"
 
     @nn.compact
     def __call__(self) -> dynamics.OscillatorParams:
-        init = nn.initializers.lecun_normal()
+        init = coupling_initializer(self.kernel_init)
         position = self.param("position_kernel", init, self.kernel_shape)
         velocity = None if self.tie_kernels else self.param("velocity_kernel", init,
                                                             self.kernel_shape)
+        if self.velocity_kernel_sum not in VELOCITY_KERNEL_SUMS:
+            raise ValueError(f"model.velocity_kernel_sum must be one of {VELOCITY_KERNEL_SUMS}, "
+                             f"got {self.velocity_kernel_sum!r}")
+        if self.velocity_kernel_sum == "zero":
+            if velocity is None:
+                raise ValueError("model.velocity_kernel_sum = 'zero' needs a separate velocity "
+                                 "kernel (model.tie_kernels = False)")
+            taps = tuple(range(len(self.kernel_shape) - 1))  # all axes but the output unit
+            velocity = velocity - jnp.mean(velocity, axis=taps, keepdims=True)
         bias = self.param("bias", nn.initializers.zeros, self.bias_shape)
         if self.learn_constants:
             def scalar(name, value):
@@ -62,6 +111,8 @@ class OscillatorCore(nn.Module):
                                                   scalar("alpha_raw", self.alpha))
         else:
             dt, gamma, alpha = self.dt, self.gamma, self.alpha
+        if self.alpha_max > 0:
+            alpha = jnp.minimum(alpha, self.alpha_max)
         return dynamics.OscillatorParams(position, velocity, bias, dt, gamma, alpha)
 
 

@@ -1,0 +1,93 @@
+"""The ablation and budget-curve commands, and the forecasting configs they refuse."""
+
+import json
+
+import pytest
+
+from locornn import ablation, budget, cli, train
+from tests.conftest import ROOT
+
+HAMILTONIAN = str(ROOT / "experiments" / "hamiltonian.py")
+
+
+def _quiet(tmp_path):
+    return [f"--config.data.cache_dir={tmp_path / 'cache'}", "--config.figures.enabled=False"]
+
+
+@pytest.mark.slow
+def test_ablation_trains_each_variant_into_its_own_folder_and_tabulates_it(tmp_path,
+                                                                           monkeypatch):
+    variants = ("open_loop", "undamped", "autoregressive_closed_loop")
+    md = ablation.run_ablation("smoke", variants=variants, seeds=(0,), root=tmp_path / "runs",
+                               results=tmp_path / "results", extra_overrides=_quiet(tmp_path),
+                               progress=False)
+    rows = [line for line in md.read_text().splitlines() if line.startswith("| ")][1:]
+    assert [r.split("|")[1].strip() for r in rows] == list(variants)
+    for variant in variants:
+        config = json.loads((tmp_path / "runs" / "ablation" / variant / "hamiltonian" / "smoke"
+                             / "mass_spring" / "locornn" / "0" / "config.json").read_text())
+        for key, value in ablation.VARIANTS[variant][1].items():
+            section, field = key.split(".")
+            assert config[section][field] == value, (variant, key)
+    undamped = next(r for r in rows if r.startswith("| undamped"))
+    assert "| 0.000 | 0.000 |" in undamped  # alpha stays 0, K_v sums to 0
+    monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: pytest.fail("retrained"))
+    assert ablation.run_ablation("smoke", variants=variants, seeds=(0,), root=tmp_path / "runs",
+                                 results=tmp_path / "results", extra_overrides=_quiet(tmp_path),
+                                 progress=False).read_text() == md.read_text()
+
+
+@pytest.mark.slow
+def test_budget_curves_read_each_budget_off_one_resumed_run(tmp_path):
+    options = dict(systems=("mass_spring",), models=("locornn",), seeds=(0,),
+                   root=tmp_path / "runs", results=tmp_path / "results",
+                   overrides=_quiet(tmp_path), progress=False)
+    md = budget.build_curves("smoke", budgets=(4, 8), **options)
+    row = next(line for line in md.read_text().splitlines() if line.startswith("| Spring"))
+    assert row.count("(") == 2  # one cell per budget
+    assert (tmp_path / "results" / "vpt_vs_steps_smoke.png").stat().st_size > 0
+    run = tmp_path / "runs" / "budget" / "hamiltonian" / "smoke" / "mass_spring" / "locornn" / "0"
+    resumed = json.loads((run / "summary_8.json").read_text())
+    assert resumed["steps"] == 8
+    # the 8-step point of the resumed run is what a separate 8-step run gives
+    alone = cli.main(["train", "--config", f"{HAMILTONIAN}:smoke", "--quiet", "--workdir",
+                      str(tmp_path / "alone"), "--config.train.num_steps=8", *_quiet(tmp_path)])
+    assert alone == 0
+    separate = json.loads((tmp_path / "alone" / "summary.json").read_text())
+    assert separate["test"]["mse"] == pytest.approx(resumed["test"]["mse"], rel=1e-4)
+    assert separate["test"]["vpt"] == resumed["test"]["vpt"]
+
+
+def test_budget_curves_refuse_a_decaying_learning_rate(tmp_path, capsys):
+    code = cli.main(["budget", "--preset", "smoke", "--steps", "4", "--systems", "mass_spring",
+                     "--models", "lstm", "--seeds", "0", "--runs-root", str(tmp_path),
+                     "--config.train.schedule=cosine"])
+    assert code == 2
+    assert "constant learning rate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.data.sequence_length=4", "must exceed 'model.context_frames'"),
+    ("--config.data.test_sequence_length=10", "'data.test_sequence_length' (10) must exceed"),
+    ("--config.model.rollout=closed", "'model.rollout' must be one of"),
+    ("--config.model.coupling_init=ones", "'model.coupling_init' must be one of"),
+    ("--config.train.closed_loop_frames=3", "needs 'model.rollout' = 'autoregressive'"),
+    ("--config.evaluation.vpt_start=2", "'evaluation.vpt_start' (2) must lie in"),
+    ("--config.train.late_weight=0", "'train.late_weight' must be > 0"),
+])
+def test_forecasting_configs_that_cannot_work_exit_2_with_one_line(tmp_path, capsys, override,
+                                                                    message):
+    code = cli.main(["train", "--config", f"{HAMILTONIAN}:smoke", "--workdir", str(tmp_path),
+                     "--quiet", override])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "config.json").exists()  # refused before anything was written
+
+
+def test_autoregressive_needs_a_recurrent_core(tmp_path, capsys):
+    code = cli.main(["train", "--config", f"{HAMILTONIAN}:smoke", "--workdir", str(tmp_path),
+                     "--quiet", "--config.model.kind=node",
+                     "--config.model.rollout=autoregressive"])
+    assert code == 2
+    assert "needs a recurrent core" in capsys.readouterr().err
