@@ -91,3 +91,10 @@ def test_autoregressive_needs_a_recurrent_core(tmp_path, capsys):
                      "--config.model.rollout=autoregressive"])
     assert code == 2
     assert "needs a recurrent core" in capsys.readouterr().err
+
+
+def test_a_warmup_longer_than_the_cosine_schedule_is_a_config_error(tmp_path, capsys):
+    code = cli.main(["train", "--config", f"{HAMILTONIAN}:smoke", "--workdir", str(tmp_path),
+                     "--quiet", "--config.train.schedule=cosine", "--config.train.warmup_steps=20"])
+    assert code == 2
+    assert "'train.warmup_steps' (20) must be shorter" in capsys.readouterr().err

@@ -13,7 +13,6 @@ training time.
 
 from __future__ import annotations
 
-import csv
 import pathlib
 
 import numpy as np
@@ -58,6 +57,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "long_window": ("open loop, 128-frame windows (two spring periods; VPT still counted "
                     "from frame 64, so it is comparable; cpu preset only)",
                     {**_OPEN_LOOP, "data.sequence_length": 128, "evaluation.vpt_start": 64}),
+    "curriculum_long_window": ("window curriculum over 128-frame windows (VPT from frame 64)",
+                               {**_OPEN_LOOP, "train.curriculum_steps": 600,
+                                "data.sequence_length": 128, "evaluation.vpt_start": 64}),
+    "curriculum_full": ("open loop, the window curriculum spread over all 1200 steps",
+                        {**_OPEN_LOOP, "train.curriculum_steps": 1200}),
     "decode_velocity": ("open loop, decoder reads [z, v]",
                         {**_OPEN_LOOP, "model.decode_velocity": True}),
     "reference_init": ("open loop with the reference's init and per-site bias",
@@ -106,13 +110,8 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
                               overrides=[*overrides(variant), *extra_overrides],
                               progress=progress)
         rows.append(_row(variant, runs))
-    results = pathlib.Path(results)
-    results.mkdir(parents=True, exist_ok=True)
-    stem = results / f"ablation_{preset}_{system}_{model}"
-    with stem.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    stem = pathlib.Path(results) / f"ablation_{preset}_{system}_{model}"
+    table.write_csv(stem.with_suffix(".csv"), rows)
     lines = [f"# Ablation: {table.MODEL_NAMES.get(model, model)} on "
              f"{table.SYSTEM_NAMES.get(system, system)}, preset `{preset}`, seeds {list(seeds)}",
              "", "VPT: each run's median over its held-out test trajectories, in steps after "

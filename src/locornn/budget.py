@@ -15,7 +15,6 @@ VPT mean and spread over seeds against steps, per model).
 
 from __future__ import annotations
 
-import csv
 import json
 import pathlib
 import shutil
@@ -64,13 +63,8 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
                                                 progress=progress).items():
             rows.append({"system": system, "model": model, "seed": seed, "steps": steps,
                          "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"]})
-    results = pathlib.Path(results)
-    results.mkdir(parents=True, exist_ok=True)
-    stem = results / f"vpt_vs_steps_{preset}"
-    with stem.with_suffix(".csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    stem = pathlib.Path(results) / f"vpt_vs_steps_{preset}"
+    table.write_csv(stem.with_suffix(".csv"), rows)
     curves = {}  # system -> model -> [(steps, mean, std)]
     lines = [f"# VPT against training steps, preset `{preset}`", "",
              f"Mean (std) over seeds {list(seeds)} of each run's median VPT (steps after the "

@@ -199,6 +199,15 @@ def validate(config: ml_collections.ConfigDict) -> None:
         section, key = path.split(".")
         if config[section][key] < 1:
             raise ConfigError(f"config key {path!r} must be >= 1, got {config[section][key]}")
+    train = config.train
+    if train.warmup_steps < 0 or train.decay_steps < 0:
+        raise ConfigError(f"'train.warmup_steps' ({train.warmup_steps}) and 'train.decay_steps' "
+                          f"({train.decay_steps}) must be >= 0")
+    if train.schedule == "cosine" and train.warmup_steps >= (train.decay_steps
+                                                              or train.num_steps):
+        raise ConfigError(f"'train.warmup_steps' ({train.warmup_steps}) must be shorter than the "
+                          f"cosine schedule ('train.decay_steps' or else 'train.num_steps' = "
+                          f"{train.decay_steps or train.num_steps})")
     if config.data.name == "hamiltonian":
         from locornn.data.hamiltonian import ALL_SYSTEMS
 

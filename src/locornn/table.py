@@ -86,6 +86,16 @@ def _finished(config, workdir: pathlib.Path) -> bool:
     return summary.exists() and json.loads(summary.read_text())["steps"] == config.train.num_steps
 
 
+def write_csv(path: pathlib.Path, rows: list[dict]) -> None:
+    """``rows`` (dicts with the same keys) as a CSV file with a header, folders created."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS, root="runs",
                 results="results", experiment=EXPERIMENT, overrides=(), vmap_seeds=False,
                 progress=True) -> pathlib.Path:
@@ -110,11 +120,7 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                      "num_params": runs[0]["num_params"],
                      "train_seconds": float(np.mean([r["train_seconds_this_session"]
                                                      for r in runs]))})
-    csv_path = results / f"table1_{preset}.csv"
-    with csv_path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(results / f"table1_{preset}.csv", rows)
     md_path = results / f"table1_{preset}.md"
     md_path.write_text(_markdown(preset, rows, systems, models, seeds))
     by_cell = {(r["system"], r["model"]): r for r in rows}
