@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from locornn.data import mnist
+from tests.conftest import ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -265,3 +266,19 @@ def test_more_sequences_than_digits_cycles_through_all_of_them():
     assert sorted(idx[10:20].tolist()) == list(range(10))
     np.testing.assert_array_equal(idx, mnist._choose(25, 10, seed=3, split=0))
     assert mnist._choose(0, 10, 0, 0).shape == (0,)
+
+
+def test_a_truncated_gzip_in_the_mnist_folder_is_one_line_and_exit_2(tmp_path, monkeypatch,
+                                                                     capsys):
+    from locornn import cli
+
+    images, labels = _fake_mnist(np.random.default_rng(2))
+    folder = _write_folder(tmp_path / "m", images, labels, gz=("train",))
+    path = folder / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-20])
+    monkeypatch.setenv(mnist.ENV_VAR, str(folder))
+    code = cli.main(["train", "--config", str(ROOT / "experiments" / "rotating_mnist.py:smoke"),
+                     "--workdir", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert "corrupt or truncated gzip stream" in err and len(err.splitlines()) == 1

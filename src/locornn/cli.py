@@ -36,13 +36,14 @@ def guarded(action, *errors: type[Exception]) -> int:
     2 for a bad config or a missing/invalid input (and ``errors``), 3 for a NaN/Inf loss, 130
     for an interrupt (the checkpoint is already saved)."""
     from locornn import configs, train
+    from locornn.data.errors import DataError
 
     try:
         action()
     except configs.ConfigError as error:
         print(f"locornn: config error: {error}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, *errors) as error:
+    except (FileNotFoundError, DataError, *errors) as error:
         print(f"locornn: {error}", file=sys.stderr)
         return 2
     except train.NonFiniteLossError as error:

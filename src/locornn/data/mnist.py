@@ -40,6 +40,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.ndimage import map_coordinates
 
+from locornn.data.errors import DataError
+
 ENV_VAR = "LOCORNN_MNIST_DIR"
 
 # IDX type codes (third byte of the magic number) and their big-endian numpy types.
@@ -86,22 +88,22 @@ def read_idx(path) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as error:
-            raise ValueError(f"{path}: corrupt or truncated gzip stream ({error})") from None
+            raise DataError(f"{path}: corrupt or truncated gzip stream ({error})") from None
     if len(raw) < 4:
-        raise ValueError(f"{path}: too short for an IDX file ({len(raw)} bytes)")
+        raise DataError(f"{path}: too short for an IDX file ({len(raw)} bytes)")
     zero, code, ndim = raw[:2], raw[2], raw[3]
     if zero != b"\x00\x00" or code not in _IDX_DTYPES or ndim == 0:
-        raise ValueError(f"{path}: bad IDX magic number 0x{raw[:4].hex()} (expected 0x0000TTDD: "
+        raise DataError(f"{path}: bad IDX magic number 0x{raw[:4].hex()} (expected 0x0000TTDD: "
                          "type code TT in 08/09/0B/0C/0D/0E, DD dimensions)")
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
+        raise DataError(f"{path}: truncated IDX header ({len(raw)} bytes, need {header})")
     shape = tuple(int(n) for n in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = _IDX_DTYPES[code]
     expected = header + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if len(raw) != expected:
         what = "truncated" if len(raw) < expected else "has trailing bytes"
-        raise ValueError(f"{path}: IDX file {what}: {len(raw)} bytes, the header (shape {shape}, "
+        raise DataError(f"{path}: IDX file {what}: {len(raw)} bytes, the header (shape {shape}, "
                          f"{dtype.newbyteorder('=').name}) needs {expected}")
     data = np.frombuffer(raw, dtype, offset=header).reshape(shape)
     return data.astype(dtype.newbyteorder("="))
@@ -146,10 +148,10 @@ def load_idx_folder(folder) -> MNISTData:
         images_path, labels_path = paths[split, "images"], paths[split, "labels"]
         images, labels = read_idx(images_path), read_idx(labels_path)
         if images.ndim != 3 or images.dtype != np.uint8:
-            raise ValueError(f"{images_path}: expected uint8 images (N, H, W), got "
+            raise DataError(f"{images_path}: expected uint8 images (N, H, W), got "
                              f"{images.dtype} {images.shape}")
         if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-            raise ValueError(f"{labels_path}: expected {images.shape[0]} labels to match "
+            raise DataError(f"{labels_path}: expected {images.shape[0]} labels to match "
                              f"{images_path.name}, got shape {labels.shape}")
         arrays[split] = (images.astype(np.float32) / 255.0, labels.astype(np.int64))
     return MNISTData(*arrays["train"], *arrays["test"], source=f"IDX files in {folder}")
