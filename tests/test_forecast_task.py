@@ -37,16 +37,18 @@ def test_forecast_training_batches_are_windows_that_depend_only_on_the_step(tmp_
 
 
 def test_presets_have_the_sizes_the_table_promises():
-    """paper: the published sizes; cpu: a window spanning a spring period (2 pi sqrt(m/k) /
-    dt = 63 frames), VPT on >= 400-frame test trajectories; every preset builds every core."""
+    """paper: the published sizes; cpu: windows spanning two spring periods (2 pi sqrt(m/k) /
+    dt = 63 frames each), VPT from frame 64 on >= 400-frame test trajectories; every preset
+    builds every core."""
     paper = experiment_config("hamiltonian", "paper")
     assert (paper.train.batch_size, paper.model.context_frames, paper.data.sequence_length,
             paper.data.num_train, paper.train.num_steps, paper.train.learning_rate,
             paper.data.test_sequence_length) == (128, 31, 31 + 60, 50000, 500000, 1.5e-4, 1000)
     assert (paper.model.encoder, paper.model.decoder, paper.model.lattice) == ("conv", "conv", 23)
     cpu = experiment_config("hamiltonian", "cpu")
-    assert cpu.data.sequence_length >= 2 * np.pi * 0.5 / 0.05
-    assert cpu.data.test_sequence_length >= 400
+    period = 2 * np.pi * 0.5 / 0.05  # frames of one spring period
+    assert cpu.data.sequence_length >= 2 * period  # 128-frame windows: README, ablation
+    assert cpu.evaluation.vpt_start == 64 and cpu.data.test_sequence_length >= 400
     assert cpu.data.trajectory_length >= cpu.data.sequence_length
     for preset in ("smoke", "cpu", "paper"):
         config = experiment_config("hamiltonian", preset)

@@ -5,7 +5,8 @@ Each variant is a named set of config fields applied on top of an experiment pre
 ablation varies, so a variant means the same thing whatever the preset's defaults are. Runs go
 to ``runs/ablation/<variant>/hamiltonian/<preset>/<system>/<model>/<seed>/`` and are reused
 when finished (:func:`locornn.table.run_cell`), so the command can be interrupted and
-restarted. The table (``results/ablation_<preset>.md`` and ``.csv``) gives per variant: VPT of
+restarted. The table (``results/ablation_<preset>_<system>_<model>_seed<seeds>.md`` and
+``.csv``, e.g. ``ablation_cpu_mass_spring_locornn_seed0-1-2.md``) gives per variant: VPT of
 every seed and their mean, held-out window MSE, the learned damping (``alpha`` and the velocity
 kernel's sum, the two ways the open-loop lattice was measured to damp itself out) and the
 training time.
@@ -100,8 +101,9 @@ def _row(variant: str, runs: list[dict]) -> dict:
 def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
                  model="locornn", seeds=(0,), root="runs", results="results",
                  extra_overrides=(), progress=True) -> pathlib.Path:
-    """Train (or reuse) every variant's runs; write ``results/ablation_<preset>[_<system>]``
-    ``.md``/``.csv``; return the markdown path."""
+    """Train (or reuse) every variant's runs; write
+    ``results/ablation_<preset>_<system>_<model>_seed<seeds>.md`` and ``.csv``; return the
+    markdown path."""
     rows = []
     for number, variant in enumerate(variants, 1):
         if progress:
@@ -110,7 +112,8 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
                               overrides=[*overrides(variant), *extra_overrides],
                               progress=progress)
         rows.append(_row(variant, runs))
-    stem = pathlib.Path(results) / f"ablation_{preset}_{system}_{model}"
+    tag = "seed" + "-".join(map(str, seeds))  # scans over different seeds do not overwrite
+    stem = pathlib.Path(results) / f"ablation_{preset}_{system}_{model}_{tag}"
     table.write_csv(stem.with_suffix(".csv"), rows)
     lines = [f"# Ablation: {table.MODEL_NAMES.get(model, model)} on "
              f"{table.SYSTEM_NAMES.get(system, system)}, preset `{preset}`, seeds {list(seeds)}",

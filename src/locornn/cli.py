@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ablation", help="which change moves VPT: one run set per variant",
                        description="Train (or reuse) every ablation variant of one "
                                    "Hamiltonian cell and write results/ablation_<preset>_"
-                                   "<system>_<model>.md/.csv. Variants: "
+                                   "<system>_<model>_seed<seeds>.md/.csv. Variants: "
                                    + "; ".join(f"{k}: {v[0]}" for k, v in VARIANTS.items()))
     p.add_argument("--preset", default="cpu")
     p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
