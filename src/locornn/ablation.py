@@ -2,7 +2,10 @@
 
 Each variant is a named set of config fields applied on top of an experiment preset
 (``experiments/hamiltonian.py:<preset>``); every variant spells out *all* the fields the
-ablation varies, so a variant means the same thing whatever the preset's defaults are. Runs go
+ablation varies, so a variant means the same thing whatever the preset's defaults are. The
+windows are the cpu preset's (64 frames, or 128 for the long-window variants, VPT counted from
+frame 64 in both); on another preset pass ``--config.data.sequence_length`` and
+``--config.evaluation.vpt_start``, which apply after the variant's fields. Runs go
 to ``runs/ablation/<variant>/hamiltonian/<preset>/<system>/<model>/<seed>/`` and are reused
 when finished (:func:`locornn.table.run_cell`), so the command can be interrupted and
 restarted. The table (``results/ablation_<preset>_<system>_<model>_seed<seeds>.md`` and
@@ -21,8 +24,11 @@ from tqdm.auto import tqdm
 
 from locornn import table
 
-# The fields every variant sets (the open-loop model of the first Table 1 unless changed).
+# The fields every variant sets (the open-loop model of the first Table 1 unless changed: its
+# 64-frame windows, VPT from their end). Windows are in frames of the cpu preset's trajectories;
+# on another preset override data.sequence_length / evaluation.vpt_start after the variant.
 _OPEN_LOOP = {
+    "data.sequence_length": 64, "evaluation.vpt_start": 0,
     "model.rollout": "open_loop", "model.coupling_init": "lecun", "model.site_bias": False,
     "model.decode_velocity": False, "model.state_from_gru": False, "model.alpha": 0.5,
     "model.alpha_max": 0.0, "model.velocity_kernel_sum": "free", "train.late_weight": 1.0,
@@ -88,8 +94,10 @@ def overrides(variant: str) -> list[str]:
 def _row(variant: str, runs: list[dict]) -> dict:
     vpts = [r["test"]["vpt"] for r in runs]
     core = [r["test"].get("core", {}) for r in runs]
-    mean = lambda key: float(np.mean([c[key] for c in core])) if all(key in c for c in core) \
-        else float("nan")  # noqa: E731
+    def mean(key):  # over the runs that recorded it (runs older than test.core did not)
+        values = [c[key] for c in core if key in c]
+        return float(np.mean(values)) if values else float("nan")
+
     return {"variant": variant, "vpt_mean": float(np.mean(vpts)),
             "vpt_std": float(np.std(vpts)), "vpts": " ".join(f"{v:g}" for v in vpts),
             "mse": float(np.mean([r["test"]["mse"] for r in runs])),
@@ -117,9 +125,11 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
     table.write_csv(stem.with_suffix(".csv"), rows)
     lines = [f"# Ablation: {table.MODEL_NAMES.get(model, model)} on "
              f"{table.SYSTEM_NAMES.get(system, system)}, preset `{preset}`, seeds {list(seeds)}",
-             "", "VPT: each run's median over its held-out test trajectories, in steps after "
-             "the training window; MSE: held-out window MSE per pixel; alpha and sum(K_v): the "
-             "learned damping and the velocity kernel's sum (NaN for cores without them).", "",
+             "", "VPT: each run's median over its held-out test trajectories, in steps counted "
+             "from frame `evaluation.vpt_start` (or the end of the training window); MSE: "
+             "held-out window MSE per pixel; alpha and sum(K_v): the learned damping and the "
+             "velocity kernel's sum, mean over the runs that recorded them (NaN for cores "
+             "without them); train s/run: wall time, with whatever else ran on the machine.", "",
              "| variant | VPT mean (std) | VPT per seed | held-out MSE | alpha | sum(K_v) | "
              "train s/run | what it changes |", "|---|---:|---|---:|---:|---:|---:|---|"]
     for r in rows:
