@@ -60,3 +60,23 @@ def test_presets_have_the_sizes_the_table_promises():
             out = jax.eval_shape(lambda x, m=model: m.init_with_output(
                 jax.random.PRNGKey(0), x)[0]["prediction"], frames)
             assert out.shape == frames.shape
+
+
+def test_vpt_start_moves_the_origin_of_the_count_over_the_same_frames(tmp_path):
+    """evaluation.vpt_start = 6 counts from frame 6 instead of the window's end (frame 10): the
+    per-step errors are those of the same forecast, four more of them at the front."""
+    cache = str(tmp_path / "cache")
+    results = {}
+    for start in (0, 6):
+        config = experiment_config("hamiltonian", data__cache_dir=cache,
+                                   evaluation__vpt_start=start)
+        task = tasks.build_task(config)
+        params = train.create_train_state(config, task).params  # the same seed: same params
+        (tmp_path / str(start)).mkdir()
+        results[start] = (task.final(params, tmp_path / str(start)),
+                          json.loads((tmp_path / str(start) / "vpt.json").read_text()))
+    (window, window_curve), (early, early_curve) = results[0], results[6]
+    assert window["vpt_start"] == 10 and early["vpt_start"] == 6
+    assert early["extrapolation_steps"] == window["extrapolation_steps"] + 4 == 14
+    np.testing.assert_allclose(early_curve["median_error_per_step"][4:],
+                               window_curve["median_error_per_step"], rtol=1e-6)
