@@ -79,3 +79,25 @@ def test_bench_runs_every_script_and_passes_its_flags_through(tmp_path):
     assert cli.main(["bench", "--dir", str(tmp_path), "--quick"]) == 0
     assert (tmp_path / "bench_a.py.argv").read_text() == "--quick"
     assert (tmp_path / "bench_b.py.argv").read_text() == "--quick"
+
+
+@pytest.mark.parametrize("override, message", [
+    ("--config.model.kernel_size=11", "'model.kernel_size' (11) is larger than the lattice"),
+    ("--config.model.decoder=conv --config.data.image_size=10",
+     "needs an image side divisible by 4, got 10"),
+])
+def test_sizes_that_cannot_work_exit_2_with_one_line(tmp_path, capsys, override, message):
+    code = cli.main(["train", "--config", f"{WAVES}:smoke", "--workdir", str(tmp_path / "run"),
+                     "--quiet", *override.split()])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def test_a_workdir_that_cannot_be_written_exits_2_with_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")  # a workdir below a file cannot be created, even as root
+    code = cli.main(["train", "--config", f"{WAVES}:smoke", "--workdir", str(blocker / "run"),
+                     "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "cannot write or read" in err and len(err.splitlines()) == 1
+    assert blocker.read_text() == "not a folder"  # nothing already written is lost

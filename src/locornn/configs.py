@@ -199,6 +199,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         section, key = path.split(".")
         if config[section][key] < 1:
             raise ConfigError(f"config key {path!r} must be >= 1, got {config[section][key]}")
+    _validate_sizes(config)
     train = config.train
     if train.warmup_steps < 0 or train.decay_steps < 0:
         raise ConfigError(f"'train.warmup_steps' ({train.warmup_steps}) and 'train.decay_steps' "
@@ -224,6 +225,26 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.data.num_test < config.train.batch_size and config.train.eval_batches:
         raise ConfigError(f"'data.num_test' ({config.data.num_test}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
+
+
+def _validate_sizes(config: ml_collections.ConfigDict) -> None:
+    """Kernels that fit the lattice, images the conv codecs can take."""
+    model = config.model
+    if model.kind == "locornn":
+        for key in ("kernel_size", "drive_kernel_size"):
+            if model[key] > model.lattice:
+                raise ConfigError(f"config key 'model.{key}' ({model[key]}) is larger than the "
+                                  f"lattice 'model.lattice' ({model.lattice})")
+    side = 32 if config.data.name == "hamiltonian" else config.data.image_size
+    if model.decoder == "conv" and model.conv_blocks >= 1:
+        scale = 2 ** (model.conv_blocks - 1)
+        if side % scale:
+            raise ConfigError(f"the conv decoder with 'model.conv_blocks' = {model.conv_blocks} "
+                              f"needs an image side divisible by {scale}, got {side} "
+                              f"(set data.image_size, model.conv_blocks or model.decoder='mlp')")
+    if model.conv_blocks < 1 and "conv" in (model.encoder, model.decoder):
+        raise ConfigError(f"'model.conv_blocks' must be >= 1 for conv codecs, got "
+                          f"{model.conv_blocks}")
 
 
 def _validate_forecasting(config: ml_collections.ConfigDict) -> None:
