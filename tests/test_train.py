@@ -139,3 +139,14 @@ def test_a_run_written_before_a_field_existed_loads_with_the_default(tmp_path, s
     saved["data"]["lattise"] = 3
     with pytest.raises(configs.ConfigError, match="'data.lattise'"):
         configs.from_dict(saved)
+
+
+def test_asking_for_fewer_steps_than_the_workdir_holds_is_refused(tmp_path, smoke_config):
+    """A later state is never reported as an earlier budget's (locornn budget reads budgets
+    off one run): the checkpoint beyond train.num_steps stops the run, and it is kept."""
+    smoke_config.train.num_steps = 10
+    train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    smoke_config.train.num_steps = 5
+    with pytest.raises(configs.ConfigError, match="checkpoint at step 10, beyond"):
+        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    assert (tmp_path / "checkpoints" / "10").exists()

@@ -48,10 +48,20 @@ _PAPER_COLUMN = {"ODE": "Neural ODE"}
 EXPERIMENT = pathlib.Path("experiments/hamiltonian.py")
 
 
+def core_overrides(experiment, preset: str, model: str) -> list[str]:
+    """The experiment's per-core protocol for a preset (``CORE_OVERRIDES[preset][model]`` in the
+    experiment file, as ``--config.*`` overrides): what the table, the ablation and the budget
+    curves train a core with unless told otherwise. Empty if the experiment declares none."""
+    module = configs.experiment_module(experiment)
+    fields = getattr(module, "CORE_OVERRIDES", {}).get(preset, {}).get(model, {})
+    return [f"--config.{key}={value}" for key, value in fields.items()]
+
+
 def _cell_config(preset, system, model, seed, experiment, overrides):
+    """A cell's config: preset, the core's own protocol, then ``overrides`` (which win)."""
     return configs.load(f"{experiment}:{preset}", [
         f"--config.data.system={system}", f"--config.model.kind={model}",
-        f"--config.seed={seed}", *overrides])
+        f"--config.seed={seed}", *core_overrides(experiment, preset, model), *overrides])
 
 
 def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",

@@ -197,6 +197,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
                                              create=True))
     metrics_path = workdir / "metrics.jsonl"
     latest = manager.latest_step()
+    if latest is not None and latest > config.train.num_steps:
+        manager.close()  # never report a later state as this budget's
+        raise configs.ConfigError(
+            f"{workdir} holds a checkpoint at step {latest}, beyond train.num_steps = "
+            f"{config.train.num_steps}; use another workdir or ask for >= {latest} steps")
     if latest is not None:
         state = manager.restore(latest, args=ocp.args.StandardRestore(state))
         _truncate_metrics(metrics_path, latest)
