@@ -39,3 +39,16 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     longer = options | {"overrides": [*options["overrides"], "--config.train.num_steps=12"]}
     table.build_table("smoke", **longer)
     assert len(calls) == 2  # both cells resumed to 12 steps
+
+
+def test_each_core_trains_with_its_own_protocol_and_overrides_still_win():
+    experiment = ROOT / "experiments" / "hamiltonian.py"
+
+    def cell(model, *overrides):
+        return table._cell_config("cpu", "mass_spring", model, 0, experiment, overrides)
+
+    # the oscillators on the preset's 128-frame windows, the LSTM and the ODE on 64 (README)
+    assert cell("locornn").data.sequence_length == cell("cornn").data.sequence_length == 128
+    assert cell("lstm").data.sequence_length == cell("node").data.sequence_length == 64
+    assert cell("locornn").evaluation.vpt_start == 64 and cell("lstm").evaluation.vpt_start == 0
+    assert cell("lstm", "--config.data.sequence_length=96").data.sequence_length == 96
