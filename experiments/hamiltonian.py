@@ -81,14 +81,14 @@ PRESETS = {
 
 # Each core's own protocol where it differs from the preset: `make table`, `locornn budget` and
 # `locornn ablation` apply these after the preset (command-line overrides still win); a plain
-# `make train MODEL=lstm` does not. Measured on the spring (2-core machine, 1200 steps unless
-# said): 128-frame windows raise LocoRNN's VPT (seeds 0-2: 35 -> 136) and coRNN's (seed 0:
-# 72 mean in the first table -> 253), but lower the LSTM's (seeds 0, 1: 61.5, 74 -> 27, 56; at
-# 4800 steps 411 -> 161.5) and the Neural ODE's (seed 0: 135 -> 63). So those two keep the
-# first table's 64-frame windows (VPT from their end: frame 64 as well).
+# `make train MODEL=lstm` does not. Measured on the spring (1200 steps, seeds 0-2, VPT from
+# frame 64): 128-frame windows raise LocoRNN's VPT (mean 35 -> 136, same machine), coRNN's
+# (72 in the first table -> 172) and the Neural ODE's (91.5 -> 145, seeds 36.5 to 336), but
+# lower the LSTM's (98 in the first table, 61.5 and 74 for seeds 0, 1 on this machine -> 27,
+# 56, 38; at 4800 steps, seed 0: 411 -> 161.5). So the LSTM keeps the first table's 64-frame
+# windows (VPT from their end: frame 64 as well).
 CORE_OVERRIDES = {
-    "cpu": {core: {"data.sequence_length": 64, "evaluation.vpt_start": 0}
-            for core in ("lstm", "node")},
+    "cpu": {"lstm": {"data.sequence_length": 64, "evaluation.vpt_start": 0}},
 }
 
 
