@@ -35,3 +35,20 @@ def test_forecast_benchmark_times_one_run_and_vmapped_seeds():
     assert result["vmapped_per_seed_vs_single"] == pytest.approx(
         result["vmapped_ms"] / (2 * result["single_ms"]))
     assert (result["batch"], result["frames"]) == (4, 10)  # the smoke preset's window
+
+
+@pytest.mark.slow
+def test_vmapped_seeds_train_the_closed_loop_curriculum_like_separate_runs(tmp_path):
+    """The closed-loop curriculum (a traced feedback start that depends on the step) is the same
+    under jax.vmap over seeds as in a separate run."""
+    config = experiment_config("hamiltonian", figures__enabled=False, train__num_steps=4,
+                               train__log_every=2, data__cache_dir=str(tmp_path / "cache"),
+                               model__rollout="autoregressive", train__closed_loop_frames=-1,
+                               train__curriculum_steps=4)
+    seeds.train_seeds(config, (0, 1), root=tmp_path / "vmapped", progress=False)
+    config.seed = 1
+    train.train_and_evaluate(config, tmp_path / "alone", progress=False)
+    _, _, alone = train.load_run(tmp_path / "alone")
+    _, _, vmapped = train.load_run(train.default_workdir(config, tmp_path / "vmapped"))
+    for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(vmapped.params), strict=True):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
