@@ -64,6 +64,11 @@ def test_budget_curves_read_each_budget_off_one_resumed_run(tmp_path):
     separate = json.loads((tmp_path / "alone" / "summary.json").read_text())
     assert separate["test"]["mse"] == pytest.approx(resumed["test"]["mse"], rel=1e-4)
     assert separate["test"]["vpt"] == resumed["test"]["vpt"]
+    # --no-train tabulates what is finished and trains nothing
+    md = budget.build_curves("smoke", budgets=(4, 8, 12), train_missing=False, **options)
+    row = next(line for line in md.read_text().splitlines() if line.startswith("| Spring"))
+    assert row.rstrip(" |").endswith("not run") and row.count("(") == 2
+    assert not (run / "summary_12.json").exists()
 
 
 def test_budget_curves_refuse_a_decaying_learning_rate(tmp_path, capsys):

@@ -25,8 +25,10 @@ from tqdm.auto import tqdm
 from locornn import configs, plots, table, train
 
 
-def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, progress):
-    """Train one run through ``budgets`` (ascending); return ``{steps: summary}``."""
+def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, progress,
+                      train_missing=True):
+    """Train one run through ``budgets`` (ascending); return ``{steps: summary}``. Without
+    ``train_missing``, only the budgets already finished."""
     found = {}
     for steps in budgets:
         config = table._cell_config(preset, system, model, seed, table.EXPERIMENT,
@@ -37,6 +39,8 @@ def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, 
                 f"rate ('train.schedule' = 'constant', got {config.train.schedule!r})")
         workdir = train.default_workdir(config, f"{root}/budget")
         kept = workdir / f"summary_{steps}.json"
+        if not kept.exists() and not train_missing:
+            continue
         if not kept.exists():
             train.require_same_config(config, workdir, "remove it or give another --runs-root")
             train.train_and_evaluate(config, workdir, progress=progress)
@@ -47,8 +51,12 @@ def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, 
 
 def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spring",
                  "pendulum"), models=("locornn", "lstm", "node"), seeds=(0, 1, 2), root="runs",
-                 results="results", overrides=(), progress=True) -> pathlib.Path:
-    """Train what is missing and write ``results/vpt_vs_steps_<preset>.{md,csv,png}``."""
+                 results="results", overrides=(), progress=True,
+                 train_missing=True) -> pathlib.Path:
+    """Train what is missing and write ``results/vpt_vs_steps_<preset>.{md,csv,png}``.
+
+    ``train_missing=False`` (``--no-train``) tabulates only the budgets already finished (a
+    missing point is left out of the figure and shown as "not run" in the table)."""
     budgets = sorted(set(budgets))
     if not budgets or budgets[0] < 1:
         raise configs.ConfigError(f"budgets must be positive step counts, got {budgets}")
@@ -60,7 +68,8 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
                        f"steps {budgets}")
         for steps, summary in _budget_summaries(preset, system, model, seed, budgets,
                                                 root=root, overrides=overrides,
-                                                progress=progress).items():
+                                                progress=progress,
+                                                train_missing=train_missing).items():
             rows.append({"system": system, "model": model, "seed": seed, "steps": steps,
                          "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"]})
     stem = pathlib.Path(results) / f"vpt_vs_steps_{preset}"
@@ -77,9 +86,13 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
             for steps in budgets:
                 vpts = [r["vpt"] for r in rows
                         if (r["system"], r["model"], r["steps"]) == (system, model, steps)]
+                if not vpts:
+                    cells.append("not run")
+                    continue
                 curves.setdefault(system, {}).setdefault(model, []).append(
                     (steps, float(np.mean(vpts)), float(np.std(vpts))))
-                cells.append(f"{np.mean(vpts):.1f} ({np.std(vpts):.1f})")
+                seeds_note = "" if len(vpts) == len(seeds) else f" [{len(vpts)} seeds]"
+                cells.append(f"{np.mean(vpts):.1f} ({np.std(vpts):.1f}){seeds_note}")
             lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
                          + " | ".join(cells) + " |")
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")

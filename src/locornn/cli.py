@@ -129,7 +129,8 @@ def cmd_budget(args) -> int:
     return guarded(lambda: _report(budget.build_curves(
         args.preset, budgets=tuple(args.steps), systems=tuple(args.systems),
         models=tuple(args.models), seeds=tuple(args.seeds), root=args.runs_root,
-        results=args.results_dir, overrides=args.overrides, progress=not args.quiet)))
+        results=args.results_dir, overrides=args.overrides, progress=not args.quiet,
+        train_missing=not args.no_train)))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-root", default="runs")
     p.add_argument("--results-dir", default="results")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--no-train", action="store_true",
+                   help="tabulate the budgets already finished; train nothing")
     p.set_defaults(func=cmd_budget, takes_overrides=True)
 
     p = sub.add_parser("bench", help="run the timing benchmarks in benchmarks/ (e.g. --quick)")
