@@ -84,7 +84,8 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
     else:
         for seed in missing:
             train.train_and_evaluate(configs_by_seed[seed], workdirs[seed], progress=progress)
-    return [json.loads((workdirs[seed] / "summary.json").read_text()) for seed in seeds]
+    return [{**json.loads((workdirs[seed] / "summary.json").read_text()),
+             "window": configs_by_seed[seed].data.sequence_length} for seed in seeds]
 
 
 def _finished(config, workdir: pathlib.Path) -> bool:
@@ -127,6 +128,8 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                      "vpt_mean": float(np.mean(vpts)), "vpt_std": float(np.std(vpts)),
                      "vpts": " ".join(f"{v:g}" for v in vpts),
                      "extrapolation_steps": runs[0]["test"]["extrapolation_steps"],
+                     "vpt_start": runs[0]["test"].get("vpt_start", runs[0]["window"]),
+                     "window": runs[0]["window"],
                      "num_params": runs[0]["num_params"],
                      "train_seconds": float(np.mean([r["train_seconds_this_session"]
                                                      for r in runs]))})
@@ -148,12 +151,14 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
     by_cell = {(r["system"], r["model"]): r for r in rows}
     ours = [MODEL_NAMES[m] for m in models]
     paper = list(next(iter(PAPER.values())))
+    starts = sorted({r["vpt_start"] for r in rows})
     lines = [f"# Table 1: VPT (steps), preset `{preset}`", "",
              f"Ours: mean (std) over seeds {list(seeds)} of each run's median VPT over its "
-             f"held-out test trajectories, counted from the end of the training window "
-             f"(extrapolation of {rows[0]['extrapolation_steps']} steps at most at this "
-             f"preset). Paper: the published Table 1 (1000-frame test trajectories, full "
-             f"training); only the `paper` preset is comparable to it.", "",
+             f"held-out test trajectories, counted from frame "
+             f"{' or '.join(map(str, starts))} (extrapolation of "
+             f"{rows[0]['extrapolation_steps']} steps at most at this preset). Paper: the "
+             f"published Table 1 (1000-frame test trajectories, full training); only the "
+             f"`paper` preset is comparable to it.", "",
              "| system | " + " | ".join(f"{n} (ours)" for n in ours) + " | "
              + " | ".join(f"{n} (paper)" for n in paper) + " |",
              "|---" * (1 + len(ours) + len(paper)) + "|"]
@@ -162,9 +167,10 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
                  for m in models]
         published = [f"{a:g} ({b:g})" for a, b in PAPER[system].values()]
         lines.append(f"| {SYSTEM_NAMES[system]} | " + " | ".join(cells + published) + " |")
-    lines += ["", "| model | parameters | training seconds per run (mean) |", "|---|---|---|"]
+    lines += ["", "| model | parameters | training window (frames) | training seconds per run "
+                  "(mean) |", "|---|---|---|---|"]
     for m in models:
         runs = [by_cell[(s, m)] for s in systems]
-        lines.append(f"| {MODEL_NAMES[m]} | {runs[0]['num_params']:,} | "
+        lines.append(f"| {MODEL_NAMES[m]} | {runs[0]['num_params']:,} | {runs[0]['window']} | "
                      f"{np.mean([r['train_seconds'] for r in runs]):.0f} |")
     return "\n".join(lines) + "\n"
