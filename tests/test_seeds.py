@@ -13,14 +13,21 @@ from tests.conftest import ROOT, experiment_config
 def test_vmapped_seeds_match_separately_trained_runs(tmp_path):
     config = experiment_config("waves", figures__enabled=False, train__num_steps=6,
                                train__log_every=3)
-    summaries = seeds.train_seeds(config, (0, 1), root=tmp_path / "vmapped", progress=False)
+    summaries = _seed_1_vmapped_and_alone(config, tmp_path)
     assert [s["seed"] for s in summaries] == [0, 1] and all(s["steps"] == 6 for s in summaries)
+
+
+def _seed_1_vmapped_and_alone(config, tmp_path):
+    """Train seeds 0 and 1 vmapped and seed 1 alone; assert seed 1's parameters agree; return
+    the vmapped summaries."""
+    summaries = seeds.train_seeds(config, (0, 1), root=tmp_path / "vmapped", progress=False)
     config.seed = 1
     train.train_and_evaluate(config, tmp_path / "alone", progress=False)
     _, _, alone = train.load_run(tmp_path / "alone")
     _, _, vmapped = train.load_run(train.default_workdir(config, tmp_path / "vmapped"))
     for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(vmapped.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    return summaries
 
 
 def test_forecast_benchmark_times_one_run_and_vmapped_seeds():
@@ -45,10 +52,4 @@ def test_vmapped_seeds_train_the_closed_loop_curriculum_like_separate_runs(tmp_p
                                train__log_every=2, data__cache_dir=str(tmp_path / "cache"),
                                model__rollout="autoregressive", train__closed_loop_frames=-1,
                                train__curriculum_steps=4)
-    seeds.train_seeds(config, (0, 1), root=tmp_path / "vmapped", progress=False)
-    config.seed = 1
-    train.train_and_evaluate(config, tmp_path / "alone", progress=False)
-    _, _, alone = train.load_run(tmp_path / "alone")
-    _, _, vmapped = train.load_run(train.default_workdir(config, tmp_path / "vmapped"))
-    for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(vmapped.params), strict=True):
-        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
+    _seed_1_vmapped_and_alone(config, tmp_path)

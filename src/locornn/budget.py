@@ -71,13 +71,15 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
                                                 progress=progress,
                                                 train_missing=train_missing).items():
             rows.append({"system": system, "model": model, "seed": seed, "steps": steps,
-                         "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"]})
+                         "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"],
+                         "vpt_start": summary["test"].get("vpt_start", "window end")})
     stem = pathlib.Path(results) / f"vpt_vs_steps_{preset}"
     table.write_csv(stem.with_suffix(".csv"), rows)
     curves = {}  # system -> model -> [(steps, mean, std)]
     lines = [f"# VPT against training steps, preset `{preset}`", "",
-             f"Mean (std) over seeds {list(seeds)} of each run's median VPT (steps after the "
-             f"training window); one run per seed, read at every budget.", "",
+             f"Mean (std) over seeds {list(seeds)} of each run's median VPT, in steps counted "
+             f"from frame {' or '.join(sorted({str(r['vpt_start']) for r in rows}))}; one run "
+             f"per seed, read at every budget.", "",
              "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
              "|---|---|" + "---:|" * len(budgets)]
     for system in systems:

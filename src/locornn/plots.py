@@ -214,8 +214,11 @@ def vpt_curves(curves: dict[str, dict[str, list[tuple[int, float, float]]]],
             line, = ax.plot(steps, mean, "o-", label=model)
             ax.fill_between(steps, mean - std, mean + std, alpha=0.2, color=line.get_color())
         ax.set_xscale("log")
+        budgets = sorted({point[0] for points in models.values() for point in points})
+        ax.set_xticks(budgets, [f"{b:,}" for b in budgets])  # the budgets, not log decades
+        ax.minorticks_off()
         ax.set_xlabel("training steps")
-        ax.set_ylabel("VPT (steps after the window)")
+        ax.set_ylabel("VPT (steps)")
         ax.set_title(system)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
