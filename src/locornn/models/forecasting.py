@@ -333,20 +333,7 @@ class ForecastModel(nn.Module):
 
     def _oscillator(self):
         """The core's parameter pytree and coupling (LocoRNN: lattice conv; coRNN: dense)."""
-        if self.kind == "locornn":
-            k, c, lattice = self._get("kernel_size"), self._get("channels"), self._get("lattice")
-            kernel_shape = (k, k, c, c)
-            bias_shape = (lattice, lattice, c) if self._get("site_bias") else (c,)
-            coupling = dynamics.LocalCoupling(self._get("padding"))
-        else:
-            n = self._get("hidden_units")
-            kernel_shape, bias_shape = (n, n), (n,)
-            coupling = dynamics.DenseCoupling()
-        core = OscillatorCore(kernel_shape, bias_shape, self._get("tie_kernels"),
-                              self._get("dt"), self._get("gamma"), self._get("alpha"),
-                              self._get("learn_constants"), self._get("coupling_init"),
-                              self._get("alpha_max"), self._get("velocity_kernel_sum"),
-                              name="core")
+        core, coupling = oscillator_core(self.config)
         return core(), coupling
 
     def _oscillator_rollout(self, z0: jax.Array, v0: jax.Array,
@@ -539,32 +526,46 @@ class ForecastModel(nn.Module):
                 "initial_state": initial}
 
 
+def oscillator_core(model_config, name: str = "core") -> tuple[OscillatorCore, object]:
+    """The :class:`OscillatorCore` and coupling a model section describes (LocoRNN: lattice
+    convolution; coRNN: dense). Built inside a module, the core is that module's submodule."""
+    if _field(model_config, "kind") == "locornn":
+        k, c = _field(model_config, "kernel_size"), _field(model_config, "channels")
+        lattice = _field(model_config, "lattice")
+        kernel_shape = (k, k, c, c)
+        bias_shape = (lattice, lattice, c) if _field(model_config, "site_bias") else (c,)
+        coupling = dynamics.LocalCoupling(_field(model_config, "padding"))
+    else:
+        n = _field(model_config, "hidden_units")
+        kernel_shape, bias_shape = (n, n), (n,)
+        coupling = dynamics.DenseCoupling()
+    fields = ("tie_kernels", "dt", "gamma", "alpha", "learn_constants", "coupling_init",
+              "alpha_max", "velocity_kernel_sum")
+    core = OscillatorCore(kernel_shape, bias_shape, *(_field(model_config, f) for f in fields),
+                          name=name)
+    return core, coupling
+
+
 def learned_constants(params, model_config) -> dict[str, float]:
     """The oscillator core's learned ``dt``, ``gamma``, ``alpha`` (after the cap) and the sums
-    of its effective position and velocity kernels (``{}`` for the LSTM and the ODE).
+    of its effective position and velocity kernels (``{}`` for the LSTM and the ODE): the
+    parameters the rollout sees, from the same :class:`OscillatorCore` applied to ``params``.
 
     A kernel's sum is its response to a uniform field: ``sum(K_v) < 0`` damps the velocity
     through the tanh on top of ``alpha`` (for small arguments).
     """
     if _field(model_config, "kind") not in ("locornn", "cornn"):
         return {}
-    core = params["core"]
-    if "dt_raw" in core:
-        dt, gamma, alpha = dynamics.constrain(core["dt_raw"], core["gamma_raw"],
-                                              core["alpha_raw"])
-    else:
-        dt, gamma, alpha = (_field(model_config, name) for name in ("dt", "gamma", "alpha"))
-    if _field(model_config, "alpha_max") > 0:
-        alpha = min(float(alpha), _field(model_config, "alpha_max"))
-    position = core["position_kernel"]
-    velocity = core.get("velocity_kernel", position)
+    core, _ = oscillator_core(model_config, name=None)
+    effective = core.apply({"params": params["core"]})
+    position = effective.position_kernel
+    velocity = position if effective.velocity_kernel is None else effective.velocity_kernel
     taps = tuple(range(velocity.ndim - 1))
-    if _field(model_config, "velocity_kernel_sum") == "zero":
-        velocity = velocity - jnp.mean(velocity, axis=taps, keepdims=True)
     # mean over output units of each unit's summed incoming coupling
     total = lambda kernel: float(jnp.mean(jnp.sum(kernel, axis=taps)))  # noqa: E731
-    return {"dt": float(dt), "gamma": float(gamma), "alpha": float(alpha),
-            "position_kernel_sum": total(position), "velocity_kernel_sum": total(velocity)}
+    return {"dt": float(effective.dt), "gamma": float(effective.gamma),
+            "alpha": float(effective.alpha), "position_kernel_sum": total(position),
+            "velocity_kernel_sum": total(velocity)}
 
 
 def build_forecast_model(model_config: ml_collections.ConfigDict,
