@@ -72,8 +72,8 @@ def frame_weights(num_frames: int, *, late_weight: float = 1.0, first: int = 0,
                   scored=None) -> jax.Array:
     r"""Per-frame loss weights ``(num_frames,)`` for :func:`forecast_loss`.
 
-    .. math:: w_j = r_j\,[	ext{first} \le j < 	ext{scored}], \qquad
-              r_j = rac{1 + (	ext{late\_weight} - 1)\, j / (T - 1)}{(1 + 	ext{late\_weight})/2}
+    .. math:: w_j = r_j\,[\text{first} \le j < \text{scored}], \qquad
+              r_j = \frac{1 + (\text{late\_weight} - 1)\, j / (T - 1)}{(1 + \text{late\_weight})/2}
 
     ``r`` ramps linearly from frame 0 to the last frame, which weighs ``late_weight`` times
     the first, and has mean 1 (``late_weight = 1``: all ones). Frames before ``first`` (e.g.

@@ -142,16 +142,15 @@ def forecast_objectives(config, model):
     first = 1 if autoregressive else 0
 
     def objective(params, batch, fraction):
-        weights = metrics.frame_weights(window, late_weight=tc.late_weight, first=first)
-        feedback_from = None
+        scored, kwargs = None, {}
         if autoregressive and tc.closed_loop_frames:
             most = window - context if tc.closed_loop_frames == -1 else tc.closed_loop_frames
             closed = jnp.round(fraction * most).astype(jnp.int32)
-            feedback_from = jnp.maximum(context, window - closed)
+            kwargs["feedback_from"] = jnp.maximum(context, window - closed)
         elif not autoregressive and tc.curriculum_steps:
             scored = context + jnp.ceil(fraction * (window - context))
-            weights = metrics.frame_weights(window, late_weight=tc.late_weight, scored=scored)
-        kwargs = {"feedback_from": feedback_from} if feedback_from is not None else {}
+        weights = metrics.frame_weights(window, late_weight=tc.late_weight, first=first,
+                                        scored=scored)
         prediction = model.apply({"params": params}, batch, **kwargs)["prediction"]
         return metrics.forecast_loss(prediction, batch, weights), prediction
 
