@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from locornn import ablation, budget, cli, train
+from locornn import ablation, budget, cli, configs, train
 from tests.conftest import ROOT
 
 HAMILTONIAN = str(ROOT / "experiments" / "hamiltonian.py")
@@ -69,6 +69,11 @@ def test_budget_curves_read_each_budget_off_one_resumed_run(tmp_path):
     row = next(line for line in md.read_text().splitlines() if line.startswith("| Spring"))
     assert row.rstrip(" |").endswith("not run") and row.count("(") == 2
     assert not (run / "summary_12.json").exists()
+    # a kept summary is never read for another config, even without training
+    with pytest.raises(configs.ConfigError, match="model.gru_units"):
+        budget.build_curves("smoke", budgets=(4, 8), train_missing=False,
+                            **options | {"overrides": [*options["overrides"],
+                                                       "--config.model.gru_units=3"]})
 
 
 def test_budget_curves_refuse_a_decaying_learning_rate(tmp_path, capsys):

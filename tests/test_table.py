@@ -45,7 +45,7 @@ def test_each_core_trains_with_its_own_protocol_and_overrides_still_win():
     experiment = ROOT / "experiments" / "hamiltonian.py"
 
     def cell(model, *overrides):
-        return table._cell_config("cpu", "mass_spring", model, 0, experiment, overrides)
+        return table.cell_config("cpu", "mass_spring", model, 0, experiment, overrides)
 
     # the oscillators and the ODE on the preset's 128-frame windows, the LSTM on 64 (README)
     assert cell("locornn").data.sequence_length == cell("node").data.sequence_length == 128

@@ -31,18 +31,19 @@ def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, 
     ``train_missing``, only the budgets already finished."""
     found = {}
     for steps in budgets:
-        config = table._cell_config(preset, system, model, seed, table.EXPERIMENT,
-                                    [*overrides, f"--config.train.num_steps={steps}"])
+        config = table.cell_config(preset, system, model, seed, table.EXPERIMENT,
+                                   [*overrides, f"--config.train.num_steps={steps}"])
         if config.train.schedule != "constant":
             raise configs.ConfigError(
                 "budget curves read every budget off one run, which needs a constant learning "
                 f"rate ('train.schedule' = 'constant', got {config.train.schedule!r})")
         workdir = train.default_workdir(config, f"{root}/budget")
+        # before any reuse: a kept summary of another config must never lend its number
+        train.require_same_config(config, workdir, "remove it or give another --runs-root")
         kept = workdir / f"summary_{steps}.json"
         if not kept.exists() and not train_missing:
             continue
         if not kept.exists():
-            train.require_same_config(config, workdir, "remove it or give another --runs-root")
             train.train_and_evaluate(config, workdir, progress=progress)
             shutil.copyfile(workdir / "summary.json", kept)
         found[steps] = json.loads(kept.read_text())

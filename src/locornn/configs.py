@@ -264,10 +264,12 @@ def _validate_forecasting(config: ml_collections.ConfigDict) -> None:
     if start and not context <= start < test_frames:
         raise ConfigError(f"'evaluation.vpt_start' ({start}) must lie in [model.context_frames "
                           f"= {context}, data.test_sequence_length = {test_frames})")
-    if config.model.rollout == "autoregressive" and config.model.kind not in ("locornn", "cornn",
-                                                                              "lstm"):
-        raise ConfigError(f"'model.rollout' = 'autoregressive' needs a recurrent core "
-                          f"(locornn, cornn, lstm), got 'model.kind' = {config.model.kind!r}")
+    from locornn.models.forecasting import check_config
+
+    try:  # the model section's own rules (recurrent core for autoregressive, damping fields)
+        check_config(config.model)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
     if config.train.closed_loop_frames and config.model.rollout != "autoregressive":
         raise ConfigError("'train.closed_loop_frames' needs 'model.rollout' = 'autoregressive'")
     if not -1 <= config.train.closed_loop_frames <= window - context:
@@ -279,11 +281,6 @@ def _validate_forecasting(config: ml_collections.ConfigDict) -> None:
     if config.train.curriculum_steps < 0:
         raise ConfigError(f"'train.curriculum_steps' must be >= 0, got "
                           f"{config.train.curriculum_steps}")
-    if config.model.alpha_max < 0:
-        raise ConfigError(f"'model.alpha_max' must be >= 0 (0: no cap), got "
-                          f"{config.model.alpha_max}")
-    if config.model.velocity_kernel_sum == "zero" and config.model.tie_kernels:
-        raise ConfigError("'model.velocity_kernel_sum' = 'zero' needs 'model.tie_kernels' = False")
 
 
 def from_dict(values: dict) -> ml_collections.ConfigDict:

@@ -57,7 +57,7 @@ def core_overrides(experiment, preset: str, model: str) -> list[str]:
     return [f"--config.{key}={value}" for key, value in fields.items()]
 
 
-def _cell_config(preset, system, model, seed, experiment, overrides):
+def cell_config(preset, system, model, seed, experiment, overrides):
     """A cell's config: preset, the core's own protocol, then ``overrides`` (which win)."""
     return configs.load(f"{experiment}:{preset}", [
         f"--config.data.system={system}", f"--config.model.kind={model}",
@@ -72,7 +72,7 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
     ``vmap_seeds`` the missing seeds are trained together in one process
     (:func:`locornn.seeds.train_seeds`).
     """
-    configs_by_seed = {seed: _cell_config(preset, system, model, seed, experiment, overrides)
+    configs_by_seed = {seed: cell_config(preset, system, model, seed, experiment, overrides)
                        for seed in seeds}
     workdirs = {seed: train.default_workdir(c, root) for seed, c in configs_by_seed.items()}
     missing = [seed for seed in seeds if not _finished(configs_by_seed[seed], workdirs[seed])]
