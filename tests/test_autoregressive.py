@@ -124,11 +124,19 @@ def test_smoothing_init_has_the_reference_mean_and_spread():
 
 
 def test_decode_velocity_makes_the_picture_depend_on_v():
-    model = _model("locornn", decode_velocity=True)
+    """With a linear decoder the picture's logit is ``W_z z_t + W_v v_t + b``, and symplectic
+    Euler gives ``v_t = (z_t - z_{t-1}) / dt``: the decoder reads the true velocity."""
+    model = _model("locornn", decode_velocity=True, decoder_hidden=0)
     params = _init(model)
     out = model.apply({"params": params}, FRAMES)
-    assert params["decoder"]["hidden"]["kernel"].shape[0] == 2 * 16
-    assert out["prediction"].shape == FRAMES.shape
+    kernel, bias = params["decoder"]["project"]["kernel"], params["decoder"]["project"]["bias"]
+    assert kernel.shape[0] == 2 * 16  # [z, v] on the 4x4x1 lattice
+    z = out["z"].reshape(B, T, 16)
+    dt = jax.nn.sigmoid(params["core"]["dt_raw"])
+    v = (z[:, 1:] - z[:, :-1]) / dt
+    logit = jax.scipy.special.logit(out["prediction"][:, 1:].reshape(B, T - 1, -1))
+    # [z, v] is concatenated on the channel axis, so the flattened rows alternate z, v per site
+    _close(logit - z[:, 1:] @ kernel[0::2] - bias, v @ kernel[1::2])
 
 
 def test_zero_sum_velocity_kernel_and_damping_cap_act_on_the_effective_parameters():
