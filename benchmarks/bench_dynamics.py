@@ -1,16 +1,25 @@
-"""Oscillator rollout speed: forward and forward+backward time per step and per sequence.
+"""Oscillator rollout speed, side by side with the reference's PyTorch cell.
 
-For each lattice, times ``jit(sum(rollout))`` (forward) and ``jit(grad(sum(rollout)))`` with
-respect to the parameters and the drives (forward+backward), with ``block_until_ready``, after
-one warm-up call that compiles (its time is reported separately), best of ``--repeats``. One
-call processes a batch of ``--batch`` sequences of ``--steps`` steps; "s/seq" is that call.
+For each case (lattice, batch, steps), times ``jit(sum(rollout))`` (forward) and
+``jit(grad(sum(rollout)))`` with respect to the parameters and the drives (forward+backward),
+with ``block_until_ready``, after one warm-up call that compiles (its time is reported
+separately), best of ``--repeats``. One call processes a batch of ``--batch`` sequences of
+``--steps`` steps; "s/seq" is that call.
 
 The last row times the same step with the *naive* coupling -- ``lax.conv_general_dilated`` on a
 wrap-padded input, differentiated by JAX's own conv transpose rule -- which on XLA:CPU inside
 ``lax.scan`` is the slow path of jax-ml/jax#12868 that ``dynamics.lattice_conv``'s custom VJP
 avoids. It runs fewer steps (``--naive-steps``) and one timed call because it is that slow.
 
-    python benchmarks/bench_dynamics.py                  # a few minutes on 2 cores
+The PyTorch columns time ``torch_reference.reference_rollout`` -- the cell written as the
+reference code writes it (per-step circular pad + ``conv2d``, Python loop over time) -- on the
+same inputs and loss; "speed-up" is PyTorch's forward+backward time over locornn's. PyTorch is
+optional (``pip install -e '.[bench]'``); without it only locornn's columns are printed.
+The rotating-MNIST row also times the reference's encoder and decoder matrix products for the
+same batch (Linear 784 -> 2 x 1296 and 1296 -> 784 on all 128 x 18 frames, forward+backward),
+the rest of a train step's cost.
+
+    python benchmarks/bench_dynamics.py                  # ~5 minutes on 2 cores
     python benchmarks/bench_dynamics.py --quick          # seconds: fewer steps and repeats
     python benchmarks/bench_dynamics.py --lattices 72x72x16 --steps 50 --json out.json
 """
@@ -30,10 +39,17 @@ import numpy as np
 from jax import lax
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # torch_reference (runpy)
 
 from locornn import dynamics as dyn  # noqa: E402
 
 DEFAULT_LATTICES = "23x23x1,36x36x1,72x72x1,72x72x16"
+# Named rows at the experiments' own batch and length (issue 11): (name, lattice, batch, steps)
+EXPERIMENT_CASES = (("rotmnist", (36, 36, 1), 128, 18),     # reference rotating MNIST
+                    ("orient", (72, 72, 1), 128, 50))       # waves/orientation paper preset
+TARGET_SPEEDUP = 3.0        # forward+backward vs the PyTorch cell, every row
+TARGET_72X16_MS = 12.0      # 72x72x16 forward+backward per step, 2 cores
+TARGET_ROTMNIST_MS = 40.0   # rotating MNIST forward+backward per sequence
 REQUIRED_RATIO = 6.0  # the issue: 72x72x16 forward+backward within 6x of forward
 RATIO_LATTICE = (72, 72, 16)
 
@@ -64,7 +80,10 @@ def naive_coupling(padding: str) -> dyn.Coupling:
 
 
 def make_inputs(lattice, args, seed=0):
-    """Random parameters (reference initial dt, gamma, alpha) and a drive sequence."""
+    """Random parameters (reference initial dt, gamma, alpha) and a drive sequence.
+
+    The same numbers as ``torch_reference``'s inputs (same generator, same draws, NCHW there).
+    """
     height, width, channels = lattice
     rng = np.random.default_rng(seed)
     shape = (args.kernel, args.kernel, channels, channels)
@@ -109,16 +128,45 @@ def measure(label: str, lattice, coupling: dyn.Coupling, args) -> dict:
                 ratio=fb / fwd, compile_s=fwd_compile + fb_compile)
 
 
-HEADER = (f"{'coupling':8s} {'lattice':>9s} {'T':>4s} {'fwd ms/step':>11s} {'fwd s/seq':>9s} "
-          f"{'f+b ms/step':>11s} {'f+b s/seq':>9s} {'f+b/fwd':>7s} {'compile s':>9s}")
+def measure_torch(row: dict, lattice, args) -> None:
+    """Add the PyTorch reference cell's times (same sizes, loss and draws) to ``row``."""
+    import torch_reference  # noqa: PLC0415 (optional: needs the [bench] extra)
+
+    ref = torch_reference.time_reference(lattice, args.steps, args.batch, args.kernel,
+                                         repeats=args.repeats)
+    row.update(torch_fwd_ms_per_step=1e3 * ref["fwd_s"] / args.steps,
+               torch_fwd_bwd_ms_per_step=1e3 * ref["fwd_bwd_s"] / args.steps,
+               speedup=ref["fwd_bwd_s"] / row["fwd_bwd_s_per_seq"], torch=ref["version"])
+
+
+def matmul_cost(batch: int, steps: int, repeats: int) -> float:
+    """Seconds of the rotating-MNIST encoder+decoder products, forward+backward, one batch."""
+    rng = np.random.default_rng(0)
+    frames = jnp.asarray(rng.random((batch * steps, 784)), jnp.float32)
+    weights = (jnp.asarray(0.01 * rng.standard_normal((784, 2 * 1296)), jnp.float32),
+               jnp.asarray(0.01 * rng.standard_normal((1296, 784)), jnp.float32))
+
+    def loss(weights, frames):
+        encoder, decoder = weights
+        mean = (frames @ encoder)[:, :1296]
+        return jnp.sum(jax.nn.sigmoid(mean @ decoder))
+
+    return best_time(jax.jit(jax.grad(loss)), weights, frames, repeats=repeats)[1]
+
+
+HEADER = (f"{'case':8s} {'lattice':>9s} {'B':>4s} {'T':>4s} {'fwd ms/step':>11s} "
+          f"{'f+b ms/step':>11s} {'f+b s/seq':>9s} {'f+b/fwd':>7s} {'compile s':>9s} "
+          f"{'torch fwd':>9s} {'torch f+b':>9s} {'speed-up':>8s}")
 
 
 def format_row(row: dict) -> str:
-    """One line of the results table."""
-    return (f"{row['label']:8s} {row['lattice']:>9s} {row['steps']:4d} "
-            f"{row['fwd_ms_per_step']:11.2f} {row['fwd_s_per_seq']:9.3f} "
-            f"{row['fwd_bwd_ms_per_step']:11.2f} {row['fwd_bwd_s_per_seq']:9.3f} "
-            f"{row['ratio']:7.1f} {row['compile_s']:9.1f}")
+    """One line of the results table (PyTorch columns blank when it was not run)."""
+    torch_part = (f" {row['torch_fwd_ms_per_step']:9.2f} {row['torch_fwd_bwd_ms_per_step']:9.2f} "
+                  f"{row['speedup']:7.1f}x" if "speedup" in row else "")
+    return (f"{row['label']:8s} {row['lattice']:>9s} {row['batch']:4d} {row['steps']:4d} "
+            f"{row['fwd_ms_per_step']:11.2f} {row['fwd_bwd_ms_per_step']:11.2f} "
+            f"{row['fwd_bwd_s_per_seq']:9.3f} {row['ratio']:7.1f} {row['compile_s']:9.1f}"
+            + torch_part)
 
 
 def ratio_verdict(rows: list[dict]) -> str | None:
@@ -130,6 +178,33 @@ def ratio_verdict(rows: list[dict]) -> str | None:
             return (f"{verdict}: {target} forward+backward / forward = {row['ratio']:.1f} "
                     f"(required <= {REQUIRED_RATIO:g}; timings are noisy)")
     return None
+
+
+def target_verdicts(rows: list[dict]) -> list[str]:
+    """PASS/FAIL lines for issue 11's targets that the rows measured (timings are noisy)."""
+    def line(ok: bool, text: str) -> str:
+        return f"{'PASS' if ok else 'FAIL'}: {text}"
+
+    lines = []
+    compared = [row for row in rows if "speedup" in row]
+    if compared:
+        slowest = min(compared, key=lambda row: row["speedup"])
+        lines.append(line(slowest["speedup"] >= TARGET_SPEEDUP,
+                          f"forward+backward >= {TARGET_SPEEDUP:g}x the PyTorch cell at every "
+                          f"size (lowest {slowest['speedup']:.1f}x, {slowest['label']} "
+                          f"{slowest['lattice']} B={slowest['batch']})"))
+    for row in rows:
+        if row["label"] == "custom" and row["lattice"] == "72x72x16" and row["batch"] == 16:
+            lines.append(line(row["fwd_bwd_ms_per_step"] <= TARGET_72X16_MS,
+                              f"72x72x16 forward+backward {row['fwd_bwd_ms_per_step']:.1f} "
+                              f"ms/step (target <= {TARGET_72X16_MS:g})"))
+        if row["label"] == "rotmnist":
+            lines.append(line(1e3 * row["fwd_bwd_s_per_seq"] <= TARGET_ROTMNIST_MS,
+                              f"rotating MNIST recurrence {1e3 * row['fwd_bwd_s_per_seq']:.0f} "
+                              f"ms/sequence forward+backward (target <= "
+                              f"{TARGET_ROTMNIST_MS:g}; encoder+decoder matmuls "
+                              f"{1e3 * row['matmul_s']:.0f} ms)"))
+    return lines
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -145,6 +220,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--naive-steps", type=int, default=10,
                         help="steps for the naive-coupling row (10; 0 skips it)")
     parser.add_argument("--naive-lattice", type=parse_lattice, default="72x72x16")
+    parser.add_argument("--no-experiments", action="store_true",
+                        help="skip the rotating-MNIST and orientation rows")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the PyTorch reference columns even when torch is installed")
     parser.add_argument("--quick", action="store_true",
                         help="fast variant: 20 steps, 1 repeat, 3 naive steps")
     parser.add_argument("--json", default=None, help="also write the results to this path")
@@ -154,19 +233,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def torch_available(args) -> bool:
+    if args.no_torch:
+        return False
+    try:
+        import torch  # noqa: F401, PLC0415
+    except ImportError:
+        print("PyTorch is not installed: only locornn's columns. For the side-by-side table: "
+              "pip install -e '.[bench]' (CPU-only wheels: add --extra-index-url "
+              "https://download.pytorch.org/whl/cpu)")
+        return False
+    return True
+
+
+def cases(args) -> list[tuple[str, tuple[int, int, int], int, int]]:
+    """(label, lattice, batch, steps) of every row to time."""
+    rows = [("custom", lattice, args.batch, args.steps) for lattice in args.lattices]
+    if not args.no_experiments:
+        rows += [(name, lattice, batch, min(steps, args.steps) if args.quick else steps)
+                 for name, lattice, batch, steps in EXPERIMENT_CASES]
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = jax.devices()[0]
+    with_torch = torch_available(args)
     print(f"jax {jax.__version__}, backend {jax.default_backend()}, device {device} "
           f"({device.device_kind}), {os.cpu_count()} CPUs")
     print(f"kernel {args.kernel}x{args.kernel}, {args.padding} padding, "
-          f"{'tied' if args.tied else 'untied'} kernels, batch {args.batch}, "
-          f"best of {args.repeats} after a warm-up; s/seq = one call (batch x T steps)")
+          f"{'tied' if args.tied else 'untied'} kernels, best of {args.repeats} after a "
+          f"warm-up; ms/step = one call / T; s/seq = one call (a batch of B sequences)")
     print(HEADER)
     rows = []
-    for lattice in args.lattices:
-        rows.append(measure("custom", lattice, dyn.LocalCoupling(args.padding), args))
-        print(format_row(rows[-1]), flush=True)
+    for label, lattice, batch, steps in cases(args):
+        case_args = argparse.Namespace(**{**vars(args), "batch": batch, "steps": steps})
+        row = measure(label, lattice, dyn.LocalCoupling(args.padding), case_args)
+        if with_torch and args.padding == "circular" and not args.tied:
+            measure_torch(row, lattice, case_args)
+        if label == "rotmnist":
+            row["matmul_s"] = matmul_cost(batch, steps, args.repeats)
+        rows.append(row)
+        print(format_row(row), flush=True)
     if args.naive_steps > 0:
         naive_args = argparse.Namespace(**{**vars(args), "steps": args.naive_steps,
                                            "repeats": 1})
@@ -174,16 +282,21 @@ def main(argv: list[str] | None = None) -> int:
                             naive_args))
         print(format_row(rows[-1]), flush=True)
         print("naive = lax.conv on a wrap-padded input with autodiff's conv transpose "
-              "(the XLA:CPU trap of jax-ml/jax#12868); custom = dynamics.lattice_conv")
-    verdict = ratio_verdict(rows)
-    if verdict:
+              "(the XLA:CPU trap of jax-ml/jax#12868); custom = dynamics.lattice_conv; "
+              "rotmnist/orient = the experiments' batch and length")
+    for row in rows:
+        if "matmul_s" in row:
+            print(f"rotating MNIST encoder+decoder matmuls (B={row['batch']} x T={row['steps']} "
+                  f"frames, forward+backward): {1e3 * row['matmul_s']:.0f} ms per batch")
+    verdicts = [v for v in [ratio_verdict(rows), *target_verdicts(rows)] if v]
+    for verdict in verdicts:
         print(verdict)
     if args.json:
         meta = dict(jax=jax.__version__, backend=jax.default_backend(), device=str(device),
                     kernel=args.kernel, padding=args.padding, tied=args.tied,
-                    repeats=args.repeats)
+                    repeats=args.repeats, cpus=os.cpu_count())
         with open(args.json, "w") as f:
-            json.dump(dict(meta=meta, results=rows, verdict=verdict), f, indent=2)
+            json.dump(dict(meta=meta, results=rows, verdicts=verdicts), f, indent=2)
     return 0
 
 

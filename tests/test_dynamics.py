@@ -397,3 +397,82 @@ def test_rollout_initial_state_shape_mismatch_is_rejected():
     good = dyn.State(jnp.zeros((2, 5, 5, 1)), jnp.zeros((2, 5, 5, 1)))
     with pytest.raises(ValueError, match=r"initial state.*does not match drives"):
         dyn.rollout(params, drives[0], good)  # drives without the time axis
+
+
+# --------------------------------------------------------------------------------------------
+# The rollout's hand-written backward pass (parameter gradients outside the scan)
+
+
+def _rollout_problem(coupling, channels, tied, bias_shape, constants_shape, seed=0):
+    """Random parameters, drives, a moving initial state and output weights (float64)."""
+    rng = np.random.default_rng(seed)
+    if isinstance(coupling, dyn.DenseCoupling):
+        state, kernel_shape = (3, 6), (6, 6)
+    else:
+        state, kernel_shape = (2, 5, 6, channels), (3, 3, channels, channels)
+    kernel = lambda: jnp.asarray(0.4 * rng.standard_normal(kernel_shape))  # noqa: E731
+    constant = lambda low, high: jnp.asarray(rng.uniform(low, high, constants_shape))  # noqa: E731
+    params = dyn.OscillatorParams(kernel(), None if tied else kernel(),
+                                  jnp.asarray(rng.standard_normal(bias_shape)),
+                                  constant(0.1, 0.3), constant(0.5, 1.5), constant(0.2, 0.8))
+    steps = 7
+    drives = jnp.asarray(rng.standard_normal((steps, *state)))
+    initial = dyn.State(*(jnp.asarray(rng.standard_normal(state)) for _ in range(2)))
+    weights = [jnp.asarray(rng.standard_normal((steps, *state))) for _ in range(2)]
+    return params, drives, initial, weights
+
+
+def _loss_gradients(coupling, problem, hoist):
+    params, drives, initial, (wz, wv) = problem
+
+    def loss(params, drives, initial):  # both outputs, nonlinearly
+        zs, vs = dyn.rollout(params, drives, initial, coupling, return_velocity=True,
+                             hoist_gradients=hoist)
+        return jnp.sum(jnp.sin(zs) * wz) + jnp.sum(vs ** 2 * wv)
+
+    return jax.grad(loss, argnums=(0, 1, 2))(params, drives, initial)
+
+
+@pytest.mark.parametrize("coupling,channels,tied,bias_shape,constants_shape", [
+    (dyn.LocalCoupling("circular"), 1, False, (1,), ()),
+    (dyn.LocalCoupling("zero"), 1, True, (5, 6, 1), ()),
+    (dyn.LocalCoupling("circular"), 3, False, (3,), ()),
+    (dyn.LocalCoupling("zero"), 2, True, (5, 6, 2), (2,)),  # constants per channel
+    (dyn.DenseCoupling(), None, False, (6,), ()),
+], ids=["1ch", "1ch-zero-tied-site-bias", "3ch", "2ch-tied-per-channel", "dense"])
+def test_hoisted_gradients_equal_autodiff_of_the_scan(coupling, channels, tied, bias_shape,
+                                                      constants_shape):
+    with jax.enable_x64():
+        problem = _rollout_problem(coupling, channels, tied, bias_shape, constants_shape)
+        hoisted = _loss_gradients(coupling, problem, hoist=True)
+        autodiff = _loss_gradients(coupling, problem, hoist=False)
+    assert jax.tree.structure(hoisted) == jax.tree.structure(autodiff)
+    for ours, reference in zip(jax.tree.leaves(hoisted), jax.tree.leaves(autodiff), strict=True):
+        assert ours.shape == reference.shape
+        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12)
+
+
+def test_hoisted_gradients_pass_finite_differences():
+    with jax.enable_x64():
+        params, drives, initial, (wz, _) = _rollout_problem(dyn.LocalCoupling(), 1, False,
+                                                            (1,), ())
+
+        def loss(params, drives, initial):
+            return jnp.sum(jnp.sin(dyn.rollout(params, drives, initial)) * wz)
+
+        check_grads(loss, (params, drives, initial), order=1, modes=["rev"])
+
+
+def test_hoisted_gradients_work_under_jit_and_vmap_over_seeds():
+    problem = _rollout_problem(dyn.LocalCoupling(), 1, False, (1,), ())
+    params, drives, initial, _ = problem
+    stacked = jax.tree.map(lambda x: jnp.stack([x, 2 * x]).astype(jnp.float32), params)
+
+    def loss(params):
+        return jnp.sum(dyn.rollout(params, drives.astype(jnp.float32)) ** 2)
+
+    batched = jax.jit(jax.vmap(jax.grad(loss)))(stacked)
+    for seed in range(2):
+        alone = jax.grad(loss)(jax.tree.map(lambda x: x[seed], stacked))  # noqa: B023
+        for a, b in zip(jax.tree.leaves(batched), jax.tree.leaves(alone), strict=True):
+            np.testing.assert_allclose(a[seed], b, rtol=1e-5, atol=1e-6)
