@@ -27,8 +27,10 @@ the rest of a train step's cost.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -39,7 +41,6 @@ import numpy as np
 from jax import lax
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # torch_reference (runpy)
 
 from locornn import dynamics as dyn  # noqa: E402
 
@@ -129,11 +130,16 @@ def measure(label: str, lattice, coupling: dyn.Coupling, args) -> dict:
 
 
 def measure_torch(row: dict, lattice, args) -> None:
-    """Add the PyTorch reference cell's times (same sizes, loss and draws) to ``row``."""
-    import torch_reference  # noqa: PLC0415 (optional: needs the [bench] extra)
+    """Add the PyTorch reference cell's times (same sizes, loss and draws) to ``row``.
 
-    ref = torch_reference.time_reference(lattice, args.steps, args.batch, args.kernel,
-                                         repeats=args.repeats)
+    Measured in a child process (see ``torch_reference.main``), so that PyTorch's threads are
+    gone before the next JAX row is timed.
+    """
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "torch_reference.py")
+    numbers = [*lattice, args.steps, args.batch, args.kernel, args.repeats]
+    out = subprocess.run([sys.executable, script, *map(str, numbers)], check=True,
+                         capture_output=True, text=True).stdout
+    ref = json.loads(out.strip().splitlines()[-1])
     row.update(torch_fwd_ms_per_step=1e3 * ref["fwd_s"] / args.steps,
                torch_fwd_bwd_ms_per_step=1e3 * ref["fwd_bwd_s"] / args.steps,
                speedup=ref["fwd_bwd_s"] / row["fwd_bwd_s_per_seq"], torch=ref["version"])
@@ -236,9 +242,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def torch_available(args) -> bool:
     if args.no_torch:
         return False
-    try:
-        import torch  # noqa: F401, PLC0415
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:
         print("PyTorch is not installed: only locornn's columns. For the side-by-side table: "
               "pip install -e '.[bench]' (CPU-only wheels: add --extra-index-url "
               "https://download.pytorch.org/whl/cpu)")

@@ -1,7 +1,7 @@
 """Time of one training step (forward, backward, optimiser update) of each experiment's preset.
 
 For each experiment (``experiments/<name>.py``) the preset is loaded unchanged except for the
-data set sizes, which are cut to one batch (``data.num_train``) and a few test sequences so that
+data set sizes, which are cut to one batch (``data.num_train``) and one batch of test sequences so that
 no time goes into generating data: the step itself (model, loss, optimiser, shapes) is the
 preset's. The step is ``train.make_train_step`` -- the same function ``make train`` runs --
 jitted, timed after a warm-up call whose time (compilation) is reported separately.
@@ -31,7 +31,8 @@ SEQUENCE_EXPERIMENTS = ("waves", "noise", "rotating_mnist", "orientation")
 
 def small_data(config) -> list[str]:
     """Overrides that keep the preset's step but generate only one batch of training data."""
-    return [f"--config.data.num_train={config.train.batch_size}", "--config.data.num_test=2"]
+    batch = config.train.batch_size
+    return [f"--config.data.num_train={batch}", f"--config.data.num_test={batch}"]
 
 
 def time_step(experiment: str, preset: str, steps: int) -> dict:

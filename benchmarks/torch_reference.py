@@ -15,6 +15,8 @@ nothing else in locornn imports it.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import time
 
@@ -92,3 +94,22 @@ def time_reference(lattice, steps: int, batch: int, kernel: int = 3, repeats: in
 
     return dict(fwd_s=best(forward), fwd_bwd_s=best(forward_backward),
                 threads=torch.get_num_threads(), version=torch.__version__)
+
+
+def main() -> None:
+    """``python torch_reference.py H W C STEPS BATCH KERNEL REPEATS``: one JSON line.
+
+    ``bench_dynamics`` runs each PyTorch measurement in its own process: PyTorch's OpenMP
+    threads keep spinning after a call and would slow the next JAX measurement (seen: +60%).
+    """
+    parser = argparse.ArgumentParser()
+    for name in ("height", "width", "channels", "steps", "batch", "kernel", "repeats"):
+        parser.add_argument(name, type=int)
+    args = parser.parse_args()
+    result = time_reference((args.height, args.width, args.channels), args.steps, args.batch,
+                            args.kernel, args.repeats)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
