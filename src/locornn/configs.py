@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import math
 import pathlib
 
 import ml_collections
@@ -193,12 +194,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         size = config.get(path.split(".")[0]).get(path.split(".")[1])
         if size % 2 != 1 or size < 1:
             raise ConfigError(f"config key {path!r} must be a positive odd number, got {size}")
-    for path in ("train.num_steps", "train.batch_size", "train.log_every", "train.eval_every",
-                 "train.checkpoint_every", "data.sequence_length", "data.num_train",
-                 "data.num_test", "model.lattice", "model.channels"):
-        section, key = path.split(".")
-        if config[section][key] < 1:
-            raise ConfigError(f"config key {path!r} must be >= 1, got {config[section][key]}")
+    _validate_ranges(config)
     _validate_sizes(config)
     train = config.train
     if train.warmup_steps < 0 or train.decay_steps < 0:
@@ -222,9 +218,51 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.data.sequence_length < 3:
         raise ConfigError("config key 'data.sequence_length' must be >= 3 (two frames of "
                           "context and one to predict)")
+    if config.data.name != "hamiltonian" and config.data.num_train < config.train.batch_size:
+        raise ConfigError(f"'data.num_train' ({config.data.num_train}) must be at least "
+                          f"'train.batch_size' ({config.train.batch_size})")
     if config.data.num_test < config.train.batch_size and config.train.eval_batches:
         raise ConfigError(f"'data.num_test' ({config.data.num_test}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
+
+
+# Numeric fields and the smallest value each may take ((low, inclusive); floats must be finite).
+_AT_LEAST_ONE = ("train.num_steps", "train.batch_size", "train.log_every", "train.eval_every",
+                 "train.checkpoint_every", "train.max_checkpoints", "data.sequence_length",
+                 "data.num_train", "data.num_test", "data.image_size", "model.lattice",
+                 "model.channels", "model.hidden_units", "model.encoded_channels",
+                 "model.conv_features", "model.conv_depth", "model.encoded_units",
+                 "model.gru_units", "model.lstm_units", "model.node_units", "model.node_width",
+                 "model.unroll")
+_AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_sequences",
+                  "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
+                  "train.clip_norm", "train.late_weight", "data.speed_min", "data.speed_max")
+_POSITIVE = ("train.learning_rate", "model.dt", "model.node_dt", "model.node_frame_dt",
+             "data.wavelength_min", "data.wavelength_max")
+
+
+def _validate_ranges(config: ml_collections.ConfigDict) -> None:
+    """Sizes >= 1, rates and constants in range and finite (a NaN learning rate is refused)."""
+    def value(path):
+        section, key = path.split(".")
+        return config[section][key] if key in config[section] else None
+
+    for paths, ok, wording in ((_AT_LEAST_ONE, lambda x: x >= 1, ">= 1"),
+                               (_AT_LEAST_ZERO, lambda x: x >= 0, ">= 0"),
+                               (_POSITIVE, lambda x: x > 0, "> 0")):
+        for path in paths:
+            x = value(path)
+            if x is not None and not (math.isfinite(x) and ok(x)):
+                raise ConfigError(f"config key {path!r} must be finite and {wording}, got {x}")
+    model = config.model
+    if model.learn_constants and model.dt >= 1:  # learned as sigmoid(raw): dt in (0, 1)
+        raise ConfigError(f"config key 'model.dt' must be < 1 when model.learn_constants "
+                          f"(dt = sigmoid(raw)), got {model.dt}")
+    data = config.data
+    for low, high in (("wavelength_min", "wavelength_max"), ("speed_min", "speed_max")):
+        if low in data and data[low] > data[high]:
+            raise ConfigError(f"'data.{low}' ({data[low]}) must not exceed 'data.{high}' "
+                              f"({data[high]})")
 
 
 def _validate_sizes(config: ml_collections.ConfigDict) -> None:
