@@ -1,8 +1,8 @@
 """Time of one training step (forward, backward, optimiser update) of each experiment's preset.
 
 For each experiment (``experiments/<name>.py``) the preset is loaded unchanged except for the
-data set sizes, which are cut to one batch (``data.num_train``) and one batch of test sequences so that
-no time goes into generating data: the step itself (model, loss, optimiser, shapes) is the
+data set sizes, which are cut to one batch of training and of test sequences so that no time
+goes into generating data: the step itself (model, loss, optimiser, shapes) is the
 preset's. The step is ``train.make_train_step`` -- the same function ``make train`` runs --
 jitted, timed after a warm-up call whose time (compilation) is reported separately.
 
@@ -16,12 +16,13 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench_forecast (also runpy)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from bench_forecast import _time as time_steps  # noqa: E402
 
 from locornn import configs, tasks, train  # noqa: E402
 
@@ -43,15 +44,7 @@ def time_step(experiment: str, preset: str, steps: int) -> dict:
     state = train.create_train_state(config, task)
     step = train.make_train_step(task)
     batch = jnp.asarray(task.train_batch(0))
-    start = time.perf_counter()
-    state, out = step(state, batch)
-    jax.block_until_ready(out)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(steps):
-        state, out = step(state, batch)
-    jax.block_until_ready(out)
-    step_s = (time.perf_counter() - start) / steps
+    compile_s, step_s = time_steps(step, state, batch, steps)
     return dict(experiment=experiment, preset=preset, batch=int(batch.shape[0]),
                 shape=list(batch.shape), step_ms=1e3 * step_s, compile_s=compile_s,
                 steps_per_s=1 / step_s)

@@ -12,9 +12,9 @@ Knobs: ``model.kernel_size`` (3, 5, 7, 9), the training wavelength
 (``data.wavelength_min`` = ``data.wavelength_max`` for one wavelength: 5, 10, 16 or 24 px) and
 ``analysis.wavelength`` for the gratings (0: the middle of the training range).
 
-Presets: as waves (smoke, cpu: 32x32 lattice; paper: 72x72 lattice, as in the paper), with the
-analysis on. At the paper's dt = 0.125 an oscillator period is ~50 steps, so the paper preset
-shows each grating for 100 frames.
+Presets: as waves (smoke, cpu: 32x32 lattice; paper and reference: 72x72 lattice, as in the
+paper), with the analysis on. At the paper's dt = 0.125 an oscillator period is ~50 steps, so
+the paper and reference presets show each grating for 100 frames.
 """
 
 import pathlib
@@ -28,7 +28,9 @@ def get_config(preset: str = "cpu"):
     config = _WAVES.get_config(preset)
     config.experiment = "orientation"
     config.analysis.orientation = True
-    if preset == "paper":
+    if preset == "reference":  # the paper's 72x72 lattice
+        config.model.lattice = 72
+    if preset in ("paper", "reference"):
         config.analysis.length, config.analysis.transient = 100, 20
     if preset == "smoke":
         config.analysis.length, config.analysis.transient = 8, 2

@@ -10,6 +10,11 @@ Presets:
   smoke: 8x8 lattice, 12x12 frames, 6-frame sequences: seconds, for tests.
   cpu:   36x36x1 lattice on 28x28 frames, one period (18 frames) per training sequence.
   paper: 36x36 lattice, batch 128, 2 periods per training sequence, 20k steps: GPU/TPU.
+  reference: the reference code's model and training, choice by choice (DESIGN.md 2b): VAE
+         encoder 784 -> 2 x 1296 with a sample and KL in training, LayerNorm without affine,
+         K_z, K_v, K_x 3x3 initialised to 1/1296, one bias per site, z0 = f(x_0), Bernoulli
+         decoder 1296 -> 784, target (t + 1) mod 18, loss averaged over frames, SGD momentum 0.9
+         at lr 2.5e-4, batch 128, 18,750 steps (50 epochs of 48k digits).
 """
 
 from locornn import configs
@@ -39,6 +44,22 @@ PRESETS = {
         "train.schedule": "cosine", "train.warmup_steps": 500, "train.clip_norm": 1.0,
         "train.eval_every": 1000, "train.checkpoint_every": 1000, "train.log_every": 100,
         "train.eval_batches": 0,
+    },
+    "reference": {
+        "data.image_size": 28, "data.sequence_length": 18, "data.test_sequence_length": 72,
+        "data.num_train": 48000, "data.num_test": 1000, "data.wrap_target": True,
+        "model.lattice": 36, "model.channels": 1, "model.encoded_channels": 1,
+        "model.kernel_size": 3, "model.drive_kernel_size": 3, "model.padding": "circular",
+        "model.dt": 0.125, "model.gamma": 1.0, "model.alpha": 0.5,
+        "model.coupling_init": "constant", "model.site_bias": True, "model.encoder": "gaussian",
+        "model.drive_layernorm": True, "model.decoder": "mlp", "model.output": "sigmoid",
+        "model.initial_state": "encoder_output",
+        "train.optimizer": "sgd", "train.momentum": 0.9, "train.learning_rate": 2.5e-4,
+        "train.batch_size": 128, "train.num_steps": 18750, "train.loss": "bce",
+        "train.time_reduction": "mean", "train.kl_weight": 1.0,
+        "train.log_every": 50, "train.eval_every": 750, "train.checkpoint_every": 750,
+        "train.eval_batches": 4, "train.probe_sequences": 4,
+        "analysis.waves": True, "figures.num_frames": 12,
     },
 }
 

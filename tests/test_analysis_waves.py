@@ -236,3 +236,52 @@ def test_autocorrelation_length_grows_with_smoothing(circular):
     assert lengths[0] < lengths[1] < lengths[2]
     # Gaussian smoothing of width sigma: autocorrelation exp(-d^2 / (4 sigma^2)), length 2 sigma
     np.testing.assert_allclose(lengths, [2.0, 4.0, 8.0], rtol=0.15)
+
+
+# ---------------------------------------------------------------------------------------------
+# The reference's band-pass (Butterworth order 5, 0.2-0.4 of Nyquist, causal) + Hilbert phase
+# ---------------------------------------------------------------------------------------------
+
+REFERENCE_PERIOD = 6.5  # 0.154 cycles/step = 0.31 of Nyquist: inside the reference's band
+
+
+def test_reference_bandpass_is_causal_and_keeps_its_band_only():
+    t = np.arange(400)
+    inside = np.sin(2 * np.pi * t / REFERENCE_PERIOD)
+    below = np.sin(2 * np.pi * t / 40.0)  # 0.05 of Nyquist
+    out = waves.reference_bandpass(np.stack([inside, below], axis=1))
+    late = slice(100, None)  # past the start-up transient
+    assert np.std(out[late, 0]) > 0.8 * np.std(inside[late])
+    assert np.std(out[late, 1]) < 0.01 * np.std(below[late])
+    changed = inside.copy()
+    changed[300:] = 0.0  # causal: the future cannot change the past
+    np.testing.assert_array_equal(waves.reference_bandpass(changed[:, None])[:300, 0],
+                                  waves.reference_bandpass(inside[:, None])[:300, 0])
+
+
+@pytest.mark.parametrize("theta_deg", [30.0, 200.0])
+def test_reference_band_recovers_a_traveling_waves_speed_and_direction(theta_deg):
+    m = waves.wave_metrics(plane_wave(theta_deg, period=REFERENCE_PERIOD), band="reference")
+    assert m["traveling_wave_strength"] > 0.95
+    assert _angle_diff_deg(m["wave_direction"], np.deg2rad(theta_deg)) < 3.0
+    assert m["wave_speed"] == pytest.approx(12.0 / REFERENCE_PERIOD, rel=0.05)
+
+
+def test_reference_band_finds_no_traveling_wave_in_a_standing_wave_or_white_noise():
+    standing = waves.wave_metrics(standing_wave(period=REFERENCE_PERIOD), band="reference")
+    assert standing["traveling_wave_strength"] < 0.15
+    assert standing["standing_wave_index"] > 0.95
+    noise = np.random.default_rng(0).standard_normal((T, H, W, C))
+    white = waves.wave_metrics(noise, band="reference")
+    assert white["traveling_wave_strength"] < 0.15
+    assert white["local_synchrony"] < 0.5
+
+
+def test_reference_phase_and_band_are_checked():
+    filtered, phase = waves.reference_phase(plane_wave(0.0, period=REFERENCE_PERIOD))
+    assert phase.shape == filtered.shape == (T, H, W, C)
+    assert np.all(np.abs(phase) <= np.pi)
+    with pytest.raises(ValueError, match="0 < low < high < 1"):
+        waves.reference_bandpass(np.zeros((10, 2)), band=(0.4, 0.2))
+    with pytest.raises(ValueError, match="band must be one of"):
+        waves.wave_metrics(plane_wave(0.0), band="causal")

@@ -7,6 +7,7 @@ import math
 import jax
 import numpy as np
 import pytest
+from PIL import Image
 
 from locornn import data, plots, train
 from locornn.analysis import wave_report as wr
@@ -72,6 +73,13 @@ def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plo
     expected = analysis_waves.wave_metrics(loaded[3])
     for key, value in expected.items():
         assert _same(saved["metrics"][key], value), key
+    # ... and again on the reference's causal band-pass, with its wave video (raw | band | hue)
+    banded = analysis_waves.wave_metrics(loaded[3], band="reference")
+    for key, value in banded.items():
+        assert _same(saved["metrics_reference_band"][key], value), key
+    assert report["files"]["video"] == str(run_dir / "waves_phase.gif")
+    with Image.open(run_dir / "waves_phase.gif") as gif:
+        assert gif.n_frames == loaded[3].shape[1]  # one frame per step of the first sequence
 
 
 def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_one(
@@ -135,3 +143,21 @@ def test_command_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):
         experiment_config("waves", figures__enabled=False).to_json())
     assert _cli(["waves", str(tmp_path)]) == 2  # a config but no checkpoint yet
     assert "no checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lead", [3, -2, 0])
+def test_derivative_lag_finds_how_far_the_metric_leads_the_loss(lead):
+    """A metric whose jump comes `lead` evaluations before the loss's drop: lag = lead * 100."""
+    steps = np.arange(0, 4000, 100)
+    rise = 1 / (1 + np.exp(-(steps - 2000) / 150))
+    metric = np.interp(steps + lead * 100, steps, rise)  # shifted earlier by `lead` intervals
+    loss = 10 * np.exp(-2 * rise)  # drops as the (unshifted) rise happens
+    lag = wr.derivative_lag(steps, metric, steps, loss)
+    assert lag["lag_steps"] == lead * 100
+    assert lag["correlation"] < -0.9  # the loss falls as the metric rises
+
+
+def test_derivative_lag_is_nan_without_enough_points_or_change():
+    assert math.isnan(wr.derivative_lag([0, 1, 2], [0, 1, 2], [0, 1, 2], [3, 2, 1])["lag_steps"])
+    assert math.isnan(wr.derivative_lag(range(10), np.ones(10), range(10),
+                                        np.arange(10.0) + 1)["lag_steps"])

@@ -23,7 +23,7 @@ import ml_collections
 from absl import flags
 from ml_collections import config_flags
 
-PRESETS = ("smoke", "cpu", "paper")
+PRESETS = ("smoke", "cpu", "paper", "reference")
 
 
 class ConfigError(ValueError):
@@ -53,6 +53,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.mnist_source = "auto"  # "auto" | "idx" | "tfds" | "digits"
     c.data.rotation_step = 20.0  # degrees per frame (18 frames per period)
     c.data.rotation_start = 0.0
+    # sequence tasks: the last frame's prediction is scored against the first frame (the
+    # sequence is one period of a cycle, as the reference's rotating MNIST)
+    c.data.wrap_target = False
     c.data.system = "mass_spring"  # hamiltonian: one of locornn.data.hamiltonian.SYSTEMS
     c.data.trajectory_length = 256  # hamiltonian: frames per training trajectory
     c.data.cache_dir = "cache/hamiltonian"  # generated trajectories are cached here
@@ -71,11 +74,17 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.gamma = 1.0
     c.model.alpha = 0.5
     c.model.learn_constants = True  # dt = sigmoid(raw), gamma/alpha = relu(raw)
-    c.model.coupling_init = "lecun"  # "lecun" | "smoothing" (1/n + N(0, 0.1^2): the reference)
+    # "lecun" | "smoothing" (1/n + N(0, 0.1^2): the reference's Hamiltonian suite) | "constant"
+    # (1 / lattice sites, no noise: the reference's rotating MNIST); also K_x in sequence models
+    c.model.coupling_init = "lecun"
     c.model.alpha_max = 0.0  # >0: cap the learned damping alpha (0: no cap)
     c.model.velocity_kernel_sum = "free"  # "free" | "zero" (K_v cannot damp on the whole)
-    c.model.initial_state = "zeros"  # "zeros" | "encoded" (z from the first frame's drive)
-    c.model.encoder = "mlp"  # "mlp" | "conv"
+    # "zeros" | "encoded" (z from the first frame's drive K_x * f(x_0)) | "encoder_output"
+    # (z = f(x_0) itself, the reference's rotating MNIST; needs encoded_channels == channels)
+    c.model.initial_state = "zeros"
+    # "mlp" | "conv" | "gaussian" (the reference's VAE encoder: Linear -> mean, log-variance; a
+    # sample in training (the mean in evaluation), KL to N(0, I) added to the loss)
+    c.model.encoder = "mlp"
     c.model.decoder = "mlp"  # "mlp" | "conv"
     c.model.decoder_hidden = 0  # MLP decoder: leaky-ReLU layer before the image (0: linear)
     c.model.encoded_channels = 1  # channels of f(x) on the lattice (input of Kx)
@@ -106,6 +115,14 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.num_steps = 1000
     c.train.batch_size = 16
     c.train.learning_rate = 1e-3
+    c.train.optimizer = "adam"  # "adam" | "sgd" (with train.momentum, as the reference's MNIST)
+    c.train.momentum = 0.9
+    # sequence tasks: "mse" (squared error) | "bce" (Bernoulli likelihood of pixels in [0, 1])
+    c.train.loss = "mse"
+    # per frame, the loss sums over pixels; over frames it is summed ("sum") or averaged
+    # ("mean", as the reference's rotating MNIST), then averaged over the batch
+    c.train.time_reduction = "sum"
+    c.train.kl_weight = 1.0  # model.encoder = "gaussian": weight of KL(q(s|x) || N(0, I))
     c.train.schedule = "constant"  # "constant" | "cosine" (over decay_steps, after warmup)
     c.train.warmup_steps = 0
     c.train.decay_steps = 0  # cosine decay length; 0 means train.num_steps at config time
@@ -153,14 +170,17 @@ _CHOICES = {
     "data.mnist_source": ("auto", "idx", "tfds", "digits"),
     "model.kind": ("locornn", "cornn", "lstm", "node"),
     "model.padding": ("circular", "zero"),
-    "model.initial_state": ("zeros", "encoded"),
-    "model.encoder": ("mlp", "conv"),
+    "model.initial_state": ("zeros", "encoded", "encoder_output"),
+    "model.encoder": ("mlp", "conv", "gaussian"),
     "model.decoder": ("mlp", "conv"),
     "model.output": ("sigmoid", "linear"),
     "model.rollout": ("open_loop", "autoregressive"),
-    "model.coupling_init": ("lecun", "smoothing"),
+    "model.coupling_init": ("lecun", "smoothing", "constant"),
     "model.velocity_kernel_sum": ("free", "zero"),
     "train.schedule": ("constant", "cosine"),
+    "train.optimizer": ("adam", "sgd"),
+    "train.loss": ("mse", "bce"),
+    "train.time_reduction": ("sum", "mean"),
 }
 
 
@@ -218,6 +238,19 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.data.sequence_length < 3:
         raise ConfigError("config key 'data.sequence_length' must be >= 3 (two frames of "
                           "context and one to predict)")
+    model = config.model
+    if (model.initial_state == "encoder_output" and model.kind == "locornn"
+            and model.encoded_channels != model.channels):
+        raise ConfigError(f"model.initial_state = 'encoder_output' starts z at f(x_0): it needs "
+                          f"'model.encoded_channels' ({model.encoded_channels}) == "
+                          f"'model.channels' ({model.channels})")
+    if config.data.name == "hamiltonian" and (model.encoder == "gaussian"
+                                              or model.initial_state == "encoder_output"
+                                              or config.train.loss != "mse"
+                                              or config.data.wrap_target):
+        raise ConfigError("model.encoder = 'gaussian', model.initial_state = 'encoder_output', "
+                          "train.loss = 'bce' and data.wrap_target are for the sequence tasks "
+                          "(waves, noise, rotating_mnist), not forecasting")
     if config.data.name != "hamiltonian" and config.data.num_train < config.train.batch_size:
         raise ConfigError(f"'data.num_train' ({config.data.num_train}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
@@ -235,6 +268,7 @@ _AT_LEAST_ONE = ("train.num_steps", "train.batch_size", "train.log_every", "trai
                  "model.gru_units", "model.lstm_units", "model.node_units", "model.node_width",
                  "model.unroll")
 _AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_sequences",
+                  "train.momentum", "train.kl_weight",
                   "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
                   "train.clip_norm", "train.late_weight", "data.speed_min", "data.speed_max")
 _POSITIVE = ("train.learning_rate", "model.dt", "model.node_dt", "model.node_frame_dt",
@@ -362,6 +396,9 @@ def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collectio
         config = flag_values.config
     except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as error:
         message = " ".join(str(error).replace("\\n", " ").replace("\\'", "'").split())
+        ours = message.rfind("locornn.configs.ConfigError: ")
+        if ours >= 0:  # raised by the experiment file itself (e.g. a preset it lacks): say that
+            raise ConfigError(message[ours + len("locornn.configs.ConfigError: "):]) from None
         if len(message) > 1 and message[0] == message[-1] and message[0] in "'\"":
             message = message[1:-1]
         raise ConfigError(f"bad config key or value in {' '.join(overrides) or spec}: "
@@ -394,8 +431,11 @@ def override(config: ml_collections.ConfigDict, updates: dict) -> ml_collections
 
 def with_preset(config: ml_collections.ConfigDict, preset: str,
                 presets: dict[str, dict]) -> ml_collections.ConfigDict:
-    """Apply one of an experiment's presets (``smoke``, ``cpu``, ``paper``) to ``config``."""
+    """Apply one of an experiment's presets (``smoke``, ``cpu``, ``paper``, ``reference``)."""
     if preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r}; choose one of {PRESETS}")
+    if preset not in presets:  # e.g. "reference" exists only where the reference code ran
+        raise ConfigError(f"experiment {config.experiment!r} has no {preset!r} preset; it has "
+                          f"{tuple(presets)}")
     config.preset = preset
-    return override(config, presets.get(preset, {}))
+    return override(config, presets[preset])

@@ -120,11 +120,23 @@ def _correlate_valid(xpad: Array, kernel: Array) -> Array:
 def _kernel_gradient(xpad: Array, dy: Array) -> Array:
     """``dK[a, b, i, o] = sum_{n,h,w} xpad[n, h+a, w+b, i] dy[n, h, w, o]``.
 
-    Written as a forward convolution in which the batch axis plays the role of the channels:
-    the padded input with axes (i, h, w, n) is correlated with ``dy`` as a kernel (h, w, n, o).
-    Used for single-channel kernels too: ``k*k`` separate shifted reductions of ``dy`` ran no
-    faster and took minutes to compile under ``jit`` for large ``k`` (k=9: ~1 min, 2 cores).
+    Several channels: a forward convolution in which the batch axis plays the role of the
+    channels (the padded input with axes (i, h, w, n) correlated with ``dy`` as a kernel
+    (h, w, n, o)). One channel in and out: ``k*k`` dot products of a shifted window with ``dy``,
+    one ``lax.map`` iteration per offset -- the convolution over the batch measured ~10x slower
+    on XLA:CPU for many frames (186 vs 9-29 ms at 2304 x 36 x 36), and ``k*k`` static windows
+    fuse into one slow loop and compile for minutes at large ``k``.
     """
+    k = xpad.shape[1] - dy.shape[1] + 1
+    if xpad.shape[-1] == 1 and dy.shape[-1] == 1:
+        planes, targets = xpad[..., 0], dy[..., 0]
+        offsets = jnp.array([(a, b) for a in range(k) for b in range(k)])
+
+        def window_product(offset):
+            window = lax.dynamic_slice(planes, (0, offset[0], offset[1]), targets.shape)
+            return jnp.vdot(window, targets)
+
+        return lax.map(window_product, offsets).reshape(k, k, 1, 1)
     grad = lax.conv_general_dilated(
         xpad.transpose(3, 1, 2, 0), dy.transpose(1, 2, 0, 3), window_strides=(1, 1),
         padding="VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"),
@@ -228,33 +240,23 @@ class LocalCoupling:
     def kernel_gradient(self, kernel: Array, states: Array, cotangents: Array) -> Array:
         """``dL/dK`` of ``y_t = K * x_t`` summed over all steps: ``(T, B, H, W, C)`` twice.
 
-        Called once after the recurrence (see :func:`rollout`), so for one channel its cost is
-        one large contraction, not ``T`` small ones inside the loop: ``k*k`` dot products of a
-        shifted window with ``g`` over all steps (``lax.map`` over the offsets: XLA:CPU fuses
-        ``k*k`` static windows into one loop ~4x slower). Several channels: one forward
-        convolution per step as in :func:`lattice_conv`'s VJP (``lax.map`` over time; one
-        convolution over all ``T*B`` at once measured ~5x slower on XLA:CPU).
+        Called once after the recurrence (see :func:`rollout`). One channel: one contraction
+        over all ``T*B`` frames at once (``k*k`` window dot products, see
+        :func:`_kernel_gradient`). Several channels: one convolution per step (``lax.map`` over
+        time; one convolution over all ``T*B`` at once measured ~5x slower on XLA:CPU).
         """
-        k = kernel.shape[0]
-        radius = k // 2
+        radius = kernel.shape[0] // 2
         if _is_scalar_coupling(kernel):
-            flat = states.reshape(-1, *states.shape[-3:-1])  # (T*B, H, W)
-            xpad = jnp.pad(flat, ((0, 0), (radius, radius), (radius, radius)),
-                           mode="wrap" if self.padding == "circular" else "constant")
-            dy = cotangents.reshape(flat.shape)
-            offsets = jnp.array([(a, b) for a in range(k) for b in range(k)])
-
-            def window_product(offset):
-                return jnp.vdot(lax.dynamic_slice(xpad, (0, offset[0], offset[1]), dy.shape), dy)
-
-            return lax.map(window_product, offsets).reshape(kernel.shape).astype(kernel.dtype)
+            frames = states.reshape(-1, *states.shape[-3:])
+            xpad = _pad_lattice(frames, radius, self.padding)
+            dy = cotangents.reshape(frames.shape)
+            return _kernel_gradient(xpad, dy).astype(kernel.dtype)
 
         def one_step(pair):
             x, dy = pair  # (B, H, W, C) each
             return _kernel_gradient(_pad_lattice(x, radius, self.padding), dy)
 
-        per_step = lax.map(one_step, (states, cotangents))
-        return per_step.sum(0).reshape(kernel.shape).astype(kernel.dtype)
+        return lax.map(one_step, (states, cotangents)).sum(0).astype(kernel.dtype)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -109,23 +109,41 @@ def _to_rgb(image: np.ndarray, cmap: str, lo: float, hi: float, size: int) -> np
     return np.asarray(pil.resize((pil.size[0] * scale, pil.size[1] * scale), Image.NEAREST))
 
 
-def hidden_gif(frames: np.ndarray, z: np.ndarray, prediction: np.ndarray,
-               out: str | pathlib.Path, size: int = 160, duration_ms: int = 120,
-               shift: int = 1) -> None:
-    """An animated GIF, per time step: input | hidden z (red +, blue -) | prediction
-    (``prediction[t]`` shows ``frames[t + shift]``, as in :func:`figure1`)."""
-    zmax = float(np.abs(z).max()) or 1.0
+def _save_gif(panels_per_step, out: str | pathlib.Path, duration_ms: int) -> None:
+    """One GIF frame per step from that step's RGB panels, side by side."""
     pictures = []
-    for t in range(1, len(frames)):
-        panels = [_to_rgb(frames[t], "gray", 0, 1, size),
-                  _to_rgb(lattice_image(z[t]), "RdBu_r", -zmax, zmax, size),
-                  _to_rgb(prediction[t - shift], "gray", 0, 1, size)]
+    for panels in panels_per_step:
         height = max(p.shape[0] for p in panels)
         panels = [np.pad(p, ((0, height - p.shape[0]), (4, 4), (0, 0)), constant_values=255)
                   for p in panels]
         pictures.append(Image.fromarray(np.concatenate(panels, axis=1)))
     pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=duration_ms,
                      loop=0)
+
+
+def hidden_gif(frames: np.ndarray, z: np.ndarray, prediction: np.ndarray,
+               out: str | pathlib.Path, size: int = 160, duration_ms: int = 120,
+               shift: int = 1) -> None:
+    """An animated GIF, per time step: input | hidden z (red +, blue -) | prediction
+    (``prediction[t]`` shows ``frames[t + shift]``, as in :func:`figure1`)."""
+    zmax = float(np.abs(z).max()) or 1.0
+    _save_gif(([_to_rgb(frames[t], "gray", 0, 1, size),
+                _to_rgb(lattice_image(z[t]), "RdBu_r", -zmax, zmax, size),
+                _to_rgb(prediction[t - shift], "gray", 0, 1, size)]
+               for t in range(1, len(frames))), out, duration_ms)
+
+
+def phase_gif(z: np.ndarray, filtered: np.ndarray, phase: np.ndarray,
+              out: str | pathlib.Path, size: int = 160, duration_ms: int = 120) -> None:
+    """The reference's wave video, per time step: raw z | band-passed z | its Hilbert phase as
+    hue (cyclic colour map over ``(-pi, pi]``; a traveling wave is a moving rainbow, a standing
+    wave flips between two colours, noise is confetti). Each array is ``(T, H, W, C)``."""
+    zmax = float(np.abs(z).max()) or 1.0
+    fmax = float(np.abs(filtered).max()) or 1.0
+    _save_gif(([_to_rgb(lattice_image(z[t]), "RdBu_r", -zmax, zmax, size),
+                _to_rgb(lattice_image(filtered[t]), "RdBu_r", -fmax, fmax, size),
+                _to_rgb(lattice_image(phase[t]), "hsv", -np.pi, np.pi, size)]
+               for t in range(len(z))), out, duration_ms)
 
 
 def forecast_frames(target: np.ndarray, prediction: np.ndarray, out: str | pathlib.Path,

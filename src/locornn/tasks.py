@@ -26,6 +26,7 @@ Two kinds exist:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import pathlib
 from collections.abc import Callable
@@ -67,18 +68,41 @@ def _mean_over_batches(step_fn, params, batches) -> dict[str, float]:
     return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
-def _objectives(model, loss_fn, mse_fn):
-    """The training loss ``(params, batch) -> scalar`` and a jitted held-out step ``-> dict``."""
+def _objectives(model, loss_fn, mse_fn, kl_loss=None, seed: int = 0):
+    """The training loss ``(params, batch, step) -> scalar`` and a jitted held-out step.
+
+    ``kl_loss(outputs) -> scalar`` adds a model's KL term (a stochastic encoder); such a model
+    draws its samples in training from the ``"sample"`` stream ``fold_in(PRNGKey(seed), step)``
+    (a pure function of seed and step, like the batches) and uses its means in evaluation.
+    """
+    def total(outputs, batch):
+        value = loss_fn(outputs["prediction"], batch)
+        return value + kl_loss(outputs) if kl_loss is not None else value
+
     def loss(params, batch, step=0):
-        del step  # no curriculum
-        return loss_fn(model.apply({"params": params}, batch)["prediction"], batch)
+        rngs = {"sample": jax.random.fold_in(jax.random.PRNGKey(seed), step)}
+        return total(model.apply({"params": params}, batch, rngs=rngs), batch)
 
     @jax.jit
     def eval_step(params, batch):
-        prediction = model.apply({"params": params}, batch)["prediction"]
-        return {"loss": loss_fn(prediction, batch), "mse": mse_fn(prediction, batch)}
+        outputs = model.apply({"params": params}, batch)
+        return {"loss": total(outputs, batch), "mse": mse_fn(outputs["prediction"], batch)}
 
     return loss, eval_step
+
+
+def _sequence_objectives(config, model):
+    """Loss and held-out step of the sequence tasks, as ``train.loss``, ``train.time_reduction``,
+    ``data.wrap_target`` and (Gaussian encoder) ``train.kl_weight`` say."""
+    tc, wrap = config.train, config.data.wrap_target
+    loss_fn = functools.partial(metrics.forward_prediction_loss, likelihood=tc.loss, wrap=wrap,
+                                time_reduction=tc.time_reduction)
+    mse_fn = functools.partial(metrics.next_frame_mse, wrap=wrap)
+    kl_loss = None
+    if config.model.encoder == "gaussian":
+        def kl_loss(outputs):
+            return tc.kl_weight * metrics.reduce_frames(outputs["kl"], tc.time_reduction)
+    return _objectives(model, loss_fn, mse_fn, kl_loss, config.seed)
 
 
 def sequence_task(config: ml_collections.ConfigDict) -> Task:
@@ -89,7 +113,7 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
     model = models.build_model(config.model, dataset.train.shape[2:])
     tc = config.train
 
-    loss, eval_step = _objectives(model, metrics.forward_prediction_loss, metrics.next_frame_mse)
+    loss, eval_step = _sequence_objectives(config, model)
 
     def evaluate(params):
         batches = data.test_batches(dataset.test, tc.batch_size, tc.eval_batches)

@@ -62,7 +62,8 @@ class TrainState(train_state.TrainState):
 
 
 def make_optimizer(train_config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam with an optional warmup + cosine schedule and optional global-norm clipping."""
+    """Adam (or SGD with momentum, ``train.optimizer``) with an optional warmup + cosine
+    schedule and optional global-norm clipping."""
     lr = train_config.learning_rate
     if train_config.schedule == "cosine":
         decay = train_config.decay_steps or train_config.num_steps
@@ -72,6 +73,8 @@ def make_optimizer(train_config: ml_collections.ConfigDict) -> optax.GradientTra
     else:
         schedule = lr
     parts = [optax.clip_by_global_norm(train_config.clip_norm)] if train_config.clip_norm else []
+    if train_config.optimizer == "sgd":  # the reference's rotating MNIST: SGD, momentum 0.9
+        return optax.chain(*parts, optax.sgd(schedule, momentum=train_config.momentum or None))
     return optax.chain(*parts, optax.adam(schedule))
 
 

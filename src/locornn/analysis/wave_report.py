@@ -64,10 +64,11 @@ SEQUENCE_TASKS = ("waves", "noise", "rotating_mnist")
 
 
 def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
-    """Where :func:`wave_report` writes: ``json`` and ``plot``."""
+    """Where :func:`wave_report` writes: ``json``, ``plot`` and ``video`` (the phase GIF)."""
     run_dir = pathlib.Path(run_dir)
-    name = "waves_untrained.json" if untrained else "waves.json"
-    return {"json": run_dir / name, "plot": run_dir / "synchrony_vs_loss.png"}
+    suffix = "_untrained" if untrained else ""
+    return {"json": run_dir / f"waves{suffix}.json", "plot": run_dir / "synchrony_vs_loss.png",
+            "video": run_dir / f"waves_phase{suffix}.gif"}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -136,6 +137,47 @@ def _test_split(data_config_json: str) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
+def derivative_lag(metric_steps, metric, loss_steps, loss, max_lag: int | None = None) -> dict:
+    r"""How far a wave metric's changes lead (or trail) the loss's, in training steps.
+
+    Both series are put on the metric's steps (the loss interpolated in ``log``), differenced,
+    standardised, and cross-correlated: ``c(k) = mean_t m'(t) l'(t + k)`` for lags ``|k| <=
+    max_lag`` evaluation intervals (default: a third of the points). The lag is the ``k`` of the
+    largest ``|c(k)|``, converted to steps; **positive: the metric changes first** (the loss
+    follows ``lag`` steps later), negative: the loss changes first. ``correlation`` is
+    ``c(lag)`` with its sign (negative when the loss drops as the metric rises).
+
+    Returns:
+      ``{"lag_steps", "correlation", "lags_steps": [...], "correlations": [...]}``; NaN lag with
+      fewer than 4 common points or a constant series.
+    """
+    m_steps, m = np.asarray(metric_steps, float), np.asarray(metric, float)
+    keep = np.isfinite(m)
+    m_steps, m = m_steps[keep], m[keep]
+    l_steps, l_values = np.asarray(loss_steps, float), np.asarray(loss, float)
+    inside = (m_steps >= l_steps.min()) & (m_steps <= l_steps.max()) if l_steps.size else keep[:0]
+    m_steps, m = m_steps[inside], m[inside]
+    nan = {"lag_steps": float("nan"), "correlation": float("nan"), "lags_steps": [],
+           "correlations": []}
+    if m.size < 4:
+        return nan
+    log_loss = np.interp(m_steps, l_steps, np.log(np.maximum(l_values, 1e-30)))
+    dm, dl = np.diff(m), np.diff(log_loss)
+    if dm.std() == 0 or dl.std() == 0:
+        return nan
+    dm, dl = (dm - dm.mean()) / dm.std(), (dl - dl.mean()) / dl.std()
+    n = dm.size
+    max_lag = max(1, n // 3) if max_lag is None else max_lag
+    lags = np.arange(-max_lag, max_lag + 1)
+    corr = np.array([np.mean(dm[max(0, -k):n - max(0, k)] * dl[max(0, k):n - max(0, -k)])
+                     for k in lags])
+    best = int(np.argmax(np.abs(corr)))
+    interval = float(np.median(np.diff(m_steps)))
+    return {"lag_steps": float(lags[best] * interval), "correlation": float(corr[best]),
+            "lags_steps": [float(k * interval) for k in lags],
+            "correlations": [float(c) for c in corr]}
+
+
 def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tuple]:
     """Loss (top) and the probe's wave metrics (bottom) against training step, shared x axis.
 
@@ -145,7 +187,8 @@ def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tu
 
     Returns:
       the curves drawn, ``{label: (steps, values)}``: ``"train loss"``, ``"held-out loss"`` and
-      the labels of :data:`PLOTTED_METRICS` (non-finite values drawn as gaps).
+      the labels of :data:`PLOTTED_METRICS` (non-finite values drawn as gaps). The legend
+      gives each metric's :func:`probe_loss_lags`.
     """
     series = {}
     fig, (ax_loss, ax_waves) = plt.subplots(2, 1, figsize=(7, 6), sharex=True,
@@ -168,8 +211,14 @@ def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tu
             series[label] = ([r["step"] for r in rows],
                              [r[key] if _finite(r[key]) else float("nan") for r in rows])
             ax_waves.plot(*series[label], "o-", label=label, markersize=3)
+    lags = probe_loss_lags(series)
+    for line in ax_waves.lines:
+        lag = lags.get(line.get_label(), {}).get("lag_steps", float("nan"))
+        if math.isfinite(lag):
+            line.set_label(f"{line.get_label()} (leads the loss by {lag:+.0f} steps, "
+                           f"r={lags[line.get_label()]['correlation']:+.2f})")
     if ax_waves.lines:
-        ax_waves.legend(fontsize=8)
+        ax_waves.legend(fontsize=7)
         ax_waves.set_ylim(-0.02, 1.02)
     else:
         ax_waves.text(0.5, 0.5, "no probe records in metrics.jsonl\n"
@@ -182,6 +231,16 @@ def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tu
         fig.suptitle(title)
     plots.save(fig, out)
     return series
+
+
+def probe_loss_lags(series: dict[str, tuple]) -> dict[str, dict]:
+    """:func:`derivative_lag` of each probed wave metric against the held-out loss (else the
+    train loss), from the curves :func:`synchrony_vs_loss` returns."""
+    loss_label = "held-out loss" if "held-out loss" in series else "train loss"
+    if loss_label not in series:
+        return {}
+    return {label: derivative_lag(*series[label], *series[loss_label])
+            for label in PLOTTED_METRICS.values() if label in series}
 
 
 def _finite(value) -> bool:
@@ -221,10 +280,14 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     Returns:
       ``{"run_dir", "experiment", "preset", "seed", "state": "trained"|"untrained", "step",
       "num_sequences", "sequence_length", "lattice": bool, "metrics": {key: float},
-      "files": {"json", "plot"}}``; ``metrics`` holds every key of
-      :func:`~locornn.analysis.waves.wave_metrics` (NaN where undefined). The same dict, less
-      ``files``, is written to ``waves.json`` (``waves_untrained.json``) in ``run_dir``, with
-      NaN written as ``NaN``.
+      "metrics_reference_band": {key: float}, "probe_loss_lag": {metric: {"lag_steps",
+      "correlation"}}, "files": {"json", "plot", "video"}}``;
+      ``metrics`` holds every key of :func:`~locornn.analysis.waves.wave_metrics` (NaN where
+      undefined), ``metrics_reference_band`` the same on the reference's causal band-passed
+      signal (``band="reference"``), and ``video`` is the reference's wave video of the first
+      sequence (:func:`locornn.plots.phase_gif`: raw z, band-passed z, Hilbert phase as hue).
+      The same dict, less ``files``, is written to ``waves.json`` (``waves_untrained.json``)
+      in ``run_dir``, with NaN written as ``NaN``.
 
     Raises:
       FileNotFoundError: ``run_dir`` is not a run directory, or (trained) has no checkpoint.
@@ -235,20 +298,27 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     sequences = held_out_sequences(config, task, num_sequences)
     z = hidden_states(task, params, sequences)
     lattice = z.ndim == 5
+    paths = output_paths(run_dir, untrained)
     if lattice:
         metrics = analysis_waves.wave_metrics(z)
+        banded = analysis_waves.wave_metrics(z, band="reference")
+        plots.phase_gif(z[0], *analysis_waves.reference_phase(z[0]), paths["video"])
     else:  # a dense state has no lattice: nothing spatial to measure
-        metrics = dict.fromkeys(METRIC_KEYS, float("nan"))
+        metrics = banded = dict.fromkeys(METRIC_KEYS, float("nan"))
+        paths.pop("video")
     metrics = {key: float(metrics[key]) for key in METRIC_KEYS}
+    banded = {key: float(banded[key]) for key in METRIC_KEYS}
     report = {"run_dir": str(run_dir), "experiment": config.experiment, "preset": config.preset,
               "seed": int(config.seed), "state": "untrained" if untrained else "trained",
               "step": step, "num_sequences": int(len(sequences)),
               "sequence_length": int(sequences.shape[1]), "lattice": bool(lattice),
-              "metrics": metrics}
-    paths = output_paths(run_dir, untrained)
+              "metrics": metrics, "metrics_reference_band": banded}
+    curves = synchrony_vs_loss(plots.read_metrics(run_dir / "metrics.jsonl"), paths["plot"],
+                               title=f"{config.experiment} ({config.preset}, seed {config.seed})")
+    report["probe_loss_lag"] = {label: {"lag_steps": lag["lag_steps"],
+                                        "correlation": lag["correlation"]}
+                                for label, lag in probe_loss_lags(curves).items()}
     paths["json"].write_text(json.dumps(report, indent=2) + "\n")
-    synchrony_vs_loss(plots.read_metrics(run_dir / "metrics.jsonl"), paths["plot"],
-                      title=f"{config.experiment} ({config.preset}, seed {config.seed})")
     return {**report, "files": {k: str(p) for k, p in paths.items()}}
 
 
@@ -258,9 +328,13 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
 
 
 def format_table(report: dict) -> str:
-    """The metrics of a report as aligned ``name  value`` lines."""
+    """The metrics of a report as aligned ``name  value  value-on-the-reference-band`` lines."""
     width = max(len(k) for k in report["metrics"])
-    return "\n".join(f"  {key:<{width}}  {value:.4g}" for key, value in report["metrics"].items())
+    banded = report.get("metrics_reference_band", {})
+    lines = [f"  {'':<{width}}  {'adaptive':>9s}  {'ref. band':>9s}"]
+    lines += [f"  {key:<{width}}  {value:9.4g}  {banded.get(key, float('nan')):9.4g}"
+              for key, value in report["metrics"].items()]
+    return "\n".join(lines)
 
 
 def _command(args) -> int:

@@ -41,6 +41,8 @@ __all__ = [
     "local_synchrony",
     "phase_gradient",
     "radial_profile",
+    "reference_bandpass",
+    "reference_phase",
     "spatial_autocorrelation",
     "standing_wave_index",
     "svd_variance_fractions",
@@ -50,6 +52,10 @@ __all__ = [
 ]
 
 INV_E = float(np.exp(-1.0))
+# The reference code's wave videos: Butterworth order 5, pass band 0.2-0.4 of Nyquist, causal.
+REFERENCE_BAND = (0.2, 0.4)
+REFERENCE_ORDER = 5
+BANDS = ("adaptive", "reference")
 
 
 def wrap_angle(a: np.ndarray) -> np.ndarray:
@@ -169,6 +175,43 @@ def instantaneous_phase(
             xp = signal.sosfiltfilt(sos, xp, axis=0, padlen=0)
         phase[:, start : start + chunk] = np.angle(signal.hilbert(xp, axis=0)[t : 2 * t])
     return phase.reshape(z.shape), f0
+
+
+def reference_bandpass(z, band: tuple[float, float] = REFERENCE_BAND,
+                       order: int = REFERENCE_ORDER) -> np.ndarray:
+    r"""Band-pass every neuron in time the way the reference code's wave videos do.
+
+    A causal Butterworth filter (``scipy.signal.butter(order, band, "bandpass")`` with the band
+    edges as fractions of the Nyquist frequency, applied once forwards with ``sosfilt``), on
+    ``z - z[0]`` (the first frame, not the mean over time, which would depend on the future).
+    Causal: the output at ``t`` depends on steps ``<= t`` only, at the price of a phase lag and
+    a start-up transient of a few periods (the first steps are unreliable).
+
+    Args:
+      z: ``(T, ...)`` trajectory, time on axis 0.
+      band: ``(low, high)`` pass band in units of the Nyquist frequency ``1 / (2 dt)``.
+      order: filter order.
+
+    Returns:
+      the filtered trajectory, same shape, float64.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    low, high = band
+    if not 0.0 < low < high < 1.0:
+        raise ValueError(f"band must satisfy 0 < low < high < 1 (fractions of Nyquist), got {band}")
+    sos = signal.butter(order, [low, high], btype="bandpass", output="sos")
+    return signal.sosfilt(sos, z - z[:1], axis=0)
+
+
+def reference_phase(z, band: tuple[float, float] = REFERENCE_BAND,
+                    order: int = REFERENCE_ORDER) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(filtered, phase)``: :func:`reference_bandpass`, then the Hilbert phase of each neuron.
+
+    ``phi_j(t) = angle(hilbert(bandpass(z_j))(t))`` in ``(-pi, pi]`` (increasing in time, as in
+    :func:`instantaneous_phase`), same shape as ``z``.
+    """
+    filtered = reference_bandpass(z, band, order)
+    return filtered, np.angle(signal.hilbert(filtered, axis=0))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -544,8 +587,11 @@ _METRIC_KEYS = (
 )
 
 
-def _wave_metrics_one(z, dt, bandwidth, order, radius, circular, edge_trim, min_gradient):
+def _wave_metrics_one(z, dt, bandwidth, order, radius, circular, edge_trim, min_gradient,
+                      band="adaptive"):
     out = dict.fromkeys(_METRIC_KEYS, float("nan"))
+    if band == "reference":  # every metric on the reference's band-passed signal
+        z = reference_bandpass(z)
     fr = svd_variance_fractions(z, 2)
     out["svd_rank1_fraction"] = float(fr[0])
     out["svd_rank2_fraction"] = float(fr[1])
@@ -555,7 +601,10 @@ def _wave_metrics_one(z, dt, bandwidth, order, radius, circular, edge_trim, min_
     out["dominant_frequency"] = f0
     if f0 <= 0.0:  # constant trajectory: no phase
         return out
-    phase, _ = instantaneous_phase(z, dt, bandwidth, order, frequency=f0)
+    if band == "reference":  # already band-passed: only the Hilbert transform remains
+        phase = np.angle(signal.hilbert(z, axis=0))
+    else:
+        phase, _ = instantaneous_phase(z, dt, bandwidth, order, frequency=f0)
     t = phase.shape[0]
     trim = int(round(edge_trim * t))
     if t - 2 * trim >= 1:
@@ -575,6 +624,7 @@ def wave_metrics(
     circular: bool = False,
     edge_trim: float = 0.1,
     min_gradient: float = 1e-3,
+    band: str = "adaptive",
 ) -> dict[str, float]:
     """All wave metrics of one trajectory, or their mean over a batch.
 
@@ -587,6 +637,12 @@ def wave_metrics(
       edge_trim: fraction of the steps dropped at each end before the phase metrics (synchrony,
         traveling waves), where the filter and the Hilbert transform have edge transients.
       min_gradient: see :func:`traveling_wave_statistics`.
+      band: ``"adaptive"`` (default): the phase comes from a zero-phase band-pass around the
+        dominant frequency (:func:`instantaneous_phase`); ``"reference"``: every metric (also the
+        SVD, autocorrelation and dominant frequency) is computed on the reference code's causal
+        band-passed signal (:func:`reference_bandpass`: order 5, 0.2-0.4 of Nyquist), whose
+        Hilbert phase gives the phase metrics. The causal filter's start-up transient falls in
+        the first ``edge_trim`` of the steps, which the phase metrics drop.
 
     Returns:
       dict of Python floats:
@@ -606,8 +662,11 @@ def wave_metrics(
         z = z[None]
     if z.ndim != 5:
         raise ValueError(f"expected (T, H, W, C) or (B, T, H, W, C), got shape {z.shape}")
+    if band not in BANDS:
+        raise ValueError(f"band must be one of {BANDS}, got {band!r}")
     per = [
-        _wave_metrics_one(zb, dt, bandwidth, order, radius, circular, edge_trim, min_gradient)
+        _wave_metrics_one(zb, dt, bandwidth, order, radius, circular, edge_trim, min_gradient,
+                          band)
         for zb in z
     ]
     out: dict[str, float] = {}

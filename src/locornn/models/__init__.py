@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ml_collections
 
-from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder
+from locornn.models.codecs import ConvDecoder, ConvEncoder, GaussianEncoder, MLPDecoder, MLPEncoder
 from locornn.models.oscillator import OscillatorCore, OscillatorRNN
 
 
@@ -15,4 +15,4 @@ def build_model(model_config: ml_collections.ConfigDict,
 
 
 __all__ = ["build_model", "OscillatorRNN", "OscillatorCore", "MLPEncoder", "ConvEncoder",
-           "MLPDecoder", "ConvDecoder"]
+           "GaussianEncoder", "MLPDecoder", "ConvDecoder"]

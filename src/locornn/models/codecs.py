@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 
 class MLPEncoder(nn.Module):
@@ -29,6 +30,35 @@ class MLPEncoder(nn.Module):
         if self.layernorm:
             x = nn.LayerNorm(name="norm")(x)
         return x.reshape(len(images), *self.out_shape)
+
+
+class GaussianEncoder(nn.Module):
+    r"""The reference's VAE encoder: ``(N, h, w, c) -> ((N, *out_shape), (N,))``.
+
+    One linear layer gives a mean ``mu`` and a log-variance ``log s^2`` per unit; the output is
+    a sample ``mu + s * eps`` (``eps ~ N(0, I)`` from the ``"sample"`` RNG stream) when the
+    caller provides that stream (training), and ``mu`` otherwise (evaluation, analysis: a
+    deterministic hidden state). With ``layernorm`` it is then LayerNorm-ed without a learned
+    scale or shift, as the reference's drive. The second output is
+    ``KL(N(mu, s^2) || N(0, I)) = 1/2 sum (mu^2 + s^2 - 1 - log s^2)`` per image.
+    """
+
+    out_shape: Sequence[int]
+    layernorm: bool = True
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
+        units = math.prod(self.out_shape)
+        stats = nn.Dense(2 * units, name="project")(images.reshape(len(images), -1))
+        mean, log_var = stats[:, :units], stats[:, units:]
+        kl = 0.5 * jnp.sum(mean**2 + jnp.exp(log_var) - 1.0 - log_var, axis=-1)
+        x = mean
+        if self.has_rng("sample"):
+            noise = jax.random.normal(self.make_rng("sample"), mean.shape, mean.dtype)
+            x = mean + jnp.exp(0.5 * log_var) * noise
+        if self.layernorm:
+            x = nn.LayerNorm(use_bias=False, use_scale=False, name="norm")(x)
+        return x.reshape(len(images), *self.out_shape), kl
 
 
 class ConvEncoder(nn.Module):

@@ -163,9 +163,10 @@ def check_config(config) -> None:
     if rollout == "autoregressive" and kind not in AUTOREGRESSIVE_KINDS:
         raise ValueError(f"model.rollout = 'autoregressive' needs a recurrent core "
                          f"{AUTOREGRESSIVE_KINDS}, got model.kind = {kind!r}")
-    if _field(config, "coupling_init") not in KERNEL_INITS:
-        raise ValueError(f"model.coupling_init must be one of {KERNEL_INITS}, got "
-                         f"{_field(config, 'coupling_init')!r}")
+    forecasting_inits = tuple(k for k in KERNEL_INITS if k != "constant")
+    if _field(config, "coupling_init") not in forecasting_inits:  # constant: rotating MNIST's
+        raise ValueError(f"model.coupling_init must be one of {forecasting_inits} for "
+                         f"forecasting, got {_field(config, 'coupling_init')!r}")
     if _field(config, "velocity_kernel_sum") not in VELOCITY_KERNEL_SUMS:
         raise ValueError(f"model.velocity_kernel_sum must be one of {VELOCITY_KERNEL_SUMS}, "
                          f"got {_field(config, 'velocity_kernel_sum')!r}")

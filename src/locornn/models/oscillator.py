@@ -23,18 +23,25 @@ import jax.numpy as jnp
 import ml_collections
 
 from locornn import dynamics
-from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, time_distributed
+from locornn.models.codecs import (
+    ConvDecoder,
+    ConvEncoder,
+    GaussianEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    time_distributed,
+)
 
 
 def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
 
 
-KERNEL_INITS = ("lecun", "smoothing")
+KERNEL_INITS = ("lecun", "smoothing", "constant")
 VELOCITY_KERNEL_SUMS = ("free", "zero")
 
 
-def coupling_initializer(kind: str):
+def coupling_initializer(kind: str, sites: int | None = None):
     """Initialiser of a coupling kernel (``K_z``, ``K_v`` or ``K_x``).
 
     * ``"lecun"``: LeCun normal (variance 1/fan-in), zero mean: couplings of either sign.
@@ -43,7 +50,13 @@ def coupling_initializer(kind: str):
       taps feeding one unit (``k*k`` for a ``(k, k, 1, 1)`` lattice kernel, ``k*k*Cin`` in
       general, ``N`` for a dense ``(N, N)`` matrix): on average a positive smoothing average of
       the neighbours.
+    * ``"constant"``: every tap ``1 / sites``, no noise: the reference's rotating-MNIST init
+      (``1/1296`` on its 36x36 lattice; ``sites`` = lattice sites, or units of a dense state).
     """
+    if kind == "constant":
+        if not sites:
+            raise ValueError("coupling_init 'constant' needs the number of lattice sites")
+        return nn.initializers.constant(1.0 / sites)
     if kind == "lecun":
         return nn.initializers.lecun_normal()
     if kind == "smoothing":
@@ -86,10 +99,11 @@ class OscillatorCore(nn.Module):
     kernel_init: str = "lecun"
     alpha_max: float = 0.0
     velocity_kernel_sum: str = "free"
+    sites: int | None = None  # lattice sites (or dense units), for kernel_init = "constant"
 
     @nn.compact
     def __call__(self) -> dynamics.OscillatorParams:
-        init = coupling_initializer(self.kernel_init)
+        init = coupling_initializer(self.kernel_init, self.sites)
         position = self.param("position_kernel", init, self.kernel_shape)
         velocity = None if self.tie_kernels else self.param("velocity_kernel", init,
                                                             self.kernel_shape)
@@ -114,6 +128,31 @@ class OscillatorCore(nn.Module):
         if self.alpha_max > 0:
             alpha = jnp.minimum(alpha, self.alpha_max)
         return dynamics.OscillatorParams(position, velocity, bias, dt, gamma, alpha)
+
+
+class LatticeDrive(nn.Module):
+    """``K_x * f(x) (+ bias)``: the input drive, a 'same' convolution of the encoded frames.
+
+    Parameters ``kernel`` (HWIO) and ``bias`` as :class:`flax.linen.Conv`'s (same names, shapes
+    and initialisation), but computed by :func:`locornn.dynamics.lattice_conv`, whose gradient
+    avoids XLA:CPU's slow convolution transpose (for one channel: 170 -> ~10 ms a train step at
+    the reference's 128 x 18 frames of 36 x 36).
+    """
+
+    features: int
+    kernel_size: int
+    padding: str = "circular"
+    kernel_init: object = nn.initializers.lecun_normal()
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        k = self.kernel_size
+        kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features))
+        y = dynamics.lattice_conv(x, kernel, self.padding)
+        if self.use_bias:
+            y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+        return y
 
 
 class OscillatorRNN(nn.Module):
@@ -144,21 +183,25 @@ class OscillatorRNN(nn.Module):
 
     def setup(self):
         c = self.config
+        sites = math.prod(self.state_shape[:-1]) if self.local else c.hidden_units
+        drive_init = coupling_initializer(c.coupling_init, sites)
         if self.local:
             encoded_shape = (c.lattice, c.lattice, c.encoded_channels)
-            padding = "CIRCULAR" if c.padding == "circular" else "SAME"
-            k = c.drive_kernel_size
-            self.drive = nn.Conv(c.channels, (k, k), padding=padding, name="drive")
+            # with one bias per site (the reference) the drive needs none of its own
+            self.drive = LatticeDrive(c.channels, c.drive_kernel_size, c.padding, drive_init,
+                                      use_bias=not c.site_bias, name="drive")
             kernel_shape = (c.kernel_size, c.kernel_size, c.channels, c.channels)
-            bias_shape = (c.channels,)
         else:
             encoded_shape = (c.hidden_units,)
-            self.drive = nn.Dense(c.hidden_units, name="drive")
+            self.drive = nn.Dense(c.hidden_units, name="drive", kernel_init=drive_init,
+                                  use_bias=not c.site_bias)
             kernel_shape = (c.hidden_units, c.hidden_units)
-            bias_shape = (c.hidden_units,)
+        bias_shape = self.state_shape if c.site_bias else self.state_shape[-1:]
         conv = dict(features=c.conv_features, blocks=c.conv_blocks, depth=c.conv_depth)
         if c.encoder == "conv":
             self.encoder = ConvEncoder(encoded_shape, layernorm=c.drive_layernorm, **conv)
+        elif c.encoder == "gaussian":
+            self.encoder = GaussianEncoder(encoded_shape, layernorm=c.drive_layernorm)
         else:
             self.encoder = MLPEncoder(encoded_shape, layernorm=c.drive_layernorm)
         if c.decoder == "conv":
@@ -167,11 +210,20 @@ class OscillatorRNN(nn.Module):
             self.decoder = MLPDecoder(self.image_shape, output=c.output,
                                       hidden=c.decoder_hidden)
         self.core = OscillatorCore(kernel_shape, bias_shape, c.tie_kernels, c.dt, c.gamma,
-                                   c.alpha, c.learn_constants)
+                                   c.alpha, c.learn_constants, c.coupling_init, c.alpha_max,
+                                   c.velocity_kernel_sum, sites)
+
+    def encode(self, frames: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+        """``(B, T, h, w, c) -> ((B, T, *encoded_shape), KL (B, T) or None)``: ``f(x_t)``."""
+        batch, steps = frames.shape[:2]
+        out = self.encoder(frames.reshape(batch * steps, *frames.shape[2:]))
+        encoded, kl = out if isinstance(out, tuple) else (out, None)
+        encoded = encoded.reshape(batch, steps, *encoded.shape[1:])
+        return encoded, None if kl is None else kl.reshape(batch, steps)
 
     def drives(self, frames: jax.Array) -> jax.Array:
         """``(B, T, h, w, c) -> (T, B, *state_shape)``: ``K_x * f(x_t)`` for every frame."""
-        encoded = time_distributed(self.encoder, frames)
+        encoded, _ = self.encode(frames)
         return jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
 
     def __call__(self, frames: jax.Array) -> dict[str, jax.Array]:
@@ -187,11 +239,17 @@ class OscillatorRNN(nn.Module):
         if frames.ndim != 5 or tuple(frames.shape[2:]) != tuple(self.image_shape):
             raise ValueError(f"expected frames (B, T, {', '.join(map(str, self.image_shape))}), "
                              f"got {frames.shape}")
-        drives = self.drives(frames)
+        encoded, kl = self.encode(frames)
+        drives = jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
         initial = None
         if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
             initial = dynamics.State(drives[0], jnp.zeros_like(drives[0]))
+        elif self.config.initial_state == "encoder_output":  # z = f(x_0) (the reference), v = 0
+            initial = dynamics.State(encoded[:, 0], jnp.zeros_like(encoded[:, 0]))
         zs = dynamics.rollout(self.core(), drives, initial, self.coupling,
                               unroll=self.config.unroll)
         zs = jnp.swapaxes(zs, 0, 1)
-        return {"prediction": time_distributed(self.decoder, zs), "z": zs}
+        out = {"prediction": time_distributed(self.decoder, zs), "z": zs}
+        if kl is not None:
+            out["kl"] = kl  # (B, T): KL of each frame's encoding, for the loss
+        return out
