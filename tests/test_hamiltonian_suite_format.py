@@ -224,3 +224,58 @@ def test_without_the_extra_the_error_says_what_to_install(tmp_path, monkeypatch)
         suite_format.read_split(folder, "train")
     with pytest.raises(ImportError, match=r"pip install 'locornn\[suite\]'"):
         suite_format.write_split(tmp_path / "out", "train", {"x": np.zeros((1, 2))})
+
+
+def test_the_published_bucket_layout_is_found_with_its_long_test_set(tmp_path, needs_extra):
+    """gs://dm-hamiltonian-dynamics-suite names folders toy_physics/pendulum and
+    toy_physics/pendulum_long_trajectory (no _dt_ suffix): pointing data.suite_dir at the bucket
+    root, or at either folder, finds the system, and long test trajectories come from the
+    _long_trajectory set instead of failing on the short set's length."""
+    rng = np.random.default_rng(1)
+    short = tmp_path / "toy_physics" / "pendulum"
+    write_like_the_suite(short, "train", suite_style_pendulum(rng, 3))
+    write_like_the_suite(short, "test", suite_style_pendulum(rng, 2))
+    long_test = {k: np.concatenate([v, v], axis=1) if v.ndim >= 3 and k in ("image", "x",
+                                                                             "dx_dt") else v
+                 for k, v in suite_style_pendulum(rng, 2).items()}  # 2T frames
+    write_like_the_suite(tmp_path / "toy_physics" / "pendulum_long_trajectory", "test",
+                         long_test)
+    for suite_dir in (tmp_path, tmp_path / "toy_physics", short):
+        assert suite_format.find_folder(suite_dir, "pendulum") == short
+        assert suite_format.find_folder(suite_dir, "pendulum", long_trajectory=True) == (
+            tmp_path / "toy_physics" / "pendulum_long_trajectory")
+    data = load_dataset("pendulum", num_train=3, num_test=2, train_steps=T - 1,
+                        test_steps=2 * T - 1, seed=0, cache_dir="unused", suite_dir=tmp_path,
+                        progress=False)
+    np.testing.assert_array_equal(data.test_states, long_test["x"])
+
+
+def _flip_byte(path, offset):
+    raw = bytearray(path.read_bytes())
+    raw[offset] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("where, message", [(-8, "data CRC mismatch"),
+                                            (9, "length CRC mismatch")])
+def test_a_corrupt_record_is_caught_by_its_crc(suite_folder, where, message):
+    folder, _, _ = suite_folder
+    path = folder / "train.tfrecord"
+    _flip_byte(path, where if where > 0 else path.stat().st_size + where)
+    with pytest.raises(ValueError, match=message):
+        suite_format.read_split(folder, "train")
+
+
+def test_a_partial_read_closes_the_file(suite_folder):
+    """Reading fewer records than the file holds leaves no file open (counted in /proc)."""
+    import os
+
+    folder, train, _ = suite_folder
+    open_files = len(os.listdir("/proc/self/fd"))
+    first = suite_format.read_split(folder, "train", limit=1)
+    assert len(os.listdir("/proc/self/fd")) == open_files
+    np.testing.assert_array_equal(first["x"], train["x"][:1])
+    examples = suite_format.iter_split(folder, "train")
+    assert set(next(examples)) == set(train)  # one trajectory at a time, the rest unread
+    examples.close()
+    assert len(os.listdir("/proc/self/fd")) == open_files

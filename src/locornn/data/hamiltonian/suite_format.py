@@ -30,7 +30,9 @@ Pillow (a core dependency).
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import os
 import re
 import struct
@@ -113,20 +115,27 @@ def find_folder(
 ) -> Path:
     """The data-set folder for ``system`` given either that folder itself or a parent.
 
-    Looks at ``suite_dir``, ``suite_dir/<name>_dt_<dt>``, and one level below
-    (``suite_dir/toy_physics/...``, ``suite_dir/multi_agent/...``).
+    Accepts both layouts: the suite's own writer names a folder ``<name>_dt_<dt>/``; the
+    published bucket names it ``<name>/`` (``toy_physics/pendulum``,
+    ``toy_physics/pendulum_long_trajectory``, ``multi_agent/rock_paper_scissors``). Looks at
+    ``suite_dir`` itself, its children, its grandchildren (``suite_dir/toy_physics/...``: the
+    bucket root) and, for the long-trajectory set, the siblings of a ``suite_dir`` that is a
+    system's folder.
     """
     root = Path(suite_dir)
-    name = folder_name(system, long_trajectory=long_trajectory)
-    candidates = [root / name, *sorted(root.glob(f"*/{name}"))]
-    if root.name == name or (not long_trajectory and (root / FEATURES_FILE).exists()):
+    stem = f"{system}_long_trajectory" if long_trajectory else system
+    names = [folder_name(system, long_trajectory=long_trajectory), stem]
+    candidates = []
+    for name in names:
+        candidates += [root / name, *sorted(root.glob(f"*/{name}")), root.parent / name]
+    if root.name in names or (not long_trajectory and (root / FEATURES_FILE).exists()):
         candidates.insert(0, root)
     for folder in candidates:
         if (folder / FEATURES_FILE).exists():
             return folder
     raise FileNotFoundError(
         f"no Hamiltonian-suite data set for {system!r} under {root}: expected a folder "
-        f"{name}/ containing {FEATURES_FILE} and train/test .tfrecord files"
+        f"{names[0]}/ or {names[1]}/ containing {FEATURES_FILE} and train/test .tfrecord files"
     )
 
 
@@ -181,14 +190,65 @@ def _decode(feature, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.nd
     return value.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
+def iter_records(path: str | os.PathLike, limit: int | None = None):
+    """Yield the records of a TFRecord file as bytes, checking both CRCs of each.
+
+    A record is ``uint64 length, uint32 masked crc32c(length), bytes, uint32 masked
+    crc32c(bytes)``; a mismatch or a short read raises ValueError naming the record (the
+    ``tfrecord`` package's reader reads the CRCs without checking them). Records are read one at
+    a time (a published train split is ~39 GB); wrap the generator in
+    :func:`contextlib.closing` when stopping early, so the file is closed at once.
+    """
+    _, writer_module, _ = _tfrecord()
+    masked_crc = writer_module.TFRecordWriter.masked_crc  # crc32c, masked as TensorFlow does
+    with open(path, "rb") as f:
+        for index in itertools.count():
+            if limit is not None and index >= limit:
+                return
+            header = f.read(12)
+            if not header:
+                return
+            if len(header) < 12:
+                raise ValueError(f"{path}: truncated record header (record {index})")
+            if masked_crc(header[:8]) != header[8:]:
+                raise ValueError(f"{path}: record {index}: length CRC mismatch (corrupt file)")
+            (length,) = struct.unpack("<Q", header[:8])
+            data, crc = f.read(length), f.read(4)
+            if len(data) < length or len(crc) < 4:
+                raise ValueError(f"{path}: truncated last record (record {index})")
+            if masked_crc(data) != crc:
+                raise ValueError(f"{path}: record {index}: data CRC mismatch (corrupt file)")
+            yield data
+
+
+def iter_split(folder: str | os.PathLike, split: str, *, limit: int | None = None):
+    """Yield one split's trajectories one at a time, each ``{feature key: (*shape) array}``."""
+    _, _, example_pb2 = _tfrecord()
+    folder = Path(folder)
+    features = parse_features((folder / FEATURES_FILE).read_text())
+    path = folder / f"{split}.tfrecord"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    with contextlib.closing(iter_records(path, limit)) as records:
+        for i, record in enumerate(records):
+            feature_map = example_pb2.Example.FromString(record).features.feature
+            example = {}
+            for key, (shape, dtype) in features.items():
+                if key not in feature_map:
+                    raise ValueError(f"{path} record {i} has no feature {key!r}")
+                example[key] = _decode(feature_map[key], key, shape, dtype)
+            yield example
+
+
 def read_split(
     folder: str | os.PathLike, split: str, *, limit: int | None = None
 ) -> dict[str, np.ndarray]:
     """Read one split: {feature key: (N, *shape) array}, N = min(records, limit).
 
-    ``other/<name>`` parameters lose their leading singleton axis ((1,) -> (), (1, 2) -> (2,)).
+    Records stream in one at a time (:func:`iter_split`, CRCs checked); only the ``N`` asked
+    for are held. ``other/<name>`` parameters lose their leading singleton axis ((1,) -> (),
+    (1, 2) -> (2,)).
     """
-    reader, _, example_pb2 = _tfrecord()
     folder = Path(folder)
     features = parse_features((folder / FEATURES_FILE).read_text())
     path = folder / f"{split}.tfrecord"
@@ -198,16 +258,10 @@ def read_split(
     if limit is not None:
         n = min(n, int(limit))
     out = {k: np.empty((n, *shape), dtype) for k, (shape, dtype) in features.items()}
-    records = reader.tfrecord_iterator(str(path))
-    for i, record in zip(range(n), records, strict=False):
-        example = example_pb2.Example.FromString(bytes(record))
-        feature_map = example.features.feature
-        for key, (shape, dtype) in features.items():
-            if key not in feature_map:
-                raise ValueError(f"{path} record {i} has no feature {key!r}")
-            out[key][i] = _decode(feature_map[key], key, shape, dtype)
-    if hasattr(records, "close"):
-        records.close()
+    with contextlib.closing(iter_split(folder, split, limit=n)) as examples:
+        for i, example in enumerate(examples):
+            for key, value in example.items():
+                out[key][i] = value
     for key, value in list(out.items()):
         if key.startswith("other/") and value.ndim >= 2 and value.shape[1] == 1:
             out[key] = value[:, 0]
