@@ -38,7 +38,7 @@ import orbax.checkpoint as ocp
 from flax.training import train_state
 from tqdm.auto import tqdm
 
-from locornn import configs, plots, tasks
+from locornn import configs, plots, sharding, tasks
 
 # Fields that may differ between a workdir's saved config and a resumed run.
 RESUMABLE_CHANGES = ("train.num_steps", "figures.")
@@ -182,16 +182,19 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
       NonFiniteLossError: the loss or gradients became NaN/Inf (the message names the step).
     """
     configs.validate(config)
+    mesh = sharding.data_mesh()
+    sharding.check_batch(config.train.batch_size, mesh)  # before anything is written
     workdir = pathlib.Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
     _claim_workdir(config, workdir)
     log = tqdm.write if progress else (lambda *_: None)
 
     task = tasks.build_task(config)
-    state = create_train_state(config, task)
+    state = sharding.place_state(create_train_state(config, task), mesh)
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"locornn: {config.experiment}/{config.preset} seed {config.seed}: "
         f"{config.model.kind} with {num_params:,} parameters; data: {task.source}; "
+        f"{mesh.size} device(s) ({jax.devices()[0].platform}, batch split over 'data'); "
         f"workdir {workdir}")
 
     manager = ocp.CheckpointManager(
@@ -212,7 +215,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     else:
         _truncate_metrics(metrics_path, -1)
 
-    train_step = make_train_step(task)
+    step_on_mesh = sharding.sharded_step(make_train_step(task, jit=False), mesh)
+
+    def train_step(state, batch):
+        return step_on_mesh(state, sharding.place_batch(batch, mesh))
+
     start, total = int(state.step), config.train.num_steps
     wall_start = time.perf_counter()
     try:
@@ -228,7 +235,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         manager.wait_until_finished()
         manager.close()
 
-    summary = finish_run(config, task, state, workdir, time.perf_counter() - wall_start)
+    summary = finish_run(config, task, state, workdir, time.perf_counter() - wall_start,
+                         devices=mesh.size)
     held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()
                          if isinstance(v, (int, float)))
     log(f"locornn: done. held-out {held_out}; wrote {workdir}")
@@ -236,10 +244,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
 
 def finish_run(config, task: tasks.Task, state: TrainState, workdir: pathlib.Path,
-               seconds: float) -> dict:
+               seconds: float, devices: int = 1) -> dict:
     """Held-out evaluation, figures and analyses of a trained state; writes summary.json."""
     summary = {"experiment": config.experiment, "preset": config.preset, "seed": config.seed,
-               "model": config.model.kind,
+               "model": config.model.kind, "devices": devices,
                "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
                "data_source": task.source, "steps": int(state.step),
                "train_seconds_this_session": seconds,

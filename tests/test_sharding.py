@@ -1,0 +1,57 @@
+"""Data-parallel training over several devices (4 simulated CPU devices in a subprocess) gives
+the numbers of one device; a checkpoint moves between device counts; a batch that cannot be
+split is refused before anything is written."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+WAVES = str(ROOT / "experiments" / "waves.py")
+pytestmark = pytest.mark.slow  # each case starts fresh processes (~15 s each on 2 cores)
+
+
+def train(workdir, devices: int, *overrides: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    command = [sys.executable, "-m", "locornn", "train", "--config", f"{WAVES}:smoke",
+               "--workdir", str(workdir), "--quiet", "--config.figures.enabled=False",
+               *overrides]
+    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT,
+                          timeout=600)
+
+
+def summary(workdir) -> dict:
+    return json.loads((workdir / "summary.json").read_text())
+
+
+def test_four_devices_give_the_held_out_loss_of_one(tmp_path):
+    for devices in (4, 1):
+        done = train(tmp_path / str(devices), devices, "--config.train.num_steps=10")
+        assert done.returncode == 0, done.stderr
+    four, one = summary(tmp_path / "4"), summary(tmp_path / "1")
+    assert (four["devices"], one["devices"]) == (4, 1)
+    assert four["test"]["loss"] == pytest.approx(one["test"]["loss"], rel=1e-5)
+
+
+def test_a_checkpoint_written_on_four_devices_resumes_on_one(tmp_path):
+    moved = tmp_path / "moved"
+    assert train(moved, 4, "--config.train.num_steps=10").returncode == 0
+    resumed = train(moved, 1, "--config.train.num_steps=20")
+    assert resumed.returncode == 0, resumed.stderr
+    assert train(tmp_path / "one", 1, "--config.train.num_steps=20").returncode == 0
+    assert summary(moved)["steps"] == 20 and summary(moved)["devices"] == 1
+    assert summary(moved)["test"]["loss"] == pytest.approx(
+        summary(tmp_path / "one")["test"]["loss"], rel=1e-5)
+
+
+def test_a_batch_that_does_not_split_over_the_devices_is_refused(tmp_path):
+    done = train(tmp_path / "run", 3)  # the smoke batch is 8
+    err = done.stderr.strip()
+    assert done.returncode == 2 and len(err.splitlines()) == 1
+    assert "'train.batch_size' (8) must be divisible by the 3 devices" in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
