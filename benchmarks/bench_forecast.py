@@ -15,16 +15,16 @@ batched matrix products can be slower than separate ones.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import time
 import types
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # timing (also under runpy)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from timing import time_steps, write_json  # noqa: E402
 
 from locornn import configs, tasks, train  # noqa: E402
 from locornn.models.forecasting import KINDS, build_forecast_model  # noqa: E402
@@ -43,27 +43,14 @@ def _state_and_step(config, frames):
     return state, train.make_train_step(types.SimpleNamespace(loss=loss), jit=False)
 
 
-def _time(step, state, batch, steps: int) -> tuple[float, float]:
-    """(compile seconds, seconds per step) of ``step`` applied ``steps`` times."""
-    start = time.perf_counter()
-    state, out = step(state, batch)
-    jax.block_until_ready(out)
-    compile_s = time.perf_counter() - start
-    start = time.perf_counter()
-    for _ in range(steps):
-        state, out = step(state, batch)
-    jax.block_until_ready(out)
-    return compile_s, (time.perf_counter() - start) / steps
-
-
 def bench(kind: str, preset: str, seeds: int, steps: int) -> dict:
     config = configs.load(f"{EXPERIMENT}:{preset}", [f"--config.model.kind={kind}"])
     shape = (seeds, config.train.batch_size, config.data.sequence_length, *IMAGE)
     frames = jax.random.uniform(jax.random.PRNGKey(0), shape)
     state, step = _state_and_step(config, frames)
-    single_compile, single = _time(jax.jit(step), state, frames[0], steps)
+    single_compile, single = time_steps(jax.jit(step), state, frames[0], steps)
     stacked = jax.tree.map(lambda leaf: jnp.stack([leaf] * seeds), state)
-    batched_compile, batched = _time(jax.jit(jax.vmap(step)), stacked, frames, steps)
+    batched_compile, batched = time_steps(jax.jit(jax.vmap(step)), stacked, frames, steps)
     return {"kind": kind, "preset": preset, "batch": shape[1], "frames": shape[2],
             "seeds": seeds, "single_ms": 1e3 * single, "vmapped_ms": 1e3 * batched,
             "vmapped_per_seed_vs_single": batched / (seeds * single),
@@ -95,9 +82,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['vmapped_per_seed_vs_single']:17.2f}x "
               f"{r['single_compile_s']:12.1f} / {r['vmapped_compile_s']:.1f}", flush=True)
         results.append(r)
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    write_json(args.json, results)
     return 0
 
 

@@ -13,16 +13,15 @@ jitted, timed after a warm-up call whose time (compilation) is reported separate
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # bench_forecast (also runpy)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # timing (also under runpy)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-from bench_forecast import _time as time_steps  # noqa: E402
+from timing import time_steps, write_json  # noqa: E402
 
 from locornn import configs, tasks, train  # noqa: E402
 
@@ -72,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{experiment:15s} {str(tuple(r['shape'])):>22s} {r['step_ms']:9.1f} "
               f"{r['steps_per_s']:8.2f} {r['compile_s']:9.1f}", flush=True)
         results.append(r)
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(results, handle, indent=2)
+    write_json(args.json, results)
     return 0
 
 
