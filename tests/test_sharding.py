@@ -55,3 +55,31 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused(tmp_path):
     assert done.returncode == 2 and len(err.splitlines()) == 1
     assert "'train.batch_size' (8) must be divisible by the 3 devices" in err
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+VMAPPED_SEEDS = r"""
+import json, sys
+from locornn import seeds, sharding
+from tests.conftest import experiment_config
+config = experiment_config("waves", figures__enabled=False, train__num_steps=6,
+                           train__log_every=3)
+mesh = sharding.seeds_mesh(2)
+summaries = seeds.train_seeds(config, (0, 1), root=sys.argv[1], progress=False)
+print(json.dumps({"mesh": dict(mesh.shape), "loss": [s["test"]["loss"] for s in summaries]}))
+"""
+
+
+def test_vmapped_seeds_on_a_data_by_seeds_mesh_match_one_device(tmp_path):
+    """4 devices, 2 seeds: a 2 x 2 (data x seeds) mesh; each seed's held-out loss is the one
+    it reaches on one device."""
+    results = {}
+    for devices in (4, 1):
+        env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
+               "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        done = subprocess.run([sys.executable, "-c", VMAPPED_SEEDS, str(tmp_path / str(devices))],
+                              env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+        assert done.returncode == 0, done.stderr
+        results[devices] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results[4]["mesh"] == {"data": 2, "seeds": 2}
+    assert results[1]["mesh"] == {"data": 1, "seeds": 1}
+    assert results[4]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)

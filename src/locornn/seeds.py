@@ -28,7 +28,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
-from locornn import configs, tasks, train
+from locornn import configs, sharding, tasks, train
 
 
 def _with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -41,6 +41,8 @@ def train_seeds(config: ml_collections.ConfigDict, seeds, *, root="runs",
                 progress: bool = True) -> list[dict]:
     """Train ``config`` for every seed in ``seeds`` at once; return their summaries."""
     configs.validate(config)
+    mesh = sharding.seeds_mesh(len(seeds))  # (data, seeds) over all devices
+    sharding.check_batch(config.train.batch_size, mesh)  # before anything is written
     runs = [_with_seed(config, seed) for seed in seeds]
     workdirs = [train.default_workdir(c, root).absolute() for c in runs]
     for run, workdir in zip(runs, workdirs, strict=True):
@@ -51,14 +53,15 @@ def train_seeds(config: ml_collections.ConfigDict, seeds, *, root="runs",
                                                                         strict=True)]
     # One model and optimiser object for all (the seeds differ only in arrays), then stack.
     states = [s.replace(apply_fn=states[0].apply_fn, tx=states[0].tx) for s in states]
-    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
-    step_all = jax.jit(jax.vmap(train.make_train_step(seed_tasks[0], jit=False)))
+    step_all, per_seed, batches = sharding.stacked_step(
+        train.make_train_step(seed_tasks[0], jit=False), mesh)
+    stacked = jax.device_put(jax.tree.map(lambda *leaves: jnp.stack(leaves), *states), per_seed)
     tc, history = config.train, []
     start = time.perf_counter()
     for step in tqdm(range(tc.num_steps), unit="step", disable=not progress,
                      desc=f"{config.experiment} seeds {list(seeds)}"):
         batch = np.stack([task.train_batch(step) for task in seed_tasks])
-        stacked, step_metrics = step_all(stacked, batch)
+        stacked, step_metrics = step_all(stacked, jax.device_put(batch, batches))
         if (step + 1) % tc.log_every == 0 or step + 1 == tc.num_steps:
             history.append((step + 1, jax.device_get(step_metrics)))
             _check_finite(history[-1], seeds)
@@ -71,7 +74,8 @@ def train_seeds(config: ml_collections.ConfigDict, seeds, *, root="runs",
                                    options=ocp.CheckpointManagerOptions(create=True)) as manager:
             manager.save(int(state.step), args=ocp.args.StandardSave(state))
             manager.wait_until_finished()
-        summaries.append(train.finish_run(run, task, state, workdir, seconds))
+        summaries.append(train.finish_run(run, task, state, workdir, seconds,
+                                          devices=mesh.size))
     return summaries
 
 

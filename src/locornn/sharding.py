@@ -12,12 +12,15 @@ Replicated parameters fit the models here (under 1M parameters). Fully sharded p
 leaf, with ``jax.lax.with_sharding_constraint`` inside the step); only this module and the
 restore target would change.
 
-Not covered (README): seeds trained together (``--vmap-seeds``) stay on one device, and
-multi-host runs (``jax.distributed``) are not wired in: every process would need its own part of
-the batch (``jax.make_array_from_process_local_data``).
+Seeds trained together (:mod:`locornn.seeds`, ``jax.vmap`` over a leading seeds axis) use a 2-D
+mesh ``(data, seeds)`` (:func:`seeds_mesh`): each seed's state lives on its column of devices,
+each batch is split over the rows. Not covered (README): multi-host runs (``jax.distributed``):
+every process would need its own part of the batch (``jax.make_array_from_process_local_data``).
 """
 
 from __future__ import annotations
+
+import math
 
 import jax
 import numpy as np
@@ -27,6 +30,7 @@ from jax.sharding import PartitionSpec as P
 from locornn import configs
 
 DATA_AXIS = "data"
+SEEDS_AXIS = "seeds"
 
 
 def data_mesh(devices=None) -> Mesh:
@@ -67,3 +71,24 @@ def sharded_step(step_fn, mesh: Mesh):
     metrics replicated, the batch split over ``"data"``."""
     return jax.jit(step_fn, in_shardings=(replicated(mesh), batch_split(mesh)),
                    out_shardings=(replicated(mesh), replicated(mesh)))
+
+
+def seeds_mesh(num_seeds: int, devices=None) -> Mesh:
+    """A ``(data, seeds)`` mesh for ``num_seeds`` vmapped runs over ``devices`` (default: all).
+
+    The seeds axis takes ``gcd(num_seeds, devices)`` devices (so the stacked seeds split evenly
+    over it), the data axis the rest: 8 devices and 2 seeds give 4 x 2, 3 seeds give 8 x 1.
+    """
+    devices = np.asarray(devices if devices is not None else jax.devices())
+    seeds = math.gcd(num_seeds, devices.size)
+    return Mesh(devices.reshape(devices.size // seeds, seeds), (DATA_AXIS, SEEDS_AXIS))
+
+
+def stacked_step(step_fn, mesh: Mesh):
+    """``jax.jit(jax.vmap(step_fn))`` on a :func:`seeds_mesh`: the stacked states (and metrics)
+    split over ``"seeds"``, the stacked batches ``(S, B, ...)`` over ``"seeds"`` and
+    ``"data"``."""
+    per_seed = NamedSharding(mesh, P(SEEDS_AXIS))
+    batches = NamedSharding(mesh, P(SEEDS_AXIS, DATA_AXIS))
+    return jax.jit(jax.vmap(step_fn), in_shardings=(per_seed, batches),
+                   out_shardings=(per_seed, per_seed)), per_seed, batches
