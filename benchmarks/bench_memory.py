@@ -1,0 +1,83 @@
+"""Peak memory of the rollout's gradient against sequence length, from XLA's own analysis.
+
+For each length T, compiles ``jit(grad(sum(rollout)))`` (72x72x16 lattice, batch 16 by default)
+and reads ``compiled.memory_analysis()``: the arguments (the drives), the outputs (the
+gradients) and the temporaries XLA allocates (the residuals kept for the backward pass). Nothing
+is run, so this takes seconds. Compared: the rollout's own backward pass
+(``hoist_gradients=True``, the default: it keeps z, v and tanh(u) per step) and JAX's autodiff of
+the scan (``False``: whatever residuals its VJP keeps).
+
+    python benchmarks/bench_memory.py                     # T = 100, 300, 1000
+    python benchmarks/bench_memory.py --lattice 36x36x1 --batch 128 --steps 18 72
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # timing (also under runpy)
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+from bench_dynamics import parse_lattice  # noqa: E402
+from timing import write_json  # noqa: E402
+
+from locornn import dynamics as dyn  # noqa: E402
+
+MB = 2.0 ** 20
+
+
+def analysis(lattice, batch: int, steps: int, hoist: bool) -> dict:
+    height, width, channels = lattice
+    kernel = jax.ShapeDtypeStruct((3, 3, channels, channels), jnp.float32)
+    scalar = jax.ShapeDtypeStruct((), jnp.float32)
+    params = dyn.OscillatorParams(kernel, kernel, jax.ShapeDtypeStruct((channels,), jnp.float32),
+                                  scalar, scalar, scalar)
+    drives = jax.ShapeDtypeStruct((steps, batch, height, width, channels), jnp.float32)
+
+    def loss(params, drives):
+        return jnp.sum(dyn.rollout(params, drives, hoist_gradients=hoist))
+
+    memory = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, drives).compile()
+    memory = memory.memory_analysis()
+    state_mb = batch * height * width * channels * 4 / MB
+    temp = memory.temp_size_in_bytes / MB
+    return dict(steps=steps, hoist=hoist, state_mb=state_mb,
+                argument_mb=memory.argument_size_in_bytes / MB,
+                output_mb=memory.output_size_in_bytes / MB, temp_mb=temp,
+                temp_states_per_step=temp / (steps * state_mb))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lattice", type=parse_lattice, default="72x72x16")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--steps", type=int, nargs="*", default=[100, 300, 1000])
+    parser.add_argument("--quick", action="store_true", help="T = 10, 30")
+    parser.add_argument("--json", default=None)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        print(f"(bench_memory: ignoring {' '.join(unknown)})")
+    if args.quick:
+        args.steps = [10, 30]
+    lattice = args.lattice
+    print(f"gradient of the rollout, {'x'.join(map(str, lattice))} lattice, batch {args.batch}: "
+          f"XLA's compiled memory analysis (MB); one state (B, H, W, C) = "
+          f"{args.batch * lattice[0] * lattice[1] * lattice[2] * 4 / MB:.1f} MB")
+    print(f"{'T':>5s} {'backward':>10s} {'drives':>9s} {'temporaries':>12s} {'states/step':>12s}")
+    rows = []
+    for steps in args.steps:
+        for hoist in (True, False):
+            row = analysis(lattice, args.batch, steps, hoist)
+            rows.append(row)
+            print(f"{steps:5d} {'own' if hoist else 'autodiff':>10s} {row['argument_mb']:9.0f} "
+                  f"{row['temp_mb']:12.0f} {row['temp_states_per_step']:12.2f}", flush=True)
+    write_json(args.json, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
