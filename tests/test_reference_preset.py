@@ -172,3 +172,25 @@ def test_sequence_experiments_take_the_same_reference_choices(name, lattice):
             config.train.loss, config.model.initial_state) == (
         "gaussian", "constant", "sgd", "bce", "encoder_output")
     assert not config.data.wrap_target  # a drifting wave is not one period of a cycle
+
+
+@pytest.mark.parametrize("padding, flax_padding", [("circular", "CIRCULAR"), ("zero", "SAME")])
+def test_lattice_drive_is_flax_conv_with_the_same_parameters(padding, flax_padding):
+    """K_x moved from nn.Conv to dynamics.lattice_conv (a faster gradient): same parameter
+    names, shapes and initial values, same outputs, same gradients."""
+    import flax.linen as nn
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (3, 6, 6, 2))
+    ours = models.oscillator.LatticeDrive(4, 3, padding)
+    flax_conv = nn.Conv(4, (3, 3), padding=flax_padding)
+    params = ours.init(jax.random.PRNGKey(1), x)
+    reference = flax_conv.init(jax.random.PRNGKey(1), x)
+    assert jax.tree.structure(params) == jax.tree.structure(reference)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(reference), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(ours.apply(params, x), flax_conv.apply(params, x), rtol=1e-5,
+                               atol=1e-5)
+    grads = [jax.grad(lambda p, f=f: jnp.sum(jnp.sin(f.apply(p, x))))(params)
+             for f in (ours, flax_conv)]
+    for a, b in zip(*map(jax.tree.leaves, grads), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
