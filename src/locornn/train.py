@@ -15,6 +15,9 @@ Resume: a run that finds checkpoints continues from the latest. Batches are a pu
 ``(seed, step)`` (:func:`locornn.data.train_batch`), so an interrupted and resumed run reaches the
 same parameters as an uninterrupted one. Ctrl-C or SIGTERM saves a checkpoint and exits.
 
+Devices: the train step runs on every visible device, the batch split over a ``data`` mesh
+axis and the state replicated (:mod:`locornn.sharding`); one device is the same program.
+
 Non-finite loss: the loop checks every step's loss and gradient norm at each log/checkpoint
 boundary; on the first NaN/Inf it raises :class:`NonFiniteLossError` naming the step, and no
 checkpoint is ever written after it, so the last good one is kept.
