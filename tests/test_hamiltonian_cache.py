@@ -53,12 +53,25 @@ def test_cache_layout_types_and_metadata(tmp_path):
         "seed": 0,
         "dt": 0.05,
     }
-    digest = hashlib.sha256((entry / "data.npz").read_bytes()).hexdigest()
-    assert meta["files"]["data.npz"]["sha256"] == digest
+    for name in ("data.npz", "images.npy"):
+        digest = hashlib.sha256((entry / name).read_bytes()).hexdigest()
+        assert meta["files"][name]["sha256"] == digest
     with np.load(entry / "data.npz") as npz:
-        assert npz["images"].dtype == np.uint8 and npz["images"].shape == (4, 256, 32, 32, 3)
         assert npz["states"].dtype == np.float64
         assert set(npz.files) >= {"params/k", "params/m", "params/offset", "params/color_index"}
+    images = np.load(entry / "images.npy", mmap_mode="r")
+    assert images.dtype == np.uint8 and images.shape == (4, 256, 32, 32, 3)
+
+
+def test_cached_images_are_memory_mapped_not_read_whole(tmp_path):
+    """A second load maps the images from disk (np.memmap, read-only): a training window is
+    read when it is sampled, so the host needs memory for batches, not for the data set."""
+    load(tmp_path)
+    again = load(tmp_path)
+    assert again.cache["train"]["status"] == "hit"
+    assert isinstance(again.train_images, np.memmap) or isinstance(
+        getattr(again.train_images, "base", None), np.memmap)
+    assert not again.train_images.flags.writeable
 
 
 def corrupt_flip_byte(path):
@@ -79,14 +92,15 @@ def corrupt_delete_metadata(path):
     (path.parent / "metadata.json").unlink()
 
 
+@pytest.mark.parametrize("name", ["data.npz", "images.npy"])
 @pytest.mark.parametrize(
     "corrupt", [corrupt_flip_byte, corrupt_truncate, corrupt_metadata, corrupt_delete_metadata]
 )
-def test_corrupted_cache_is_detected_and_regenerated_with_a_warning(tmp_path, corrupt):
+def test_corrupted_cache_is_detected_and_regenerated_with_a_warning(tmp_path, corrupt, name):
     """A flipped byte, a truncated file, unreadable or missing metadata: the entry is never
     used; a CacheWarning names it, and the regenerated data equal the original."""
     original = load(tmp_path)
-    corrupt(tmp_path / "mass_spring" / ENTRY / "data.npz")
+    corrupt(tmp_path / "mass_spring" / ENTRY / name)
     with pytest.warns(CacheWarning, match=ENTRY):
         again = load(tmp_path)
     assert again.cache["train"]["status"] == "regenerated"

@@ -3,13 +3,18 @@
 Layout (one folder per split and argument set)::
 
     <cache_dir>/<system>/<split>-n<num>-steps<num_steps>-seed<seed>-v<generator version>/
-        data.npz        images (N, T, 32, 32, 3) uint8, states / dx_dt (N, T, D) float64,
-                        params/<name> (N, ...)   [zip, deflate level 1]
-        metadata.json   {"format", "generator_version", "args", "files": {"data.npz":
+        images.npy      (N, T, 32, 32, 3) uint8, uncompressed: read memory-mapped
+        data.npz        states / dx_dt (N, T, D) float64, params/<name> (N, ...)
+                        [zip, deflate level 1]
+        metadata.json   {"format", "generator_version", "args", "files": {name:
                         {"sha256", "bytes"}}, "shapes", "created", "versions"}
 
-``data.npz`` is written first (to a temporary name, then atomically renamed) and
-``metadata.json`` last, so an interrupted write leaves an entry without metadata. On load,
+The images -- nearly all the bytes (the paper preset's train split: 39 GB) -- are loaded as a
+read-only ``np.memmap``: a training window is read from disk when it is sampled
+(:func:`~locornn.data.hamiltonian.sample_windows` gathers on the host), so a host needs memory
+for the batches, not the data set. The data files are written first (to temporary names, then
+atomically renamed) and ``metadata.json`` last, so an interrupted write leaves an entry without
+metadata. Each load verifies both files' SHA-256 (reading them once: ~40 s for 39 GB). On load,
 a missing metadata file next to data, unreadable JSON, arguments that differ, a size or
 SHA-256 mismatch (truncation, bit rot), an unreadable archive or wrong array shapes all
 count as corruption: :func:`cached_generate` warns (:class:`CacheWarning`), deletes the
@@ -32,8 +37,9 @@ import numpy as np
 from locornn.data.hamiltonian.generate import GENERATOR_VERSION, Trajectories, generate
 from locornn.data.hamiltonian.systems import get_system
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: images in their own .npy, memory-mapped
 DATA_FILE = "data.npz"
+IMAGES_FILE = "images.npy"
 METADATA_FILE = "metadata.json"
 
 
@@ -78,32 +84,40 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
 
 
 def _arrays(traj: Trajectories) -> dict[str, np.ndarray]:
-    out = {"images": traj.images, "states": traj.states, "dx_dt": traj.dx_dt}
+    """Everything but the images (those go to their own file)."""
+    out = {"states": traj.states, "dx_dt": traj.dx_dt}
     out.update({f"params/{k}": v for k, v in traj.params.items()})
     return out
 
 
 def save(entry: Path, traj: Trajectories, args: dict) -> None:
-    """Write ``traj`` to ``entry`` (data first, metadata last, both atomically)."""
+    """Write ``traj`` to ``entry`` (data first, metadata last, each atomically)."""
     entry.mkdir(parents=True, exist_ok=True)
-    data_path = entry / DATA_FILE
-    tmp = entry / f".{DATA_FILE}.{os.getpid()}.tmp"
     arrays = _arrays(traj)
+    tmp = entry / f".{DATA_FILE}.{os.getpid()}.tmp"
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
         for name, array in arrays.items():
             with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
-    os.replace(tmp, data_path)
+    os.replace(tmp, entry / DATA_FILE)
+    tmp = entry / f".{IMAGES_FILE}.{os.getpid()}.tmp"
+    with open(tmp, "wb") as f:
+        np.lib.format.write_array(f, np.ascontiguousarray(traj.images), allow_pickle=False)
+    os.replace(tmp, entry / IMAGES_FILE)
     import jax
 
     from locornn import __version__
 
+    files = {name: {"sha256": sha256_file(entry / name), "bytes": (entry / name).stat().st_size}
+             for name in (DATA_FILE, IMAGES_FILE)}
+    shapes = {k: [list(v.shape), v.dtype.name] for k, v in arrays.items()}
+    shapes["images"] = [list(traj.images.shape), traj.images.dtype.name]
     metadata = {
         "format": CACHE_FORMAT,
         "generator_version": GENERATOR_VERSION,
         "args": args,
-        "files": {DATA_FILE: {"sha256": sha256_file(data_path), "bytes": data_path.stat().st_size}},
-        "shapes": {k: [list(v.shape), v.dtype.name] for k, v in arrays.items()},
+        "files": files,
+        "shapes": shapes,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "versions": {"locornn": __version__, "jax": jax.__version__, "numpy": np.__version__},
     }
@@ -121,30 +135,31 @@ def load(entry: Path, args: dict) -> Trajectories:
         raise CacheMissing(str(entry))
     try:
         metadata = json.loads(meta_path.read_text())
-        expected = metadata["files"][DATA_FILE]
+        expected = {name: metadata["files"][name] for name in (DATA_FILE, IMAGES_FILE)}
     except (ValueError, KeyError, TypeError) as e:
-        raise CacheCorrupt(f"unreadable {meta_path}: {e}") from None
+        raise CacheCorrupt(f"unreadable {meta_path} (or an older cache format): {e}") from None
     if metadata.get("format") != CACHE_FORMAT or metadata.get("generator_version") != (
         GENERATOR_VERSION
     ):
         raise CacheCorrupt(f"{meta_path} was written by another generator version")
     if metadata.get("args") != args:
         raise CacheCorrupt(f"{meta_path} arguments {metadata.get('args')} != {args}")
-    if not data_path.exists():
-        raise CacheCorrupt(f"{data_path} is missing")
-    size = data_path.stat().st_size
-    if size != expected["bytes"]:
-        raise CacheCorrupt(
-            f"{data_path} has {size} bytes, expected {expected['bytes']} (truncated?)"
-        )
-    digest = sha256_file(data_path)
-    if digest != expected["sha256"]:
-        raise CacheCorrupt(f"{data_path} checksum {digest[:12]}... != {expected['sha256'][:12]}...")
+    for name, want in expected.items():
+        path = entry / name
+        if not path.exists():
+            raise CacheCorrupt(f"{path} is missing")
+        size = path.stat().st_size
+        if size != want["bytes"]:
+            raise CacheCorrupt(f"{path} has {size} bytes, expected {want['bytes']} (truncated?)")
+        digest = sha256_file(path)
+        if digest != want["sha256"]:
+            raise CacheCorrupt(f"{path} checksum {digest[:12]}... != {want['sha256'][:12]}...")
     try:
         with np.load(data_path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+        arrays["images"] = np.load(entry / IMAGES_FILE, mmap_mode="r", allow_pickle=False)
     except Exception as e:  # noqa: BLE001 - any failure to read means corrupt
-        raise CacheCorrupt(f"cannot read {data_path}: {e}") from None
+        raise CacheCorrupt(f"cannot read {entry}: {e}") from None
     frames = args["num_steps"] + 1
     for key in ("images", "states", "dx_dt"):
         if key not in arrays or arrays[key].shape[:2] != (args["num"], frames):
