@@ -1,4 +1,4 @@
-"""Data-parallel training over several devices (4 simulated CPU devices in a subprocess) gives
+"""Data-parallel training over several devices (4 or 8 simulated CPU devices, in subprocesses) gives
 the numbers of one device; a checkpoint moves between device counts; a batch that cannot be
 split is refused before anything is written."""
 
@@ -70,16 +70,16 @@ print(json.dumps({"mesh": dict(mesh.shape), "loss": [s["test"]["loss"] for s in 
 
 
 def test_vmapped_seeds_on_a_data_by_seeds_mesh_match_one_device(tmp_path):
-    """4 devices, 2 seeds: a 2 x 2 (data x seeds) mesh; each seed's held-out loss is the one
+    """8 devices, 2 seeds: a 4 x 2 (data x seeds) mesh; each seed's held-out loss is the one
     it reaches on one device."""
     results = {}
-    for devices in (4, 1):
+    for devices in (8, 1):
         env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
                "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
         done = subprocess.run([sys.executable, "-c", VMAPPED_SEEDS, str(tmp_path / str(devices))],
                               env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
         assert done.returncode == 0, done.stderr
         results[devices] = json.loads(done.stdout.strip().splitlines()[-1])
-    assert results[4]["mesh"] == {"data": 2, "seeds": 2}
+    assert results[8]["mesh"] == {"data": 4, "seeds": 2}
     assert results[1]["mesh"] == {"data": 1, "seeds": 1}
-    assert results[4]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
+    assert results[8]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
