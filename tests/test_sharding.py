@@ -83,3 +83,33 @@ def test_vmapped_seeds_on_a_data_by_seeds_mesh_match_one_device(tmp_path):
     assert results[8]["mesh"] == {"data": 4, "seeds": 2}
     assert results[1]["mesh"] == {"data": 1, "seeds": 1}
     assert results[8]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
+
+
+def test_two_processes_with_jax_distributed_train_like_one(tmp_path):
+    """Two local processes (jax.distributed over gloo, one CPU device each) train one run in a
+    shared workdir: process 0 writes it, and its held-out loss is the one-process loss."""
+    import socket
+
+    with socket.socket() as probe:  # a free port for the coordinator
+        probe.bind(("localhost", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "locornn", "train", "--config", f"{WAVES}:smoke",
+               "--workdir", str(tmp_path / "two"), "--quiet", "--config.figures.enabled=False",
+               "--config.train.num_steps=10"]
+    workers = []
+    for index in range(2):
+        env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
+               "XLA_FLAGS": "--xla_force_host_platform_device_count=1",
+               "LOCORNN_COORDINATOR": f"localhost:{port}", "LOCORNN_NUM_PROCESSES": "2",
+               "LOCORNN_PROCESS_ID": str(index)}
+        workers.append(subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True))
+    for worker in workers:
+        _, err = worker.communicate(timeout=600)
+        assert worker.returncode == 0, err[-2000:]
+    one = train(tmp_path / "one", 1, "--config.train.num_steps=10")
+    assert one.returncode == 0, one.stderr
+    two = summary(tmp_path / "two")
+    assert two["devices"] == 2 and two["steps"] == 10
+    assert two["test"]["loss"] == pytest.approx(summary(tmp_path / "one")["test"]["loss"],
+                                                rel=1e-5)

@@ -36,6 +36,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.experiment = "waves"  # name of the experiment: runs go to runs/<experiment>/<preset>/<seed>
     c.preset = "cpu"
     c.seed = 0  # model initialisation and data order; the data set itself uses data.seed
+    # several processes (hosts): start jax.distributed (also automatic on SLURM with several
+    # tasks, a TPU pod slice, or with LOCORNN_COORDINATOR set; see locornn.sharding)
+    c.distributed = False
 
     c.data = ml_collections.ConfigDict()
     c.data.name = "waves"  # "waves" | "noise" | "rotating_mnist" | "hamiltonian"

@@ -14,13 +14,19 @@ restore target would change.
 
 Seeds trained together (:mod:`locornn.seeds`, ``jax.vmap`` over a leading seeds axis) use a 2-D
 mesh ``(data, seeds)`` (:func:`seeds_mesh`): each seed's state lives on its column of devices,
-each batch is split over the rows. Not covered (README): multi-host runs (``jax.distributed``):
-every process would need its own part of the batch (``jax.make_array_from_process_local_data``).
+each batch is split over the rows.
+
+Several processes (hosts): :func:`initialize_distributed` starts JAX's own distributed runtime
+(``jax.distributed.initialize``) when ``config.distributed`` is set or a cluster is detected;
+the mesh then spans every process's devices. Batches are a pure function of ``(seed, step)``,
+so each process builds the batch and contributes the shards of its own devices
+(``jax.make_array_from_callback``); one process (index 0) writes logs, metrics and figures.
 """
 
 from __future__ import annotations
 
 import math
+import os
 
 import jax
 import numpy as np
@@ -56,14 +62,72 @@ def batch_split(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, P(DATA_AXIS))
 
 
+def _place(tree, target: NamedSharding):
+    if jax.process_count() == 1:
+        return jax.device_put(tree, target)
+
+    def one(x):  # every process holds the same value: each fills its own devices' shards
+        if not isinstance(x, (jax.Array, np.ndarray, np.generic, float, int)):
+            return x
+        value = np.asarray(x)
+        return jax.make_array_from_callback(value.shape, target, lambda index: value[index])
+
+    return jax.tree.map(one, tree)
+
+
 def place_state(state, mesh: Mesh):
     """The train state replicated on every device of ``mesh``."""
-    return jax.device_put(state, replicated(mesh))
+    return _place(state, replicated(mesh))
 
 
 def place_batch(batch, mesh: Mesh) -> jax.Array:
     """``(B, ...)`` split along ``B`` over the data axis."""
-    return jax.device_put(batch, batch_split(mesh))
+    return _place(batch, batch_split(mesh))
+
+
+def local_copy(tree):
+    """A replicated tree as this process's own arrays (for work one process does alone)."""
+    if jax.process_count() == 1:
+        return tree
+    return jax.tree.map(lambda x: np.asarray(x.addressable_data(0))
+                        if isinstance(x, jax.Array) else x, tree)
+
+
+def is_primary() -> bool:
+    """Whether this process writes logs, metrics, summaries and figures (process 0)."""
+    return jax.process_index() == 0
+
+
+def cluster_detected() -> bool:
+    """A multi-process job's standard environment: SLURM with several tasks, a TPU pod slice,
+    or locornn's own ``LOCORNN_COORDINATOR`` (``host:port``, with ``LOCORNN_NUM_PROCESSES`` and
+    ``LOCORNN_PROCESS_ID``)."""
+    env = os.environ
+    return (int(env.get("SLURM_NTASKS", "1") or 1) > 1
+            or "," in env.get("TPU_WORKER_HOSTNAMES", "")
+            or "LOCORNN_COORDINATOR" in env)
+
+
+def initialize_distributed(enabled: bool = False) -> bool:
+    """Start ``jax.distributed`` if ``enabled`` or :func:`cluster_detected`; True if started.
+
+    Must run before anything touches a device. With ``LOCORNN_COORDINATOR`` the coordinator,
+    process count and index come from the environment; otherwise JAX detects them (SLURM, TPU
+    pods, ...). CPU processes talk through gloo.
+    """
+    if not (enabled or cluster_detected()):
+        return False
+    if jax.distributed.is_initialized():
+        return True
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    env = os.environ
+    if "LOCORNN_COORDINATOR" in env:
+        jax.distributed.initialize(env["LOCORNN_COORDINATOR"],
+                                   int(env["LOCORNN_NUM_PROCESSES"]),
+                                   int(env["LOCORNN_PROCESS_ID"]))
+    else:
+        jax.distributed.initialize()
+    return True
 
 
 def sharded_step(step_fn, mesh: Mesh):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pathlib
 import signal
 import time
@@ -185,11 +186,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
       NonFiniteLossError: the loss or gradients became NaN/Inf (the message names the step).
     """
     configs.validate(config)
+    sharding.initialize_distributed(config.distributed)  # before anything touches a device
     mesh = sharding.data_mesh()
     sharding.check_batch(config.train.batch_size, mesh)  # before anything is written
+    primary = sharding.is_primary()  # one process writes; all compute
+    progress = progress and primary
     workdir = pathlib.Path(workdir).absolute()
     workdir.mkdir(parents=True, exist_ok=True)
-    _claim_workdir(config, workdir)
+    if primary:
+        _claim_workdir(config, workdir)
     log = tqdm.write if progress else (lambda *_: None)
 
     task = tasks.build_task(config)
@@ -213,9 +218,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             f"{config.train.num_steps}; use another workdir or ask for >= {latest} steps")
     if latest is not None:
         state = manager.restore(latest, args=ocp.args.StandardRestore(state))
-        _truncate_metrics(metrics_path, latest)
+        if primary:
+            _truncate_metrics(metrics_path, latest)
         log(f"locornn: resuming from checkpoint at step {latest}")
-    else:
+    elif primary:
         _truncate_metrics(metrics_path, -1)
 
     step_on_mesh = sharding.sharded_step(make_train_step(task, jit=False), mesh)
@@ -226,7 +232,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     start, total = int(state.step), config.train.num_steps
     wall_start = time.perf_counter()
     try:
-        with _Interrupts(), open(metrics_path, "a") as sink:
+        with _Interrupts(), open(metrics_path if primary else os.devnull, "a") as sink:
             state = _loop(config, state, task, train_step, manager, sink, start, total,
                           progress)
     except KeyboardInterrupt:
@@ -238,8 +244,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         manager.wait_until_finished()
         manager.close()
 
-    summary = finish_run(config, task, state, workdir, time.perf_counter() - wall_start,
-                         devices=mesh.size)
+    if not primary:  # process 0 evaluates, draws and writes the summary on its own copy
+        return {}
+    summary = finish_run(config, task, sharding.local_copy(state), workdir,
+                         time.perf_counter() - wall_start, devices=mesh.size)
     held_out = ", ".join(f"{k} {v:.4g}" for k, v in summary["test"].items()
                          if isinstance(v, (int, float)))
     log(f"locornn: done. held-out {held_out}; wrote {workdir}")
