@@ -159,6 +159,11 @@ def _lattice_conv_zero(x, kernel):
     return _lattice_conv_forward(x, kernel, "zero")
 
 
+def _adjoint_kernel(kernel: Array) -> Array:
+    """The kernel of the adjoint convolution: flipped in space, in/out channels swapped."""
+    return jnp.flip(kernel, axis=(0, 1)).swapaxes(2, 3)
+
+
 def _make_vjp(padding: Padding):
     def fwd(x, kernel):
         return _lattice_conv_forward(x, kernel, padding), (x, kernel)
@@ -168,8 +173,7 @@ def _make_vjp(padding: Padding):
         # Input gradient. y[h] = sum_a x[h + a - r] K[a]  =>  dx[j] = sum_a dy[j + a - r] K[k-1-a]:
         # the same padded cross-correlation, with the kernel flipped in space and its in/out
         # channels swapped. (Exact for circular padding, and for zero padding with odd k.)
-        flipped = jnp.flip(kernel, axis=(0, 1)).swapaxes(2, 3)
-        dx = _lattice_conv_forward(dy, flipped, padding)
+        dx = _lattice_conv_forward(dy, _adjoint_kernel(kernel), padding)
         xpad = _pad_lattice(x, kernel.shape[0] // 2, padding)
         dkernel = _kernel_gradient(xpad, dy).astype(kernel.dtype)
         return dx, dkernel
@@ -234,8 +238,7 @@ class LocalCoupling:
 
     def transpose(self, kernel: Array, cotangent: Array) -> Array:
         """``K^T * g``, the adjoint of the coupling: the flipped kernel, in/out swapped."""
-        return lattice_conv(cotangent, jnp.flip(kernel, axis=(0, 1)).swapaxes(2, 3),
-                            self.padding)
+        return lattice_conv(cotangent, _adjoint_kernel(kernel), self.padding)
 
     def kernel_gradient(self, kernel: Array, states: Array, cotangents: Array) -> Array:
         """``dL/dK`` of ``y_t = K * x_t`` summed over all steps: ``(T, B, H, W, C)`` twice.
@@ -343,8 +346,8 @@ def rollout(params: OscillatorParams, drives: Array, initial: State | None = Non
       unroll: passed to ``lax.scan`` (steps fused per loop iteration: more is faster for small
         states and slower to compile).
       hoist_gradients: with :class:`LocalCoupling` or :class:`DenseCoupling` (default), the
-        gradients of the parameters are computed after the scan, as sums over all steps at once
-        (:func:`_hoisted_backward`); JAX's autodiff still differentiates the state path. Same
+        backward pass is written by hand (:func:`_hoisted_backward`: eq. 2 run backwards in
+        time) and the parameter gradients are sums over all steps computed after it. Same
         gradients as ``False`` (plain autodiff of the scan, also used for any other coupling),
         to float rounding; faster (``make bench``). It is a ``custom_vjp``: reverse mode (and
         reverse over reverse) only; for ``jax.jvp``/``jax.jacfwd`` pass ``False``.

@@ -591,7 +591,7 @@ def _wave_metrics_one(z, dt, bandwidth, order, radius, circular, edge_trim, min_
                       band="adaptive"):
     out = dict.fromkeys(_METRIC_KEYS, float("nan"))
     if band == "reference":  # every metric on the reference's band-passed signal
-        z = reference_bandpass(z)
+        z, reference_phi = reference_phase(z)
     fr = svd_variance_fractions(z, 2)
     out["svd_rank1_fraction"] = float(fr[0])
     out["svd_rank2_fraction"] = float(fr[1])
@@ -601,8 +601,8 @@ def _wave_metrics_one(z, dt, bandwidth, order, radius, circular, edge_trim, min_
     out["dominant_frequency"] = f0
     if f0 <= 0.0:  # constant trajectory: no phase
         return out
-    if band == "reference":  # already band-passed: only the Hilbert transform remains
-        phase = np.angle(signal.hilbert(z, axis=0))
+    if band == "reference":
+        phase = reference_phi
     else:
         phase, _ = instantaneous_phase(z, dt, bandwidth, order, frequency=f0)
     t = phase.shape[0]

@@ -137,9 +137,10 @@ class ConvDecoder(nn.Module):
         return _output(x, self.output)
 
 
-def time_distributed(module: nn.Module, sequence: jax.Array) -> jax.Array:
-    """Apply a per-frame module to ``(B, T, ...)`` by folding time into the batch."""
+def time_distributed(module: nn.Module, sequence: jax.Array):
+    """Apply a per-frame module to ``(B, T, ...)`` by folding time into the batch (each output
+    of a module returning several, e.g. :class:`GaussianEncoder`'s, unfolded the same way)."""
     batch, steps = sequence.shape[:2]
     out = module(sequence.reshape(batch * steps, *sequence.shape[2:]))
-    return out.reshape(batch, steps, *out.shape[1:])
+    return jax.tree.map(lambda o: o.reshape(batch, steps, *o.shape[1:]), out)
 

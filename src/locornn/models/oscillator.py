@@ -215,15 +215,14 @@ class OscillatorRNN(nn.Module):
 
     def encode(self, frames: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         """``(B, T, h, w, c) -> ((B, T, *encoded_shape), KL (B, T) or None)``: ``f(x_t)``."""
-        batch, steps = frames.shape[:2]
-        out = self.encoder(frames.reshape(batch * steps, *frames.shape[2:]))
-        encoded, kl = out if isinstance(out, tuple) else (out, None)
-        encoded = encoded.reshape(batch, steps, *encoded.shape[1:])
-        return encoded, None if kl is None else kl.reshape(batch, steps)
+        out = time_distributed(self.encoder, frames)
+        return out if isinstance(out, tuple) else (out, None)
 
     def drives(self, frames: jax.Array) -> jax.Array:
         """``(B, T, h, w, c) -> (T, B, *state_shape)``: ``K_x * f(x_t)`` for every frame."""
-        encoded, _ = self.encode(frames)
+        return self._drives(self.encode(frames)[0])
+
+    def _drives(self, encoded: jax.Array) -> jax.Array:
         return jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
 
     def __call__(self, frames: jax.Array) -> dict[str, jax.Array]:
@@ -240,7 +239,7 @@ class OscillatorRNN(nn.Module):
             raise ValueError(f"expected frames (B, T, {', '.join(map(str, self.image_shape))}), "
                              f"got {frames.shape}")
         encoded, kl = self.encode(frames)
-        drives = jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
+        drives = self._drives(encoded)
         initial = None
         if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
             initial = dynamics.State(drives[0], jnp.zeros_like(drives[0]))
