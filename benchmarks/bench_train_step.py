@@ -46,7 +46,8 @@ def time_step(experiment: str, preset: str, steps: int) -> dict:
     compile_s, step_s = time_steps(step, state, batch, steps)
     return dict(experiment=experiment, preset=preset, batch=int(batch.shape[0]),
                 shape=list(batch.shape), step_ms=1e3 * step_s, compile_s=compile_s,
-                steps_per_s=1 / step_s)
+                steps_per_s=1 / step_s, num_steps=int(config.train.num_steps),
+                budget_s=config.train.num_steps * step_s)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,7 +64,8 @@ def cmd_train(args) -> int:
 
     def action():
         config = configs.load(args.config, args.overrides)
-        workdir = pathlib.Path(args.workdir) if args.workdir else train.default_workdir(config)
+        workdir = pathlib.Path(args.workdir) if args.workdir \
+            else train.default_workdir(config, args.runs_root)
         train.train_and_evaluate(config, workdir, progress=not args.quiet)
 
     return guarded(action)
@@ -144,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--config.<section>.<key>=<value>.")
     p.add_argument("--config", required=True, metavar="FILE[:PRESET]",
                    help="experiment file and preset, e.g. experiments/waves.py:cpu")
-    p.add_argument("--workdir", help="default: runs/<experiment>/<preset>/<seed>")
+    p.add_argument("--workdir", help="default: RUNS_ROOT/<experiment>/<preset>/<seed>")
+    p.add_argument("--runs-root", default="runs",
+                   help="where runs live when --workdir is not given (default: runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train, takes_overrides=True)
 
