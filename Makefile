@@ -31,7 +31,7 @@ table: setup
 
 # Which change moves LocoRNN's VPT (spring, seed 0 by default): make ablation PRESET=cpu
 ablation: setup
-	$(BIN)/locornn ablation --preset $(PRESET) $(if $(SYSTEM),--system $(SYSTEM)) $(ARGS)
+	$(BIN)/locornn ablation --preset $(PRESET) $(if $(filter-out hamiltonian,$(EXP)),--experiment $(EXP)) $(if $(SYSTEM),--system $(SYSTEM)) $(ARGS)
 
 # VPT against training steps (one run per seed, read at each budget): make budget PRESET=cpu
 budget: setup

@@ -116,10 +116,17 @@ def cmd_table(args) -> int:
 
 
 def cmd_ablation(args) -> int:
-    from locornn import ablation
+    from locornn import ablation, sequence_ablation
 
+    if args.experiment != "hamiltonian":
+        return guarded(lambda: _report(sequence_ablation.run_ablation(
+            args.experiment, args.preset, steps=args.steps,
+            variants=tuple(args.variants or sequence_ablation.VARIANTS), seed=args.seeds[0],
+            root=args.runs_root, results=args.results_dir, extra_overrides=args.overrides,
+            progress=not args.quiet)))
     return guarded(lambda: _report(ablation.run_ablation(
-        args.preset, variants=tuple(args.variants), system=args.system, model=args.model,
+        args.preset, variants=tuple(args.variants or ablation.VARIANTS), system=args.system,
+        model=args.model,
         seeds=tuple(args.seeds), root=args.runs_root, results=args.results_dir,
         extra_overrides=args.overrides, progress=not args.quiet)))
 
@@ -174,14 +181,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_table, takes_overrides=True)
 
     from locornn.ablation import VARIANTS
+    from locornn.sequence_ablation import EXPERIMENTS as SEQUENCE_EXPERIMENTS
+    from locornn.sequence_ablation import VARIANTS as SEQUENCE_VARIANTS
 
     p = sub.add_parser("ablation", help="which change moves VPT: one run set per variant",
                        description="Train (or reuse) every ablation variant of one "
                                    "Hamiltonian cell and write results/ablation_<preset>_"
                                    "<system>_<model>_seed<seeds>.md/.csv. Variants: "
                                    + "; ".join(f"{k}: {v[0]}" for k, v in VARIANTS.items()))
+    p.add_argument("--experiment", default="hamiltonian",
+                   choices=("hamiltonian", *SEQUENCE_EXPERIMENTS),
+                   help="hamiltonian (default; VPT of one system x model) or a sequence "
+                        "experiment (why it learns nothing at a preset: held-out MSE against the "
+                        "mean frame, waves in z; variants: " + ", ".join(SEQUENCE_VARIANTS) + ")")
+    p.add_argument("--steps", type=int, default=1000,
+                   help="training steps of each variant (sequence experiments; default 1000)")
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--variants", nargs="+", default=None,
+                   choices=sorted({*VARIANTS, *SEQUENCE_VARIANTS}), help="default: all")
     p.add_argument("--system", default="mass_spring", choices=SYSTEMS)
     p.add_argument("--model", default="locornn", choices=MODELS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])

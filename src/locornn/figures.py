@@ -40,6 +40,8 @@ from PIL import Image
 from locornn import configs, plots, train
 from locornn.analysis import wave_report as wave_report_module
 from locornn.cli import guarded
+from locornn.runs import ensure_trained, run_dir
+from locornn.runs import say as _say
 
 __all__ = [
     "EXPERIMENTS",
@@ -90,10 +92,6 @@ TABLE_METRICS = {
 }
 
 
-def _say(message: str) -> None:
-    print(f"locornn: {message}", flush=True)
-
-
 def _experiments_dir(experiments_dir) -> pathlib.Path:
     """``experiments_dir`` if given; else ``./experiments``, else the repository's."""
     if experiments_dir is not None:
@@ -133,23 +131,6 @@ def _load_config(name: str, preset: str, seed: int, experiments_dir, overrides):
     return configs.load(f"{path}:{preset}", fields)
 
 
-def run_dir(runs_root, config) -> pathlib.Path:
-    """The default workdir of ``locornn train`` under ``runs_root``
-    (:func:`locornn.train.default_workdir`: ``<experiment>/<preset>/<seed>``, and
-    ``hamiltonian/<preset>/<system>/<model>/<seed>`` for forecasting runs)."""
-    return train.default_workdir(config, runs_root)
-
-
-def _finished(workdir: pathlib.Path) -> bool:
-    """Trained to its config's ``train.num_steps`` (``summary.json`` is written at the end)."""
-    try:
-        summary = json.loads((workdir / "summary.json").read_text())
-        saved = json.loads((workdir / "config.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return summary.get("steps", -1) >= saved["train"]["num_steps"]
-
-
 def _runs(experiments, runs_root, preset, seed, train_missing, experiments_dir, overrides):
     """``([(name, workdir)], [skipped names])``: each experiment's run, found or trained."""
     found, skipped = [], []
@@ -178,21 +159,7 @@ def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 
     config = _load_config(name, preset, seed, experiments_dir, overrides)
     if config is None:
         return None
-    return _ensure_config(name, config, run_dir(runs_root, config), preset, train_missing)
-
-
-def _ensure_config(name: str, config, workdir: pathlib.Path, preset: str,
-                   train_missing: bool) -> pathlib.Path | None:
-    """:func:`ensure_run` for a loaded ``config`` trained in ``workdir``."""
-    if _finished(workdir):
-        _say(f"{name}: reusing {workdir}")
-        return workdir
-    if not train_missing:
-        _say(f"skipping {name}: no finished run in {workdir} (train it, or drop --no-train)")
-        return None
-    _say(f"{name}: training {workdir} ({preset} preset)")
-    train.train_and_evaluate(config, workdir, progress=True)
-    return workdir
+    return ensure_trained(name, config, run_dir(runs_root, config), train_missing)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,6 +320,43 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
     return {"table": str(table), "rows": rows, "skipped": skipped}
 
 
+def runs_table(run_dirs, out_path, mean_frame: bool = False) -> pathlib.Path:
+    """A Markdown table of finished runs read from their files alone (no checkpoint needed):
+    held-out MSE, with ``mean_frame`` the MSE of predicting the held-out mean pixel value
+    (:func:`locornn.sequence_ablation.mean_frame_mse`: the data are generated again from the
+    run's config), and the wave metrics of ``waves.json`` (trained) and
+    ``waves_untrained.json``, raw and on the reference's band. For runs whose checkpoints stayed
+    on another machine (``locornn figures runs-table``)."""
+    from locornn.sequence_ablation import mean_frame_mse
+
+    run_dirs = [pathlib.Path(run) for run in run_dirs]
+    if mean_frame:
+        mean_frame = [mean_frame_mse(configs.from_dict(json.loads(
+            (run / "config.json").read_text()))) for run in run_dirs]
+    rows = ["| run | steps | held-out MSE | mean-frame MSE | state | signal | "
+            + " | ".join(TABLE_METRICS.values()) + " |",
+            "|---|---:|---:|---:|---|---|" + "---:|" * len(TABLE_METRICS)]
+    for number, run in enumerate(run_dirs):
+        summary = json.loads((run / "summary.json").read_text())
+        baseline = _cell(mean_frame[number]) if mean_frame else "-"
+        head = [f"`{run}`", str(summary["steps"]), _cell(summary["test"]["mse"]), baseline]
+        for state, name in (("untrained", "waves_untrained.json"), ("trained", "waves.json")):
+            path = run / name
+            if not path.is_file():
+                continue
+            report = json.loads(path.read_text())
+            for signal, key in (("raw z", "metrics"), ("reference band", "metrics_reference_band")):
+                if key in report:
+                    cells = [*head, state, signal,
+                             *(_cell(report[key].get(k)) for k in TABLE_METRICS)]
+                    rows.append("| " + " | ".join(cells) + " |")
+                    head = ["", "", "", ""]
+    out_path = pathlib.Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text("\n".join(rows) + "\n")
+    return out_path
+
+
 # ----------------------------------------------------------------------------------------------
 # Figure 2: orientation maps and the domain-size sweep
 # ----------------------------------------------------------------------------------------------
@@ -394,8 +398,7 @@ def _ensure_orientation_run(label: str, name: str, workdir_of, *, preset, seed, 
     config = _load_config(name, preset, seed, experiments_dir, overrides)
     if config is None:
         return None
-    workdir = _ensure_config(label, config, pathlib.Path(workdir_of(config)), preset,
-                             train_missing)
+    workdir = ensure_trained(label, config, workdir_of(config), train_missing)
     if workdir is not None:
         _ensure_maps(workdir)
     return workdir
@@ -667,3 +670,12 @@ def add_command(subparsers) -> None:
     p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",
                    help="coupling kernel sizes of the sweep (default 3 5 7 9)")
     p.set_defaults(func=_figure2_command)
+    p = inner.add_parser("runs-table", help="a Markdown table of finished runs from their files "
+                         "(no checkpoints): held-out MSE and wave metrics")
+    p.add_argument("runs", nargs="+", help="run directories (summary.json, waves*.json)")
+    p.add_argument("--out", required=True, help="the Markdown file to write")
+    p.add_argument("--mean-frame", action="store_true",
+                   help="also the MSE of predicting the held-out mean pixel value (generates "
+                        "each run's held-out data again from its config.json)")
+    p.set_defaults(func=lambda args: guarded(lambda: print(runs_table(
+        args.runs, args.out, args.mean_frame).read_text())))
