@@ -196,6 +196,11 @@ def _walk(config, prefix=""):
             yield path, value
 
 
+def flatten(config) -> dict:
+    """``{"section.key": value}`` of every leaf field."""
+    return dict(_walk(config))
+
+
 def validate(config: ml_collections.ConfigDict) -> None:
     """Raise :class:`ConfigError` naming the first key that is unknown, mistyped or invalid."""
     schema = dict(_walk(base_config()))
