@@ -80,3 +80,13 @@ def test_vpt_start_moves_the_origin_of_the_count_over_the_same_frames(tmp_path):
     assert early["extrapolation_steps"] == window["extrapolation_steps"] + 4 == 14
     np.testing.assert_allclose(early_curve["median_error_per_step"][4:],
                                window_curve["median_error_per_step"], rtol=1e-6)
+
+
+def test_test_batches_drop_a_partial_batch_for_means_but_not_for_per_item_results():
+    from locornn import data
+
+    items = np.arange(10)
+    assert [b.tolist() for b in data.test_batches(items, 4)] == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert [b.tolist() for b in data.test_batches(items, 4, partial=True)] == [
+        [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert len(list(data.test_batches(items, 4, max_batches=1, partial=True))) == 1

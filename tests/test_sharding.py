@@ -113,3 +113,39 @@ def test_two_processes_with_jax_distributed_train_like_one(tmp_path):
     assert two["devices"] == 2 and two["steps"] == 10
     assert two["test"]["loss"] == pytest.approx(summary(tmp_path / "one")["test"]["loss"],
                                                 rel=1e-5)
+
+
+VPT_ON_DEVICES = r"""
+import json, sys
+import jax, numpy as np
+from locornn import sharding, train
+from tests.conftest import experiment_config
+mesh = sharding.local_mesh()
+padded, rows = sharding.split_evenly(np.arange(6.0).reshape(6, 1), mesh)
+config = experiment_config("hamiltonian", figures__enabled=False, data__num_test=6,
+                           train__num_steps=4, train__eval_every=4, train__checkpoint_every=4)
+summary = train.train_and_evaluate(config, sys.argv[1], progress=False)
+print(json.dumps({"devices": mesh.size, "padded": list(padded.shape), "rows": rows,
+                  "spread": len(padded.sharding.device_set), "vpt": summary["test"]["vpt"],
+                  "mse": summary["test"]["mse"], "per_trajectory": json.loads(
+                      open(sys.argv[1] + "/vpt.json").read())["per_trajectory"]}))
+"""
+
+
+def test_vpt_is_computed_with_the_test_trajectories_split_over_the_devices(tmp_path):
+    """4 devices: 6 held-out trajectories go out as chunks of 4 and 2 (padded to 4); each
+    trajectory's VPT and the held-out MSE are those of one device."""
+    results = {}
+    for devices in (4, 1):
+        env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
+               "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+        done = subprocess.run([sys.executable, "-c", VPT_ON_DEVICES, str(tmp_path / str(devices))],
+                              env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+        results[devices] = json.loads(done.stdout.strip().splitlines()[-1])
+    four, one = results[4], results[1]
+    assert (four["devices"], four["padded"], four["rows"], four["spread"]) == (4, [8, 1], 6, 4)
+    assert (one["devices"], one["padded"], one["spread"]) == (1, [6, 1], 1)
+    assert len(four["per_trajectory"]) == 6
+    assert four["per_trajectory"] == one["per_trajectory"]
+    assert four["mse"] == pytest.approx(one["mse"], rel=1e-5)

@@ -16,6 +16,11 @@ Seeds trained together (:mod:`locornn.seeds`, ``jax.vmap`` over a leading seeds 
 mesh ``(data, seeds)`` (:func:`seeds_mesh`): each seed's state lives on its column of devices,
 each batch is split over the rows.
 
+Held-out evaluation and VPT run on one process (process 0 in a multi-host job) with the test
+batches split over that process's devices (:func:`local_mesh`, :func:`split_evenly`): a batch is
+padded to a multiple of the devices, and whatever is computed per row is cut back; a mean over
+a batch is only ever taken over a batch that splits evenly (else it runs unsplit).
+
 Several processes (hosts): :func:`initialize_distributed` starts JAX's own distributed runtime
 (``jax.distributed.initialize``) when ``config.distributed`` is set or a cluster is detected;
 the mesh then spans every process's devices. Batches are a pure function of ``(seed, step)``,
@@ -83,6 +88,26 @@ def place_state(state, mesh: Mesh):
 def place_batch(batch, mesh: Mesh) -> jax.Array:
     """``(B, ...)`` split along ``B`` over the data axis."""
     return _place(batch, batch_split(mesh))
+
+
+def local_mesh() -> Mesh:
+    """A data mesh over this process's own devices, for work one process does alone (held-out
+    evaluation and VPT, on process 0): test batches are split over every device it has."""
+    return data_mesh(jax.local_devices())
+
+
+def split_evenly(batch, mesh: Mesh) -> tuple[jax.Array, int]:
+    """``(B, ...)`` split along ``B`` over the data axis of a :func:`local_mesh`, padded with
+    copies of its last row to a multiple of the axis; returns the array and ``B`` (the rows to
+    keep of anything computed per row). One device: the batch unchanged."""
+    batch = np.asarray(batch)
+    rows, devices = batch.shape[0], mesh.shape[DATA_AXIS]
+    if devices == 1:
+        return jax.device_put(batch, mesh.devices.flat[0]), rows
+    padding = -rows % devices
+    if padding:
+        batch = np.concatenate([batch, np.repeat(batch[-1:], padding, axis=0)])
+    return jax.device_put(batch, batch_split(mesh)), rows
 
 
 def local_copy(tree):

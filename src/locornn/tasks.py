@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from locornn import data, metrics, models, plots
+from locornn import data, metrics, models, plots, sharding
 from locornn.analysis import waves as analysis_waves
 
 
@@ -61,8 +61,17 @@ def _check_finite(split: str, sequences: np.ndarray) -> None:
                          f"{np.flatnonzero(bad)[:5].tolist()}; refusing to train on it")
 
 
+def _on_devices(batch, mesh):
+    """A held-out batch split over the evaluation devices when it splits evenly (a mean over
+    the batch must not see padding rows), else on one device."""
+    if len(batch) % mesh.shape[sharding.DATA_AXIS]:
+        return jnp.asarray(batch)
+    return sharding.split_evenly(batch, mesh)[0]
+
+
 def _mean_over_batches(step_fn, params, batches) -> dict[str, float]:
-    results = [step_fn(params, jnp.asarray(batch)) for batch in batches]
+    mesh = sharding.local_mesh()
+    results = [step_fn(params, _on_devices(batch, mesh)) for batch in batches]
     if not results:
         raise ValueError("no held-out batch to evaluate (data.num_test < train.batch_size?)")
     return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
@@ -223,8 +232,8 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
 
     loss, eval_step = forecast_objectives(config, model)
 
-    def test_chunks(frames: int, max_batches: int = 0):
-        for batch in data.test_batches(test_images, tc.batch_size, max_batches):
+    def test_chunks(frames: int, max_batches: int = 0, partial: bool = False):
+        for batch in data.test_batches(test_images, tc.batch_size, max_batches, partial):
             yield hamiltonian.to_float(batch[:, :frames])
 
     def evaluate(params):
@@ -239,8 +248,10 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
         """VPT of every test trajectory, chunk by chunk (the test set can be large)."""
         threshold = config.evaluation.vpt_threshold
         vpts, errors, first = [], [], None
-        for frames in test_chunks(test_frames):
-            prediction = forecast(params, jnp.asarray(frames[:, :context]))
+        mesh = sharding.local_mesh()  # the trajectories split over this process's devices
+        for frames in test_chunks(test_frames, partial=True):  # every trajectory counts
+            conditioning, rows = sharding.split_evenly(frames[:, :context], mesh)
+            prediction = np.asarray(forecast(params, conditioning))[:rows]
             vpts.append(np.asarray(metrics.vpt_batch(prediction[:, vpt_start:],
                                                      frames[:, vpt_start:], threshold)))
             errors.append(np.asarray(metrics.normalised_error(prediction[:, vpt_start:],

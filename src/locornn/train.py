@@ -302,7 +302,8 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
         return last
 
     if start == 0 and task.probe is not None:  # the untrained network, for comparison
-        sink.write(json.dumps({"step": 0, "split": "probe", **task.probe(state.params)}) + "\n")
+        probed = task.probe(sharding.local_copy(state.params))
+        sink.write(json.dumps({"step": 0, "split": "probe", **probed}) + "\n")
     with tqdm(total=total, initial=start, unit="step", disable=not progress,
               dynamic_ncols=True, desc=config.experiment) as bar:
         step = start
@@ -317,13 +318,14 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
                 if done % tc.log_every == 0 or evaluate_now or save_now:
                     last = flush(done)
                     bar.set_postfix(loss=f"{last['loss']:.4g}")
-                if evaluate_now:
-                    held_out = task.evaluate(state.params)
+                if evaluate_now:  # on each process's own devices (sharding.local_mesh)
+                    params = sharding.local_copy(state.params)
+                    held_out = task.evaluate(params)
                     sink.write(json.dumps({"step": done, "split": "test", **held_out}) + "\n")
                     sink.flush()
                     bar.set_postfix(loss=f"{last['loss']:.4g}", test=f"{held_out['loss']:.4g}")
                     if task.probe is not None:
-                        probed = task.probe(state.params)
+                        probed = task.probe(params)
                         sink.write(json.dumps({"step": done, "split": "probe", **probed}) + "\n")
                 if save_now:
                     manager.save(done, args=ocp.args.StandardSave(state))

@@ -66,9 +66,11 @@ def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int) -> np.
     return train[order[index * batch_size:(index + 1) * batch_size]]
 
 
-def test_batches(test: np.ndarray, batch_size: int, max_batches: int = 0):
-    """Consecutive batches of the test split (the last partial batch is dropped)."""
-    count = test.shape[0] // batch_size
+def test_batches(test: np.ndarray, batch_size: int, max_batches: int = 0,
+                 partial: bool = False):
+    """Consecutive batches of the test split. The last partial batch is dropped (a mean over
+    batches weighs each batch alike) unless ``partial`` (per-item results, e.g. VPT)."""
+    count = -(-test.shape[0] // batch_size) if partial else test.shape[0] // batch_size
     if max_batches:
         count = min(count, max_batches)
     for i in range(count):
