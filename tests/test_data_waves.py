@@ -58,3 +58,12 @@ def test_train_batches_depend_only_on_seed_and_step():
     epoch = np.concatenate(a[:3]).ravel()
     assert len(set(epoch.tolist())) == 9  # one epoch: 3 batches without repeats
     assert not np.array_equal(data.train_batch(train, 0, 3, seed=1), a[0])
+
+
+def test_part_of_a_batch_is_those_rows_of_the_whole_batch():
+    """A host builds only its devices' rows: the same sequences as the whole batch's rows."""
+    train = np.arange(40 * 2).reshape(40, 2)
+    whole = data.train_batch(train, 7, 8, seed=3)
+    for rows in (slice(0, 4), slice(4, 8), slice(2, 3)):
+        np.testing.assert_array_equal(data.train_batch(train, 7, 8, seed=3, rows=rows),
+                                      whole[rows])

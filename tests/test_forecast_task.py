@@ -90,3 +90,18 @@ def test_test_batches_drop_a_partial_batch_for_means_but_not_for_per_item_result
     assert [b.tolist() for b in data.test_batches(items, 4, partial=True)] == [
         [0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
     assert len(list(data.test_batches(items, 4, max_batches=1, partial=True))) == 1
+
+
+def test_part_of_a_window_batch_reads_only_those_rows_windows():
+    import jax
+
+    from locornn.data import hamiltonian
+
+    images = np.random.default_rng(0).integers(0, 255, (5, 12, 4, 4, 3), dtype=np.uint8)
+    key = jax.random.PRNGKey(1)
+    whole = np.asarray(hamiltonian.sample_windows(images, key, 6, 4))
+    part = np.asarray(hamiltonian.sample_windows(images, key, 6, 4, rows=slice(3, 6)))
+    np.testing.assert_array_equal(part, whole[3:6])
+    on_device = hamiltonian.sample_windows(jax.numpy.asarray(images), key, 6, 4,
+                                           rows=slice(3, 6))
+    np.testing.assert_array_equal(np.asarray(on_device), whole[3:6])

@@ -52,7 +52,7 @@ def test_the_table_has_one_row_per_variant_with_its_runs_numbers(ablation):
     base, md = ablation
     rows = [line for line in md.read_text().splitlines() if line.startswith("| ")][1:]
     assert [row.split(" | ")[0].strip("| ") for row in rows] == ["reference", "dt_0.5"]
-    for row, variant in zip(rows, ("reference", "dt_0.5")):
+    for row, variant in zip(rows, ("reference", "dt_0.5"), strict=True):
         summary = json.loads((base / "runs" / "sequence_ablation" / variant / "waves" / "smoke"
                               / "0" / "summary.json").read_text())
         assert summary["steps"] == 6

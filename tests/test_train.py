@@ -51,8 +51,8 @@ def test_a_nan_in_the_data_stops_training_naming_the_step_and_keeps_the_checkpoi
         tmp_path, smoke_config, monkeypatch):
     real_batch = data.train_batch
 
-    def poisoned(train_split, step, batch_size, seed):
-        batch = real_batch(train_split, step, batch_size, seed)
+    def poisoned(train_split, step, batch_size, seed, rows=slice(None)):
+        batch = real_batch(train_split, step, batch_size, seed, rows)
         return batch * np.nan if step == 13 else batch
 
     monkeypatch.setattr(data, "train_batch", poisoned)
@@ -112,10 +112,10 @@ def test_an_interrupted_run_checkpoints_and_resumes_to_the_same_parameters(
     train.train_and_evaluate(smoke_config, tmp_path / "straight", progress=False)
     real_batch = data.train_batch
 
-    def interrupted(train_split, step, batch_size, seed):
+    def interrupted(train_split, step, batch_size, seed, rows=slice(None)):
         if step == 13:
             raise KeyboardInterrupt
-        return real_batch(train_split, step, batch_size, seed)
+        return real_batch(train_split, step, batch_size, seed, rows)
 
     monkeypatch.setattr(data, "train_batch", interrupted)
     with pytest.raises(KeyboardInterrupt):

@@ -23,9 +23,10 @@ a batch is only ever taken over a batch that splits evenly (else it runs unsplit
 
 Several processes (hosts): :func:`initialize_distributed` starts JAX's own distributed runtime
 (``jax.distributed.initialize``) when ``config.distributed`` is set or a cluster is detected;
-the mesh then spans every process's devices. Batches are a pure function of ``(seed, step)``,
-so each process builds the batch and contributes the shards of its own devices
-(``jax.make_array_from_callback``); one process (index 0) writes logs, metrics and figures.
+the mesh then spans every process's devices. Batches are a pure function of ``(seed, step)``
+and of the row, so each process builds only the rows of its own devices' shards
+(:func:`build_batch`, ``jax.make_array_from_callback``) and reads only those sequences or
+windows; one process (index 0) writes logs, metrics and figures.
 """
 
 from __future__ import annotations
@@ -88,6 +89,19 @@ def place_state(state, mesh: Mesh):
 def place_batch(batch, mesh: Mesh) -> jax.Array:
     """``(B, ...)`` split along ``B`` over the data axis."""
     return _place(batch, batch_split(mesh))
+
+
+def build_batch(batch_of_rows, batch_size: int, mesh: Mesh) -> jax.Array:
+    """The ``(batch_size, ...)`` batch split over the data axis, each process building only the
+    rows of its own devices: ``batch_of_rows(rows: slice)`` returns those rows of the batch
+    (``task.train_batch(step, rows)``), so a host reads its part of the data, not all of it.
+    One process: the whole batch, built once."""
+    target = batch_split(mesh)
+    if jax.process_count() == 1:
+        return jax.device_put(batch_of_rows(slice(None)), target)
+    first = np.asarray(batch_of_rows(slice(0, 1)))  # shape and dtype of one row
+    return jax.make_array_from_callback((batch_size, *first.shape[1:]), target,
+                                        lambda index: np.asarray(batch_of_rows(index[0])))
 
 
 def local_mesh() -> Mesh:

@@ -45,7 +45,7 @@ class Task:
     model: object
     sample: np.ndarray
     source: str
-    train_batch: Callable[[int], np.ndarray]
+    train_batch: Callable[..., np.ndarray]  # (step, rows=slice(None)) -> that part of the batch
     loss: Callable
     evaluate: Callable[[object], dict]
     final: Callable[[object, pathlib.Path], dict]
@@ -143,8 +143,8 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
         return analysis_waves.wave_metrics(z)
 
     return Task(model=model, sample=dataset.train[:1], source=dataset.source,
-                train_batch=lambda step: data.train_batch(dataset.train, step, tc.batch_size,
-                                                          config.seed),
+                train_batch=lambda step, rows=slice(None): data.train_batch(
+                    dataset.train, step, tc.batch_size, config.seed, rows),
                 loss=loss, evaluate=evaluate, final=final, figure_sequence=dataset.test[:1],
                 probe=probe if config.train.probe_sequences else None)
 
@@ -226,9 +226,10 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
     model = build_forecast_model(config.model, test_images.shape[2:])
     key = jax.random.PRNGKey(config.seed)
 
-    def train_batch(step):
+    def train_batch(step, rows=slice(None)):
         return hamiltonian.sample_windows(np.asarray(dataset.train_images),
-                                          jax.random.fold_in(key, step), tc.batch_size, window)
+                                          jax.random.fold_in(key, step), tc.batch_size, window,
+                                          rows)
 
     loss, eval_step = forecast_objectives(config, model)
 

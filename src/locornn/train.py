@@ -226,8 +226,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
 
     step_on_mesh = sharding.sharded_step(make_train_step(task, jit=False), mesh)
 
-    def train_step(state, batch):
-        return step_on_mesh(state, sharding.place_batch(batch, mesh))
+    def train_step(state, step):  # each process builds only its devices' rows of the batch
+        batch = sharding.build_batch(lambda rows: task.train_batch(step, rows),
+                                     config.train.batch_size, mesh)
+        return step_on_mesh(state, batch)
 
     start, total = int(state.step), config.train.num_steps
     wall_start = time.perf_counter()
@@ -309,7 +311,7 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
         step = start
         try:
             for step in range(start, total):
-                state, step_metrics = train_step(state, task.train_batch(step))
+                state, step_metrics = train_step(state, step)
                 pending.append((step, step_metrics))
                 window_steps += 1
                 done = step + 1

@@ -51,11 +51,14 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     return SequenceData(np.asarray(train), np.asarray(test), source)
 
 
-def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int) -> np.ndarray:
+def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int,
+                rows: slice = slice(None)) -> np.ndarray:
     """The training batch of ``step``: epoch-wise shuffling seeded by ``(seed, epoch)``.
 
     Each epoch is a fresh permutation of the train split (a remainder smaller than a batch is
-    dropped); the batch depends only on ``(seed, step)``, never on what ran before.
+    dropped); the batch depends only on ``(seed, step)``, never on what ran before. ``rows``
+    picks part of the batch (a host's shards in a multi-host job), reading only those
+    sequences: ``train_batch(..., rows=r) == train_batch(...)[r]``.
     """
     num = train.shape[0]
     if num < batch_size:
@@ -63,7 +66,7 @@ def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int) -> np.
     per_epoch = num // batch_size
     epoch, index = divmod(step, per_epoch)
     order = np.random.default_rng([seed, epoch]).permutation(num)
-    return train[order[index * batch_size:(index + 1) * batch_size]]
+    return train[order[index * batch_size:(index + 1) * batch_size][rows]]
 
 
 def test_batches(test: np.ndarray, batch_size: int, max_batches: int = 0,

@@ -82,7 +82,8 @@ def to_float(images) -> jax.Array | np.ndarray:
     return images.astype(jnp.float32)
 
 
-def sample_windows(images, key: jax.Array, batch_size: int, window: int) -> jax.Array:
+def sample_windows(images, key: jax.Array, batch_size: int, window: int,
+                   rows: slice = slice(None)) -> jax.Array:
     """Random sub-sequences: images (N, T, H, W, C) -> (batch_size, window, H, W, C) float32.
 
     Each row picks a trajectory ``i ~ U{0..N-1}`` and a start ``s ~ U{0..T-window}``
@@ -91,14 +92,15 @@ def sample_windows(images, key: jax.Array, batch_size: int, window: int) -> jax.
 
     Jittable for a JAX array ``images`` (``batch_size`` and ``window`` static). A NumPy array
     (or memmap) is gathered on the host instead, so a large uint8 data set is never copied to
-    the device whole; only the batch is.
+    the device whole; only the batch is. ``rows`` picks part of the batch (a host's shards),
+    reading only those windows: ``sample_windows(..., rows=r) == sample_windows(...)[r]``.
     """
     n, t = images.shape[0], images.shape[1]
     if not 1 <= window <= t:
         raise ValueError(f"window must be in [1, {t}] (trajectory length), got {window}")
     k_traj, k_start = jax.random.split(key)
-    traj = jax.random.randint(k_traj, (batch_size,), 0, n)
-    start = jax.random.randint(k_start, (batch_size,), 0, t - window + 1)
+    traj = jax.random.randint(k_traj, (batch_size,), 0, n)[rows]
+    start = jax.random.randint(k_start, (batch_size,), 0, t - window + 1)[rows]
     if isinstance(images, np.ndarray):
         rows = np.asarray(traj)[:, None]
         cols = np.asarray(start)[:, None] + np.arange(window)[None, :]
