@@ -4,8 +4,10 @@ For each length T, compiles ``jit(grad(sum(rollout)))`` (72x72x16 lattice, batch
 and reads ``compiled.memory_analysis()``: the arguments (the drives), the outputs (the
 gradients) and the temporaries XLA allocates (the residuals kept for the backward pass). Nothing
 is run, so this takes seconds. Compared: the rollout's own backward pass
-(``hoist_gradients=True``, the default: it keeps z, v and tanh(u) per step) and JAX's autodiff of
-the scan (``False``: whatever residuals its VJP keeps).
+(``hoist_gradients=True``, the default: it keeps z, v and tanh(u) per step), JAX's autodiff of
+the scan (``False``: whatever residuals its VJP keeps), the sum taken inside the scan
+(:func:`locornn.dynamics.rollout_reduce`, no trajectory) and the same rematerialised in blocks of
+~sqrt(T) steps (``block``): memory sub-linear in T.
 
     python benchmarks/bench_memory.py                     # T = 100, 300, 1000
     python benchmarks/bench_memory.py --lattice 36x36x1 --batch 128 --steps 18 72
@@ -28,9 +30,19 @@ from timing import write_json  # noqa: E402
 from locornn import dynamics as dyn  # noqa: E402
 
 MB = 2.0 ** 20
+# own: the rollout's hand-written backward pass; autodiff: JAX's VJP of the scan; inside: the
+# loss summed inside the scan (dynamics.rollout_reduce, no trajectory kept); remat: the same in
+# jax.checkpoint blocks of ~sqrt(T) steps
+BACKWARDS = ("own", "autodiff", "inside", "remat")
 
 
-def analysis(lattice, batch: int, steps: int, hoist: bool) -> dict:
+def remat_block(steps: int) -> int:
+    """The divisor of ``steps`` nearest above sqrt(steps): memory ~ 2 T / K + c K is least near
+    K = sqrt(2 T / c)."""
+    return min(d for d in range(1, steps + 1) if steps % d == 0 and d * d >= steps)
+
+
+def analysis(lattice, batch: int, steps: int, backward: str) -> dict:
     height, width, channels = lattice
     kernel = jax.ShapeDtypeStruct((3, 3, channels, channels), jnp.float32)
     scalar = jax.ShapeDtypeStruct((), jnp.float32)
@@ -38,14 +50,19 @@ def analysis(lattice, batch: int, steps: int, hoist: bool) -> dict:
                                   scalar, scalar, scalar)
     drives = jax.ShapeDtypeStruct((steps, batch, height, width, channels), jnp.float32)
 
+    block = remat_block(steps) if backward == "remat" else 0
+
     def loss(params, drives):
-        return jnp.sum(dyn.rollout(params, drives, hoist_gradients=hoist))
+        if backward in ("own", "autodiff"):
+            return jnp.sum(dyn.rollout(params, drives, hoist_gradients=backward == "own"))
+        # the same sum, taken inside the scan: no trajectory; "remat": blocks of ~sqrt(T) steps
+        return dyn.rollout_reduce(params, drives, lambda z, _: jnp.sum(z), block=block)
 
     memory = jax.jit(jax.grad(loss, argnums=(0, 1))).lower(params, drives).compile()
     memory = memory.memory_analysis()
     state_mb = batch * height * width * channels * 4 / MB
     temp = memory.temp_size_in_bytes / MB
-    return dict(steps=steps, hoist=hoist, state_mb=state_mb,
+    return dict(steps=steps, backward=backward, block=block, state_mb=state_mb,
                 argument_mb=memory.argument_size_in_bytes / MB,
                 output_mb=memory.output_size_in_bytes / MB, temp_mb=temp,
                 temp_states_per_step=temp / (steps * state_mb))
@@ -70,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'T':>5s} {'backward':>10s} {'drives':>9s} {'temporaries':>12s} {'states/step':>12s}")
     rows = []
     for steps in args.steps:
-        for hoist in (True, False):
-            row = analysis(lattice, args.batch, steps, hoist)
+        for backward in BACKWARDS:
+            row = analysis(lattice, args.batch, steps, backward)
             rows.append(row)
-            print(f"{steps:5d} {'own' if hoist else 'autodiff':>10s} {row['argument_mb']:9.0f} "
+            name = f"remat {row['block']}" if backward == "remat" else backward
+            print(f"{steps:5d} {name:>10s} {row['argument_mb']:9.0f} "
                   f"{row['temp_mb']:12.0f} {row['temp_states_per_step']:12.2f}", flush=True)
     write_json(args.json, rows)
     return 0

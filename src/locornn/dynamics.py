@@ -370,6 +370,62 @@ def rollout(params: OscillatorParams, drives: Array, initial: State | None = Non
     return (zs, vs) if return_velocity else zs
 
 
+def rollout_reduce(params: OscillatorParams, drives: Array, readout: Callable,
+                   targets=None, initial: State | None = None,
+                   coupling: Coupling = LocalCoupling(), *, block: int = 0) -> Array:
+    r"""``sum_t readout(z_t, targets[t])`` over a rollout, without keeping the trajectory.
+
+    For long sequences. The readout (a decoder and a loss, or any scalar of ``z_t``) runs inside
+    the scan, so no ``(T, B, ...)`` trajectory is built. With ``block = K`` the scan runs over
+    ``T / K`` blocks of ``K`` steps, each under ``jax.checkpoint``: reverse mode keeps only the
+    state at the start of each block and recomputes the block's steps when it gets there (one
+    more forward pass in all), so the gradient's temporary memory grows like ``2 T / K + c K``
+    states instead of ``c T``; with ``K ~ sqrt(T)`` it is sub-linear in ``T``
+    (``benchmarks/bench_memory.py``). ``block = 0``: one scan, autodiff keeps every step.
+
+    Args:
+      params, drives, initial, coupling: as for :func:`rollout` (gradients by autodiff of the
+        scan, with :func:`lattice_conv`'s own VJP for the couplings).
+      readout: ``(z_t (B, ...), target_t) -> scalar``; ``z_t`` is the position after step
+        ``t``. It may close over parameters (a decoder's): their gradients flow.
+      targets: a pytree of ``(T, ...)`` arrays, one slice per step (``None``: none).
+      block: steps per rematerialised block; must divide ``T``.
+
+    Returns:
+      the scalar sum over steps.
+
+    Raises:
+      ValueError: ``block`` does not divide ``T``, or ``initial`` does not match ``drives``.
+    """
+    steps = drives.shape[0]
+    if block < 0 or (block and steps % block):
+        divisor = max(d for d in range(1, int(steps ** 0.5) + 1) if steps % d == 0)
+        raise ValueError(f"block ({block}) must divide the number of steps ({steps}); e.g. "
+                         f"block = {divisor}")
+    if initial is None:
+        zeros = jnp.zeros(drives.shape[1:], drives.dtype)
+        initial = State(zeros, zeros)
+    if initial.z.shape != drives.shape[1:]:
+        raise ValueError(f"initial state {initial.z.shape} does not match drives "
+                         f"{drives.shape} (expected time-major (T, *state_shape))")
+
+    def one_step(carry, inputs):
+        state, total = carry
+        drive, target = inputs
+        state = step(params, state, drive, coupling)
+        return (state, total + readout(state.z, target)), None
+
+    def run(carry, inputs):
+        return lax.scan(one_step, carry, inputs)[0], None
+
+    carry = (State(*initial), jnp.zeros((), drives.dtype))
+    inputs = (drives, targets)
+    if not block:
+        return run(carry, inputs)[0][1]
+    blocked = jax.tree.map(lambda x: x.reshape(steps // block, block, *x.shape[1:]), inputs)
+    return lax.scan(jax.checkpoint(run), carry, blocked)[0][1]
+
+
 def _scan(params, drives, initial, coupling, unroll, *, saturations=False):
     """``(zs, vs)``, each ``(T, *state)``; with ``saturations`` also every step's ``tanh(u_t)``."""
     def body(state, drive):
