@@ -100,12 +100,13 @@ def test_corrupted_cache_is_detected_and_regenerated_with_a_warning(tmp_path, co
     """A flipped byte, a truncated file, unreadable or missing metadata: the entry is never
     used; a CacheWarning names it, and the regenerated data equal the original."""
     original = load(tmp_path)
+    original_images = np.array(original.train_images)  # a copy: the result maps the file
     corrupt(tmp_path / "mass_spring" / ENTRY / name)
     with pytest.warns(CacheWarning, match=ENTRY):
         again = load(tmp_path)
     assert again.cache["train"]["status"] == "regenerated"
     assert again.cache["test"]["status"] == "hit"
-    np.testing.assert_array_equal(original.train_images, again.train_images)
+    np.testing.assert_array_equal(original_images, again.train_images)
     np.testing.assert_array_equal(original.train_states, again.train_states)
     # and the rewritten entry is trusted again
     assert load(tmp_path).cache["train"]["status"] == "hit"
@@ -169,3 +170,39 @@ def test_sample_windows_is_jittable_and_host_and_device_paths_agree(toy_images):
     )
     with pytest.raises(ValueError, match="window"):
         sample_windows(toy_images, key, 4, 21)
+
+
+def test_a_split_is_generated_chunk_by_chunk_into_its_memory_mapped_file(tmp_path, monkeypatch):
+    """Generating for the cache writes each chunk's images into the file as it is made (the
+    split is never held whole in memory): the same images as generating in memory, and the
+    first call already returns them memory-mapped and read-only."""
+    from locornn.data.hamiltonian import generate as generate_module
+
+    chunks = []
+    real = cache_module.generate
+
+    def spy(*args, images_out=None, **kwargs):
+        assert isinstance(images_out, np.memmap)  # the target is the file, not RAM
+        chunks.append(kwargs["chunk_size"])
+        return real(*args, images_out=images_out, **kwargs)
+
+    monkeypatch.setattr(cache_module, "generate", spy)
+    traj, entry, status = cache_module.cached_generate(
+        "mass_spring", split="train", num=5, num_steps=15, seed=0, cache_dir=tmp_path,
+        chunk_size=2)
+    assert status == "generated" and chunks == [2]
+    assert isinstance(traj.images, np.memmap) and not traj.images.flags.writeable
+    in_memory = generate_module.generate("mass_spring", num=5, num_steps=15, seed=0,
+                                         split="train", chunk_size=2)
+    np.testing.assert_array_equal(traj.images, in_memory.images)
+    np.testing.assert_array_equal(traj.states, in_memory.states)
+    assert sorted(p.name for p in entry.iterdir()) == ["data.npz", "images.npy", "metadata.json"]
+
+
+def test_an_images_target_of_the_wrong_shape_is_refused_before_generating():
+    from locornn.data.hamiltonian import generate as generate_module
+
+    with pytest.raises(ValueError, match=r"images_out has shape \(4, 16, 32, 32, 3\), expected "
+                                         r"\(5, 16, 32, 32, 3\)"):
+        generate_module.generate("mass_spring", num=5, num_steps=15, seed=0,
+                                 images_out=np.zeros((4, 16, 32, 32, 3), np.uint8))

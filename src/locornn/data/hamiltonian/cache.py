@@ -23,6 +23,7 @@ entry and regenerates it. A corrupted file is never used.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -34,7 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from locornn.data.hamiltonian.generate import GENERATOR_VERSION, Trajectories, generate
+from locornn.data.hamiltonian.generate import (
+    GENERATOR_VERSION,
+    Trajectories,
+    generate,
+    image_shape,
+)
 from locornn.data.hamiltonian.systems import get_system
 
 CACHE_FORMAT = 2  # 2: images in their own .npy, memory-mapped
@@ -90,8 +96,11 @@ def _arrays(traj: Trajectories) -> dict[str, np.ndarray]:
     return out
 
 
-def save(entry: Path, traj: Trajectories, args: dict) -> None:
-    """Write ``traj`` to ``entry`` (data first, metadata last, each atomically)."""
+def save(entry: Path, traj: Trajectories, args: dict, images_written: Path | None = None) -> None:
+    """Write ``traj`` to ``entry`` (data first, metadata last, each atomically).
+
+    ``images_written``: a finished ``.npy`` of ``traj.images`` (generated into it chunk by
+    chunk) that is moved into place instead of writing the images again."""
     entry.mkdir(parents=True, exist_ok=True)
     arrays = _arrays(traj)
     tmp = entry / f".{DATA_FILE}.{os.getpid()}.tmp"
@@ -100,10 +109,12 @@ def save(entry: Path, traj: Trajectories, args: dict) -> None:
             with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
                 np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
     os.replace(tmp, entry / DATA_FILE)
-    tmp = entry / f".{IMAGES_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as f:
-        np.lib.format.write_array(f, np.ascontiguousarray(traj.images), allow_pickle=False)
-    os.replace(tmp, entry / IMAGES_FILE)
+    if images_written is None:
+        tmp = entry / f".{IMAGES_FILE}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as f:
+            np.lib.format.write_array(f, np.ascontiguousarray(traj.images), allow_pickle=False)
+        images_written = tmp
+    os.replace(images_written, entry / IMAGES_FILE)
     import jax
 
     from locornn import __version__
@@ -206,14 +217,19 @@ def cached_generate(
         )
         shutil.rmtree(entry, ignore_errors=True)
         status = "regenerated"
-    traj = generate(
-        system,
-        num=num,
-        num_steps=num_steps,
-        seed=seed,
-        split=split,
-        progress=progress,
-        chunk_size=chunk_size,
-    )
-    save(entry, traj, args)
-    return traj, entry, status
+    # The images go straight into their (temporary) memory-mapped file, chunk by chunk: a split
+    # larger than RAM is generated without ever being held whole.
+    entry.mkdir(parents=True, exist_ok=True)
+    images_tmp = entry / f".{IMAGES_FILE}.{os.getpid()}.tmp"
+    images = np.lib.format.open_memmap(images_tmp, mode="w+", dtype=np.uint8,
+                                       shape=image_shape(system, num, num_steps))
+    try:
+        traj = generate(system, num=num, num_steps=num_steps, seed=seed, split=split,
+                        progress=progress, chunk_size=chunk_size, images_out=images)
+        images.flush()
+        save(entry, traj, args, images_written=images_tmp)
+    except BaseException:
+        images_tmp.unlink(missing_ok=True)
+        raise
+    read_only = np.load(entry / IMAGES_FILE, mmap_mode="r", allow_pickle=False)
+    return dataclasses.replace(traj, images=read_only), entry, status

@@ -172,16 +172,25 @@ def generate(
     split: str = "train",
     chunk_size: int | None = None,
     progress: bool = False,
+    images_out: np.ndarray | None = None,
 ) -> Trajectories:
     """Generate ``num`` trajectories of ``num_steps`` steps (num_steps + 1 frames).
 
     Trajectory i is the same whatever ``num`` and ``chunk_size`` are (see module docstring).
     Trajectories that leave the canvas are redrawn with a derived key, up to
     ``MAX_RESAMPLE_ATTEMPTS`` times (never happens for the six base data sets).
+
+    ``images_out``: a ``(num, num_steps + 1, 32, 32, 3)`` uint8 array (e.g. a memory-mapped
+    ``.npy``, :func:`image_shape`) that each chunk's images are written into as it is made, and
+    that the result's ``images`` is: a split larger than RAM is never held whole (the states,
+    ``dx_dt`` and parameters, ~1/40 of the bytes, still are).
     """
     system = get_system(system)
     if num < 0 or num_steps < 1:
         raise ValueError(f"need num >= 0 and num_steps >= 1, got {num}, {num_steps}")
+    if images_out is not None and images_out.shape != image_shape(system, num, num_steps):
+        raise ValueError(f"images_out has shape {images_out.shape}, expected "
+                         f"{image_shape(system, num, num_steps)}")
     # A fixed chunk (padded when fewer trajectories are asked for) means one compile per
     # (system, num_steps), shared by the train and test splits and by later calls.
     chunk = int(chunk_size or default_chunk_size(num_steps))
@@ -200,6 +209,8 @@ def generate(
                 keys = trajectory_keys(seed, split, padded)
                 out = _first_rows(_generate_chunk(system, keys, num_steps), len(idx))
                 out = _resample_invalid(system, keys[: len(idx)], out, num_steps, chunk)
+                if images_out is not None:  # to disk now; keep only the small arrays
+                    images_out[start:start + len(idx)] = out.pop("images")
                 pieces.append(out)
                 if bar is not None:
                     bar.update(len(idx))
@@ -222,12 +233,21 @@ def generate(
         if k != "valid"
     }
     return Trajectories(
-        images=cat["images"],
+        images=cat["images"] if images_out is None else images_out,
         states=cat["states"],
         dx_dt=cat["dx_dt"],
         params=cat["params"],
         dt=system.dt,
     )
+
+
+def image_shape(system: System | str, num: int, num_steps: int) -> tuple[int, ...]:
+    """Shape of :func:`generate`'s ``images`` (computed without generating anything)."""
+    system = get_system(system)
+    with jax.enable_x64(True):
+        keys = trajectory_keys(0, "train", np.arange(1))
+        shape = jax.eval_shape(lambda k: _generate_chunk(system, k, num_steps), keys)["images"]
+    return (num, *shape.shape[1:])
 
 
 def _resample_invalid(system: System, keys, out: dict, num_steps: int, chunk: int) -> dict:
