@@ -25,6 +25,17 @@ def train(workdir, devices: int, *overrides: str) -> subprocess.CompletedProcess
                           timeout=600)
 
 
+def run_script(script: str, devices: int, workdir) -> dict:
+    """``python -c script workdir`` on ``devices`` simulated CPU devices; its last stdout line
+    as JSON."""
+    env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    done = subprocess.run([sys.executable, "-c", script, str(workdir)], env=env,
+                          capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def summary(workdir) -> dict:
     return json.loads((workdir / "summary.json").read_text())
 
@@ -72,14 +83,8 @@ print(json.dumps({"mesh": dict(mesh.shape), "loss": [s["test"]["loss"] for s in 
 def test_vmapped_seeds_on_a_data_by_seeds_mesh_match_one_device(tmp_path):
     """8 devices, 2 seeds: a 4 x 2 (data x seeds) mesh; each seed's held-out loss is the one
     it reaches on one device."""
-    results = {}
-    for devices in (8, 1):
-        env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
-               "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-        done = subprocess.run([sys.executable, "-c", VMAPPED_SEEDS, str(tmp_path / str(devices))],
-                              env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
-        assert done.returncode == 0, done.stderr
-        results[devices] = json.loads(done.stdout.strip().splitlines()[-1])
+    results = {devices: run_script(VMAPPED_SEEDS, devices, tmp_path / str(devices))
+               for devices in (8, 1)}
     assert results[8]["mesh"] == {"data": 4, "seeds": 2}
     assert results[1]["mesh"] == {"data": 1, "seeds": 1}
     assert results[8]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
@@ -135,14 +140,8 @@ print(json.dumps({"devices": mesh.size, "padded": list(padded.shape), "rows": ro
 def test_vpt_is_computed_with_the_test_trajectories_split_over_the_devices(tmp_path):
     """4 devices: 6 held-out trajectories go out as chunks of 4 and 2 (padded to 4); each
     trajectory's VPT and the held-out MSE are those of one device."""
-    results = {}
-    for devices in (4, 1):
-        env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
-               "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-        done = subprocess.run([sys.executable, "-c", VPT_ON_DEVICES, str(tmp_path / str(devices))],
-                              env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
-        assert done.returncode == 0, done.stderr[-3000:]
-        results[devices] = json.loads(done.stdout.strip().splitlines()[-1])
+    results = {devices: run_script(VPT_ON_DEVICES, devices, tmp_path / str(devices))
+               for devices in (4, 1)}
     four, one = results[4], results[1]
     assert (four["devices"], four["padded"], four["rows"], four["spread"]) == (4, [8, 1], 6, 4)
     assert (one["devices"], one["padded"], one["spread"]) == (1, [6, 1], 1)

@@ -331,6 +331,17 @@ def _step_and_saturation(params, state, drive, coupling):
     return State(z_next, v_next), saturation
 
 
+def _initial_state(drives: Array, initial: State | None) -> State:
+    """``initial`` (default ``z = v = 0``), checked against the drives ``(T, *state_shape)``."""
+    if initial is None:
+        zeros = jnp.zeros(drives.shape[1:], drives.dtype)
+        return State(zeros, zeros)
+    if initial.z.shape != drives.shape[1:]:
+        raise ValueError(f"initial state {initial.z.shape} does not match drives "
+                         f"{drives.shape} (expected time-major (T, *state_shape))")
+    return initial
+
+
 def rollout(params: OscillatorParams, drives: Array, initial: State | None = None,
             coupling: Coupling = LocalCoupling(), *, return_velocity: bool = False,
             unroll: int = 1, hoist_gradients: bool = True) -> Array | tuple[Array, Array]:
@@ -356,12 +367,7 @@ def rollout(params: OscillatorParams, drives: Array, initial: State | None = Non
       ``zs`` of shape ``(T, B, ...)`` where ``zs[t]`` is the position *after* step ``t``; with
       ``return_velocity``, the pair ``(zs, vs)``.
     """
-    if initial is None:
-        zeros = jnp.zeros(drives.shape[1:], drives.dtype)
-        initial = State(zeros, zeros)
-    if initial.z.shape != drives.shape[1:]:
-        raise ValueError(f"initial state {initial.z.shape} does not match drives "
-                         f"{drives.shape} (expected time-major (T, *state_shape))")
+    initial = _initial_state(drives, initial)
     if hoist_gradients and isinstance(coupling, (LocalCoupling, DenseCoupling)):
         params = jax.tree.map(jnp.asarray, params)
         zs, vs = _hoisted_rollout(coupling, unroll, params, drives, State(*initial))
@@ -402,12 +408,7 @@ def rollout_reduce(params: OscillatorParams, drives: Array, readout: Callable,
         divisor = max(d for d in range(1, int(steps ** 0.5) + 1) if steps % d == 0)
         raise ValueError(f"block ({block}) must divide the number of steps ({steps}); e.g. "
                          f"block = {divisor}")
-    if initial is None:
-        zeros = jnp.zeros(drives.shape[1:], drives.dtype)
-        initial = State(zeros, zeros)
-    if initial.z.shape != drives.shape[1:]:
-        raise ValueError(f"initial state {initial.z.shape} does not match drives "
-                         f"{drives.shape} (expected time-major (T, *state_shape))")
+    initial = _initial_state(drives, initial)
 
     def one_step(carry, inputs):
         state, total = carry

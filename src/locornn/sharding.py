@@ -7,7 +7,7 @@ P("data"))``); the train state -- parameters, optimiser state, step -- is replic
 all-reduce of the gradients itself: the same program on 1 device or 8, the same numbers up to
 the order of a sum. On one device nothing changes.
 
-Replicated parameters fit the models here (under 1M parameters). Fully sharded parameters
+Replicated parameters fit the models here (at most 16M parameters, 64 MB). Fully sharded parameters
 (FSDP) would shard the state along ``"data"`` too (``P("data")`` on the largest axis of each
 leaf, with ``jax.lax.with_sharding_constraint`` inside the step); only this module and the
 restore target would change.
