@@ -101,3 +101,10 @@ def test_a_workdir_that_cannot_be_written_exits_2_with_one_line(tmp_path, capsys
     err = capsys.readouterr().err.strip()
     assert code == 2 and "cannot write or read" in err and len(err.splitlines()) == 1
     assert blocker.read_text() == "not a folder"  # nothing already written is lost
+
+
+def test_train_without_a_workdir_puts_the_run_under_runs_root(tmp_path):
+    code = cli.main(["train", "--config", f"{WAVES}:smoke", "--runs-root", str(tmp_path),
+                     "--quiet", "--config.train.num_steps=2", "--config.figures.enabled=False"])
+    assert code == 0
+    assert (tmp_path / "waves" / "smoke" / "0" / "summary.json").is_file()

@@ -145,3 +145,11 @@ def test_command_line_figures(first, calls, capsys, monkeypatch):
     assert f"wrote {base / 'cli' / 'figure1.png'}" in capsys.readouterr().out
     assert (base / "cli" / "figure1_noise.gif").is_file()
     assert len(calls) == count
+
+
+def test_an_experiment_without_the_preset_is_drawn_from_its_cpu_preset_and_says_so(capsys):
+    config = figures._load_config("mass_spring", "reference", 0, ROOT / "experiments", ())
+    assert config.preset == "cpu" and config.data.system == "mass_spring"
+    assert "hamiltonian.py has no 'reference' preset; using 'cpu'" in capsys.readouterr().out
+    assert figures._load_config("waves", "reference", 0, ROOT / "experiments", ()).preset == \
+        "reference"
