@@ -68,12 +68,37 @@ def analysis(lattice, batch: int, steps: int, backward: str) -> dict:
                 temp_states_per_step=temp / (steps * state_mb))
 
 
+def train_loss_analysis(experiment: str, preset: str, length: int, block: int) -> dict:
+    """Temporaries of one train step's gradient of ``experiments/<experiment>.py:<preset>`` at
+    ``length`` frames, with the trajectory decoded after the scan (``block`` 0) or inside it in
+    rematerialised blocks (``model.remat_block``). Data cut to one batch."""
+    from locornn import configs, tasks, train
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
+                        f"{experiment}.py")
+    batch = configs.load(f"{path}:{preset}").train.batch_size
+    config = configs.load(f"{path}:{preset}", [
+        f"--config.data.sequence_length={length}", f"--config.data.num_train={batch}",
+        f"--config.data.num_test={batch}", f"--config.model.remat_block={block}"])
+    task = tasks.build_task(config)
+    state = train.create_train_state(config, task)
+    frames = jax.ShapeDtypeStruct((batch, length, *task.sample.shape[2:]), jnp.float32)
+    compiled = jax.jit(jax.grad(task.loss)).lower(state.params, frames).compile()
+    memory = compiled.memory_analysis()
+    return dict(experiment=experiment, preset=preset, steps=length, backward="train_loss",
+                block=block, temp_mb=memory.temp_size_in_bytes / MB)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lattice", type=parse_lattice, default="72x72x16")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, nargs="*", default=[100, 300, 1000])
     parser.add_argument("--quick", action="store_true", help="T = 10, 30")
+    parser.add_argument("--train-loss", nargs=2, metavar=("EXPERIMENT", "PRESET"),
+                        default=["orientation", "reference"],
+                        help="also a whole train step's gradient of this experiment, with and "
+                             "without model.remat_block (default: orientation reference, 72x72)")
     parser.add_argument("--json", default=None)
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -93,6 +118,14 @@ def main(argv: list[str] | None = None) -> int:
             name = f"remat {row['block']}" if backward == "remat" else backward
             print(f"{steps:5d} {name:>10s} {row['argument_mb']:9.0f} "
                   f"{row['temp_mb']:12.0f} {row['temp_states_per_step']:12.2f}", flush=True)
+    experiment, preset = args.train_loss
+    print(f"a train step's gradient, {experiment} {preset} (temporaries, MB)")
+    for steps in args.steps:
+        for block in (0, remat_block(steps)):
+            row = train_loss_analysis(experiment, preset, steps, block)
+            rows.append(row)
+            print(f"{steps:5d} {f'remat {block}' if block else 'trajectory':>10s} "
+                  f"{row['temp_mb']:12.0f}", flush=True)
     write_json(args.json, rows)
     return 0
 

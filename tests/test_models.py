@@ -84,3 +84,33 @@ def test_tied_kernels_have_one_coupling_kernel_and_fixed_constants_are_not_param
     config = experiment_config("waves", model__tie_kernels=True, model__learn_constants=False)
     _, params = _model_and_params(config, jnp.zeros((1, 3, 12, 12, 1)))
     assert set(params["core"]) == {"position_kernel", "bias"}
+
+
+@pytest.mark.parametrize("fields", [
+    {},  # squared error summed over frames, next-frame targets
+    {"model__encoder": "gaussian", "train__loss": "bce", "train__time_reduction": "mean",
+     "data__wrap_target": True, "model__initial_state": "encoder_output"},  # the reference's
+], ids=["default", "reference-choices"])
+def test_the_loss_decoded_inside_rematerialised_blocks_equals_the_ordinary_loss(fields):
+    """model.remat_block > 0: each z_t is decoded and scored inside the scan; the training loss
+    and its gradients (encoder, couplings, decoder) are those of decoding the trajectory."""
+    from locornn import tasks, train
+
+    results = []
+    for block in (0, 2):
+        config = experiment_config("waves", model__remat_block=block, **fields)
+        task = tasks.build_task(config)
+        state = train.create_train_state(config, task)
+        batch = jnp.asarray(task.train_batch(0))
+        results.append(jax.value_and_grad(task.loss)(state.params, batch, 3))
+    (plain, plain_grads), (blocked, blocked_grads) = results
+    assert float(blocked) == pytest.approx(float(plain), rel=1e-5)
+    for a, b in zip(jax.tree.leaves(blocked_grads), jax.tree.leaves(plain_grads), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_a_remat_block_that_does_not_divide_the_sequence_is_refused():
+    config = experiment_config("waves", model__remat_block=3)  # smoke sequences: 8 frames
+    with pytest.raises(configs.ConfigError, match=r"'model.remat_block' \(3\) must divide "
+                                                  r"'data.sequence_length' \(8\)"):
+        configs.validate(config)

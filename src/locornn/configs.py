@@ -97,6 +97,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.drive_layernorm = True  # LayerNorm on the encoded input, as the reference
     c.model.output = "sigmoid"  # decoder output: "sigmoid" (images in [0, 1]) | "linear"
     c.model.unroll = 1  # lax.scan unroll
+    # Sequence models: > 0 trains with the decoder and loss inside the scan, rematerialised in
+    # blocks of this many steps (dynamics.rollout_reduce): memory sub-linear in the sequence
+    # length, ~1.2x the time. Must divide data.sequence_length. 0: decode the trajectory after.
+    c.model.remat_block = 0
     # forecasting (hamiltonian): initial state inferred by a GRU run backwards over K frames
     c.model.context_frames = 31  # K, as the reference
     # "open_loop": the GRU's state rolls out with no input | "autoregressive" (the reference):
@@ -276,7 +280,7 @@ _AT_LEAST_ONE = ("train.num_steps", "train.batch_size", "train.log_every", "trai
                  "model.gru_units", "model.lstm_units", "model.node_units", "model.node_width",
                  "model.unroll")
 _AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_sequences",
-                  "train.momentum", "train.kl_weight",
+                  "train.momentum", "train.kl_weight", "model.remat_block",
                   "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
                   "train.clip_norm", "train.late_weight", "data.speed_min", "data.speed_max")
 _POSITIVE = ("train.learning_rate", "model.dt", "model.node_dt", "model.node_frame_dt",
@@ -301,6 +305,11 @@ def _validate_ranges(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config key 'model.dt' must be < 1 when model.learn_constants "
                           f"(dt = sigmoid(raw)), got {model.dt}")
     data = config.data
+    if model.remat_block and (config.data.name == "hamiltonian"
+                              or data.sequence_length % model.remat_block):
+        raise ConfigError(f"config key 'model.remat_block' ({model.remat_block}) must divide "
+                          f"'data.sequence_length' ({data.sequence_length}) and is for the "
+                          f"sequence experiments (not {config.data.name!r})")
     for low, high in (("wavelength_min", "wavelength_max"), ("speed_min", "speed_max")):
         if low in data and data[low] > data[high]:
             raise ConfigError(f"'data.{low}' ({data[low]}) must not exceed 'data.{high}' "

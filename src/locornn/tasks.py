@@ -111,7 +111,20 @@ def _sequence_objectives(config, model):
     if config.model.encoder == "gaussian":
         def kl_loss(outputs):
             return tc.kl_weight * metrics.reduce_frames(outputs["kl"], tc.time_reduction)
-    return _objectives(model, loss_fn, mse_fn, kl_loss, config.seed)
+    loss, eval_step = _objectives(model, loss_fn, mse_fn, kl_loss, config.seed)
+    if not config.model.remat_block:
+        return loss, eval_step
+
+    def scanned(params, batch, step=0):
+        """The same loss, decoded and scored inside the scan in rematerialised blocks."""
+        rngs = {"sample": jax.random.fold_in(jax.random.PRNGKey(config.seed), step)}
+        value, kl = model.apply({"params": params}, batch, rngs=rngs,
+                                method=type(model).scanned_loss, likelihood=tc.loss, wrap=wrap,
+                                time_reduction=tc.time_reduction,
+                                block=config.model.remat_block)
+        return value + kl_loss({"kl": kl}) if kl_loss is not None else value
+
+    return scanned, eval_step
 
 
 def sequence_task(config: ml_collections.ConfigDict) -> Task:

@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from locornn import dynamics
+from locornn import dynamics, metrics
 from locornn.models.codecs import (
     ConvDecoder,
     ConvEncoder,
@@ -225,6 +225,48 @@ class OscillatorRNN(nn.Module):
     def _drives(self, encoded: jax.Array) -> jax.Array:
         return jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
 
+    def _initial(self, encoded: jax.Array, drives: jax.Array) -> dynamics.State | None:
+        """The state before the first step, as ``model.initial_state`` says (None: zeros)."""
+        if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
+            return dynamics.State(drives[0], jnp.zeros_like(drives[0]))
+        if self.config.initial_state == "encoder_output":  # z = f(x_0) (the reference), v = 0
+            return dynamics.State(encoded[:, 0], jnp.zeros_like(encoded[:, 0]))
+        return None
+
+    def scanned_loss(self, frames: jax.Array, *, likelihood: str, wrap: bool,
+                     time_reduction: str, block: int) -> tuple[jax.Array, jax.Array | None]:
+        """The next-frame loss of :func:`locornn.metrics.forward_prediction_loss`, with each
+        ``z_t`` decoded and scored inside the scan (:func:`locornn.dynamics.rollout_reduce`,
+        blocks of ``block`` steps under ``jax.checkpoint``): no trajectory is kept, so the
+        gradient's memory grows sub-linearly in ``T``. Same value and gradients as the loss of
+        ``__call__``'s prediction.
+
+        Returns:
+          ``(loss, kl)``: the loss (sum or mean over scored frames, mean over the batch) and the
+          ``(B, T)`` KL of a Gaussian encoder (None otherwise).
+        """
+        encoded, kl = self.encode(frames)
+        drives = self._drives(encoded)
+        steps = frames.shape[1]
+        following = jnp.roll(frames, -1, axis=1)  # frame t + 1 (t = T - 1: frame 0)
+        weights = jnp.ones(steps).at[-1].set(1.0 if wrap else 0.0)  # no target after the end
+        # the decoder as a pure function of its parameters (a bound module cannot enter a scan)
+        decoder = self.decoder.clone(parent=None)
+        decoder_variables = {"params": self.decoder.variables["params"]}
+
+        def readout(z, inputs):
+            target, weight = inputs
+            predicted = decoder.apply(decoder_variables, z)
+            return weight * jnp.mean(metrics.frame_loss(predicted, target, likelihood))
+
+        total = dynamics.rollout_reduce(self.core(), drives, readout,
+                                        (jnp.swapaxes(following, 0, 1), weights),
+                                        self._initial(encoded, drives), self.coupling,
+                                        block=block)
+        if time_reduction == "mean":
+            total = total / (steps if wrap else steps - 1)
+        return total, kl
+
     def __call__(self, frames: jax.Array) -> dict[str, jax.Array]:
         """Read a sequence and forecast each next frame.
 
@@ -240,13 +282,8 @@ class OscillatorRNN(nn.Module):
                              f"got {frames.shape}")
         encoded, kl = self.encode(frames)
         drives = self._drives(encoded)
-        initial = None
-        if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
-            initial = dynamics.State(drives[0], jnp.zeros_like(drives[0]))
-        elif self.config.initial_state == "encoder_output":  # z = f(x_0) (the reference), v = 0
-            initial = dynamics.State(encoded[:, 0], jnp.zeros_like(encoded[:, 0]))
-        zs = dynamics.rollout(self.core(), drives, initial, self.coupling,
-                              unroll=self.config.unroll)
+        zs = dynamics.rollout(self.core(), drives, self._initial(encoded, drives),
+                              self.coupling, unroll=self.config.unroll)
         zs = jnp.swapaxes(zs, 0, 1)
         out = {"prediction": time_distributed(self.decoder, zs), "z": zs}
         if kl is not None:
