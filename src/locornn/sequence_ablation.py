@@ -40,9 +40,6 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                               "Gaussian (VAE) encoder", {"model.encoder": "mlp"}),
     "lecun_init": ("LeCun-normal K_z, K_v, K_x instead of the constant 1/sites",
                    {"model.coupling_init": "lecun"}),
-    "mse_loss": ("squared error summed over frames instead of the Bernoulli loss averaged "
-                 "over frames", {"train.loss": "mse", "train.time_reduction": "sum"}),
-    "zero_initial_state": ("z0 = 0 instead of z0 = f(x_0)", {"model.initial_state": "zeros"}),
     "locornn_defaults": ("all of the above back to locornn's defaults at once (deterministic "
                          "encoder, LeCun couplings, one bias per channel, z0 = 0, squared error "
                          "summed over frames, Adam at 1e-3; dt 0.125 kept): the positive control",
