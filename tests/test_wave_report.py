@@ -161,3 +161,19 @@ def test_derivative_lag_is_nan_without_enough_points_or_change():
     assert math.isnan(wr.derivative_lag([0, 1, 2], [0, 1, 2], [0, 1, 2], [3, 2, 1])["lag_steps"])
     assert math.isnan(wr.derivative_lag(range(10), np.ones(10), range(10),
                                         np.arange(10.0) + 1)["lag_steps"])
+
+
+def test_probe_loss_lags_are_measured_against_the_loss_asked_for():
+    """The held-out loss by default, the train loss when asked (or when there is no held-out)."""
+    steps = np.arange(0, 4000, 100)
+    rise = 1 / (1 + np.exp(-(steps - 2000) / 150))
+    metric = list(np.interp(steps + 300, steps, rise))  # leads the rise by 3 intervals
+    train = list(10 * np.exp(-2 * rise))  # drops with the rise: metric leads by 300
+    held_out = list(10 * np.exp(-2 * np.interp(steps - 200, steps, rise)))  # drops 200 later
+    label = wr.PLOTTED_METRICS["traveling_wave_strength"]
+    series = {label: (steps, metric), "train loss": (steps, train),
+              "held-out loss": (steps, held_out)}
+    assert wr.probe_loss_lags(series)[label]["lag_steps"] == 500
+    assert wr.probe_loss_lags(series, "train loss")[label]["lag_steps"] == 300
+    del series["held-out loss"]
+    assert wr.probe_loss_lags(series)[label]["lag_steps"] == 300

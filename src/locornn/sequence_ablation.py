@@ -15,9 +15,11 @@ and ``.csv``.
 
 from __future__ import annotations
 
+import gc
 import json
 import pathlib
 
+import jax
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -118,6 +120,8 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
             continue
         summary = json.loads((workdir / "summary.json").read_text())
         rows.append(_row(variant, summary, baseline))
+        gc.collect()  # each variant builds its own data set (4 GB at the reference preset):
+        jax.clear_caches()  # drop compiled programs holding the last one before the next
     stem = pathlib.Path(results) / f"sequence_ablation_{experiment}_{preset}"
     table.write_csv(stem.with_suffix(".csv"), rows)
     lines = [

@@ -233,10 +233,11 @@ def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tu
     return series
 
 
-def probe_loss_lags(series: dict[str, tuple]) -> dict[str, dict]:
-    """:func:`derivative_lag` of each probed wave metric against the held-out loss (else the
-    train loss), from the curves :func:`synchrony_vs_loss` returns."""
-    loss_label = "held-out loss" if "held-out loss" in series else "train loss"
+def probe_loss_lags(series: dict[str, tuple], loss: str = "held-out loss") -> dict[str, dict]:
+    """:func:`derivative_lag` of each probed wave metric against ``loss`` (``"held-out loss"``,
+    else the train loss; or ``"train loss"``: averaged over ``train.log_every`` steps, smoother
+    than a held-out loss on a few batches), from the curves :func:`synchrony_vs_loss` returns."""
+    loss_label = loss if loss in series else "train loss"
     if loss_label not in series:
         return {}
     return {label: derivative_lag(*series[label], *series[loss_label])
@@ -281,7 +282,8 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
       ``{"run_dir", "experiment", "preset", "seed", "state": "trained"|"untrained", "step",
       "num_sequences", "sequence_length", "lattice": bool, "metrics": {key: float},
       "metrics_reference_band": {key: float}, "probe_loss_lag": {metric: {"lag_steps",
-      "correlation"}}, "files": {"json", "plot", "video"}}``;
+      "correlation"}}, "probe_train_loss_lag": (the same against the train loss), "files":
+      {"json", "plot", "video"}}``;
       ``metrics`` holds every key of :func:`~locornn.analysis.waves.wave_metrics` (NaN where
       undefined), ``metrics_reference_band`` the same on the reference's causal band-passed
       signal (``band="reference"``), and ``video`` is the reference's wave video of the first
@@ -315,9 +317,9 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
               "metrics": metrics, "metrics_reference_band": banded}
     curves = synchrony_vs_loss(plots.read_metrics(run_dir / "metrics.jsonl"), paths["plot"],
                                title=f"{config.experiment} ({config.preset}, seed {config.seed})")
-    report["probe_loss_lag"] = {label: {"lag_steps": lag["lag_steps"],
-                                        "correlation": lag["correlation"]}
-                                for label, lag in probe_loss_lags(curves).items()}
+    for key, loss in (("probe_loss_lag", "held-out loss"), ("probe_train_loss_lag", "train loss")):
+        report[key] = {label: {"lag_steps": lag["lag_steps"], "correlation": lag["correlation"]}
+                       for label, lag in probe_loss_lags(curves, loss).items()}
     paths["json"].write_text(json.dumps(report, indent=2) + "\n")
     return {**report, "files": {k: str(p) for k, p in paths.items()}}
 
