@@ -235,8 +235,9 @@ def synchrony_vs_loss(records: list[dict], out, title: str = "") -> dict[str, tu
 
 def probe_loss_lags(series: dict[str, tuple], loss: str = "held-out loss") -> dict[str, dict]:
     """:func:`derivative_lag` of each probed wave metric against ``loss`` (``"held-out loss"``,
-    else the train loss; or ``"train loss"``: averaged over ``train.log_every`` steps, smoother
-    than a held-out loss on a few batches), from the curves :func:`synchrony_vs_loss` returns."""
+    else the train loss; or ``"train loss"``: the logged step's batch loss, which can be
+    smoother over training than a held-out loss on long sequences), from the curves
+    :func:`synchrony_vs_loss` returns."""
     loss_label = loss if loss in series else "train loss"
     if loss_label not in series:
         return {}
