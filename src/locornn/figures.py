@@ -330,15 +330,13 @@ def runs_table(run_dirs, out_path, mean_frame: bool = False) -> pathlib.Path:
     from locornn.sequence_ablation import mean_frame_mse
 
     run_dirs = [pathlib.Path(run) for run in run_dirs]
-    if mean_frame:
-        mean_frame = [mean_frame_mse(configs.from_dict(json.loads(
-            (run / "config.json").read_text()))) for run in run_dirs]
+    baselines = [_cell(mean_frame_mse(configs.from_dict(json.loads(
+        (run / "config.json").read_text())))) if mean_frame else "-" for run in run_dirs]
     rows = ["| run | steps | held-out MSE | mean-frame MSE | state | signal | "
             + " | ".join(TABLE_METRICS.values()) + " |",
             "|---|---:|---:|---:|---|---|" + "---:|" * len(TABLE_METRICS)]
-    for number, run in enumerate(run_dirs):
+    for run, baseline in zip(run_dirs, baselines, strict=True):
         summary = json.loads((run / "summary.json").read_text())
-        baseline = _cell(mean_frame[number]) if mean_frame else "-"
         head = [f"`{run}`", str(summary["steps"]), _cell(summary["test"]["mse"]), baseline]
         for state, name in (("untrained", "waves_untrained.json"), ("trained", "waves.json")):
             path = run / name
