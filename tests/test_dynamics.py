@@ -512,6 +512,38 @@ def test_rollout_reduce_is_the_sum_of_the_readout_over_the_rollout_with_its_grad
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("block", [0, 7])
+def test_rollout_reduce_can_encode_each_blocks_inputs_itself(block):
+    """With ``encode``, the per-step inputs become drives inside each block: the same sum and
+    gradients (the encoder's parameter included) as encoding every step before the rollout,
+    and the encoder's per-step auxiliary output comes back stacked over all steps."""
+    with jax.enable_x64():
+        params, drives, initial, (targets, _) = _rollout_problem(
+            dyn.LocalCoupling("circular"), 2, False, (2,), ())
+        inputs = drives * 0.7 + 0.1
+
+        def encode(x, steps, scale):
+            return jnp.tanh(scale * x), steps[:, None] * jnp.sum(x, axis=(2, 3, 4))
+
+        def whole(params, scale):
+            encoded, aux = encode(inputs, jnp.arange(len(inputs)), scale)
+            zs = dyn.rollout(params, encoded, initial)
+            return jnp.sum(zs * targets) + jnp.sum(aux ** 2)
+
+        def reduced(params, scale):
+            total, aux = dyn.rollout_reduce(params, inputs, lambda z, t: jnp.sum(z * t),
+                                            targets, initial, block=block,
+                                            encode=lambda x, steps: encode(x, steps, scale))
+            return total + jnp.sum(aux ** 2)
+
+        scale = jnp.asarray(1.1)
+        assert float(reduced(params, scale)) == pytest.approx(float(whole(params, scale)),
+                                                              rel=1e-12)
+        ours, reference = (jax.grad(f, argnums=(0, 1))(params, scale) for f in (reduced, whole))
+    for a, b in zip(jax.tree.leaves(ours), jax.tree.leaves(reference), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
 def test_rollout_reduce_refuses_a_block_that_does_not_divide_the_steps():
     params, drives, _, _ = _rollout_problem(dyn.LocalCoupling(), 1, False, (1,), ())
     with pytest.raises(ValueError, match=r"block \(3\) must divide the number of steps \(7\)"):

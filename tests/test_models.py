@@ -86,27 +86,93 @@ def test_tied_kernels_have_one_coupling_kernel_and_fixed_constants_are_not_param
     assert set(params["core"]) == {"position_kernel", "bias"}
 
 
-@pytest.mark.parametrize("fields", [
-    {},  # squared error summed over frames, next-frame targets
-    {"model__encoder": "gaussian", "train__loss": "bce", "train__time_reduction": "mean",
-     "data__wrap_target": True, "model__initial_state": "encoder_output"},  # the reference's
-], ids=["default", "reference-choices"])
-def test_the_loss_decoded_inside_rematerialised_blocks_equals_the_ordinary_loss(fields):
-    """model.remat_block > 0: each z_t is decoded and scored inside the scan; the training loss
-    and its gradients (encoder, couplings, decoder) are those of decoding the trajectory."""
+REFERENCE_CHOICES = {"model__encoder": "gaussian", "train__loss": "bce",
+                     "train__time_reduction": "mean", "data__wrap_target": True,
+                     "model__initial_state": "encoder_output"}
+
+
+def _remat_loss_and_grads(block: int, sample: bool, **fields):
+    """The training loss and its gradients at step 3, with ``model.remat_block = block``; without
+    ``sample`` a Gaussian encoder gives its means (no ``"sample"`` stream)."""
     from locornn import tasks, train
 
-    results = []
-    for block in (0, 2):
-        config = experiment_config("waves", model__remat_block=block, **fields)
-        task = tasks.build_task(config)
-        state = train.create_train_state(config, task)
-        batch = jnp.asarray(task.train_batch(0))
-        results.append(jax.value_and_grad(task.loss)(state.params, batch, 3))
-    (plain, plain_grads), (blocked, blocked_grads) = results
-    assert float(blocked) == pytest.approx(float(plain), rel=1e-5)
-    for a, b in zip(jax.tree.leaves(blocked_grads), jax.tree.leaves(plain_grads), strict=True):
+    config = experiment_config("waves", model__remat_block=block, **fields)
+    task = tasks.build_task(config)
+    params = train.create_train_state(config, task).params
+    batch = jnp.asarray(task.train_batch(0))
+    if sample:
+        return jax.value_and_grad(task.loss)(params, batch, 3)
+    model = models.build_model(config.model, batch.shape[2:])
+    tc, wrap = config.train, config.data.wrap_target
+
+    def loss(params):
+        if block:
+            value, kl = model.apply({"params": params}, batch, method=type(model).scanned_loss,
+                                    likelihood=tc.loss, wrap=wrap,
+                                    time_reduction=tc.time_reduction, block=block)
+        else:
+            out = model.apply({"params": params}, batch)
+            value = metrics.forward_prediction_loss(out["prediction"], batch,
+                                                    likelihood=tc.loss, wrap=wrap,
+                                                    time_reduction=tc.time_reduction)
+            kl = out.get("kl")
+        return value if kl is None else value + metrics.reduce_frames(kl, tc.time_reduction)
+
+    return jax.value_and_grad(loss)(params)
+
+
+def _assert_same_loss_and_grads(ours, reference):
+    (value, grads), (reference_value, reference_grads) = ours, reference
+    assert float(value) == pytest.approx(float(reference_value), rel=1e-5)
+    for a, b in zip(jax.tree.leaves(grads), jax.tree.leaves(reference_grads), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fields", [
+    {},  # squared error summed over frames, next-frame targets
+    REFERENCE_CHOICES,  # the reference's (its Gaussian encoder giving its means)
+    {"model__kind": "cornn", "model__hidden_units": 20},  # dense coupling
+], ids=["default", "reference-choices", "cornn"])
+def test_the_loss_computed_inside_rematerialised_blocks_equals_the_ordinary_loss(fields):
+    """model.remat_block > 0: each block encodes its frames, runs the lattice and decodes and
+    scores each z_t inside the scan; the loss (with its KL) and its gradients (encoder, drive,
+    couplings, decoder) are those of the ordinary forward pass."""
+    _assert_same_loss_and_grads(_remat_loss_and_grads(2, False, **fields),
+                                _remat_loss_and_grads(0, False, **fields))
+
+
+def test_blocks_draw_each_frames_encoder_noise_the_same_whatever_the_block_size():
+    """With sampling, frame t's noise comes from fold_in(key, t): blocks of 2 and of 4 frames
+    train on the same draw, and it is a draw (not the encoder's means)."""
+    two, four = (_remat_loss_and_grads(block, True, **REFERENCE_CHOICES) for block in (2, 4))
+    _assert_same_loss_and_grads(two, four)
+    means, _ = _remat_loss_and_grads(2, False, **REFERENCE_CHOICES)
+    assert abs(float(two[0]) - float(means)) > 1e-4
+
+
+def _train_step_temporaries(steps: int, block: int) -> int:
+    """Bytes of temporaries XLA allocates for a train step's gradient (compiled, not run)."""
+    from locornn import tasks, train
+
+    config = experiment_config("waves", data__sequence_length=steps, model__remat_block=block,
+                               model__encoder="gaussian")
+    task = tasks.build_task(config)
+    params = train.create_train_state(config, task).params
+    frames = jax.ShapeDtypeStruct((config.train.batch_size, steps, *task.sample.shape[2:]),
+                                  jnp.float32)
+    compiled = jax.jit(jax.grad(task.loss)).lower(params, frames).compile()
+    return compiled.memory_analysis().temp_size_in_bytes
+
+
+def test_a_train_steps_memory_grows_sub_linearly_in_t_with_blocks_of_sqrt_t():
+    """XLA's memory analysis of a whole train step (encoder, KL, lattice, decoder, loss): 16x
+    the frames cost ~16x the temporaries without blocks, well under 16x with blocks of
+    sqrt(T) frames, which encode their own frames."""
+    plain_short, plain_long = _train_step_temporaries(16, 0), _train_step_temporaries(256, 0)
+    remat_short, remat_long = _train_step_temporaries(16, 4), _train_step_temporaries(256, 16)
+    assert plain_long > 12 * plain_short
+    assert remat_long < 6 * remat_short
+    assert remat_long < plain_long / 6
 
 
 def test_a_remat_block_that_does_not_divide_the_sequence_is_refused():

@@ -376,9 +376,10 @@ def rollout(params: OscillatorParams, drives: Array, initial: State | None = Non
     return (zs, vs) if return_velocity else zs
 
 
-def rollout_reduce(params: OscillatorParams, drives: Array, readout: Callable,
+def rollout_reduce(params: OscillatorParams, drives, readout: Callable,
                    targets=None, initial: State | None = None,
-                   coupling: Coupling = LocalCoupling(), *, block: int = 0) -> Array:
+                   coupling: Coupling = LocalCoupling(), *, block: int = 0,
+                   encode: Callable | None = None):
     r"""``sum_t readout(z_t, targets[t])`` over a rollout, without keeping the trajectory.
 
     For long sequences. The readout (a decoder and a loss, or any scalar of ``z_t``) runs inside
@@ -396,19 +397,30 @@ def rollout_reduce(params: OscillatorParams, drives: Array, readout: Callable,
         ``t``. It may close over parameters (a decoder's): their gradients flow.
       targets: a pytree of ``(T, ...)`` arrays, one slice per step (``None``: none).
       block: steps per rematerialised block; must divide ``T``.
+      encode: optional ``(inputs, steps) -> (drives, aux)``. With it, ``drives`` holds each
+        step's *input* instead (a pytree of ``(T, ...)`` arrays, e.g. the frames), and every
+        block turns its ``K`` inputs into its ``(K, B, ...)`` drives inside the checkpoint
+        (``steps``: the block's ``(K,)`` step indices, e.g. to draw noise per step): neither the
+        drives nor the encoder's activations are kept for the gradient, only the inputs.
+        ``aux`` is a pytree of ``(K, ...)`` arrays (e.g. a KL term per frame), returned stacked
+        over all ``T`` steps. ``initial`` is then required.
 
     Returns:
-      the scalar sum over steps.
+      the scalar sum over steps; with ``encode``, ``(sum, aux)``.
 
     Raises:
-      ValueError: ``block`` does not divide ``T``, or ``initial`` does not match ``drives``.
+      ValueError: ``block`` does not divide ``T``, ``initial`` does not match ``drives``, or
+        ``encode`` without ``initial``.
     """
-    steps = drives.shape[0]
+    steps = jax.tree.leaves(drives)[0].shape[0]
     if block < 0 or (block and steps % block):
         divisor = max(d for d in range(1, int(steps ** 0.5) + 1) if steps % d == 0)
         raise ValueError(f"block ({block}) must divide the number of steps ({steps}); e.g. "
                          f"block = {divisor}")
-    initial = _initial_state(drives, initial)
+    if encode is None:
+        initial = _initial_state(drives, initial)
+    elif initial is None:
+        raise ValueError("rollout_reduce with encode needs the initial state")
 
     def one_step(carry, inputs):
         state, total = carry
@@ -417,14 +429,21 @@ def rollout_reduce(params: OscillatorParams, drives: Array, readout: Callable,
         return (state, total + readout(state.z, target)), None
 
     def run(carry, inputs):
-        return lax.scan(one_step, carry, inputs)[0], None
+        drives, targets, indices = inputs
+        aux = None
+        if encode is not None:
+            drives, aux = encode(drives, indices)
+        return lax.scan(one_step, carry, (drives, targets))[0], aux
 
-    carry = (State(*initial), jnp.zeros((), drives.dtype))
-    inputs = (drives, targets)
+    carry = (State(*initial), jnp.zeros((), initial.z.dtype))
+    inputs = (drives, targets, jnp.arange(steps))
     if not block:
-        return run(carry, inputs)[0][1]
-    blocked = jax.tree.map(lambda x: x.reshape(steps // block, block, *x.shape[1:]), inputs)
-    return lax.scan(jax.checkpoint(run), carry, blocked)[0][1]
+        (_, total), aux = run(carry, inputs)
+    else:
+        blocked = jax.tree.map(lambda x: x.reshape(steps // block, block, *x.shape[1:]), inputs)
+        (_, total), aux = lax.scan(jax.checkpoint(run), carry, blocked)
+        aux = jax.tree.map(lambda x: x.reshape(steps, *x.shape[2:]), aux)
+    return total if encode is None else (total, aux)
 
 
 def _scan(params, drives, initial, coupling, unroll, *, saturations=False):

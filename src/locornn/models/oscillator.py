@@ -15,12 +15,14 @@ Index convention: ``z[:, t]`` is the position after reading frame ``t``, and
 
 from __future__ import annotations
 
+import functools
 import math
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import ml_collections
+from jax import lax
 
 from locornn import dynamics, metrics
 from locornn.models.codecs import (
@@ -35,6 +37,11 @@ from locornn.models.codecs import (
 
 def _logit(p: float) -> float:
     return math.log(p) - math.log1p(-p)
+
+
+def _detached(module: nn.Module) -> tuple[nn.Module, dict]:
+    """A bound submodule as ``(unbound module, its variables)``, to ``apply`` inside a scan."""
+    return module.clone(parent=None), {"params": module.variables["params"]}
 
 
 KERNEL_INITS = ("lecun", "smoothing", "constant")
@@ -225,47 +232,76 @@ class OscillatorRNN(nn.Module):
     def _drives(self, encoded: jax.Array) -> jax.Array:
         return jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
 
-    def _initial(self, encoded: jax.Array, drives: jax.Array) -> dynamics.State | None:
-        """The state before the first step, as ``model.initial_state`` says (None: zeros)."""
-        if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
-            return dynamics.State(drives[0], jnp.zeros_like(drives[0]))
+    def _initial(self, first_encoded: jax.Array, first_drive: jax.Array) -> dynamics.State:
+        """The state before the first step, as ``model.initial_state`` says, from frame 0's
+        encoding and drive (each ``(B, ...)``)."""
         if self.config.initial_state == "encoder_output":  # z = f(x_0) (the reference), v = 0
-            return dynamics.State(encoded[:, 0], jnp.zeros_like(encoded[:, 0]))
-        return None
+            return dynamics.State(first_encoded, jnp.zeros_like(first_encoded))
+        zeros = jnp.zeros_like(first_drive)
+        if self.config.initial_state == "encoded":  # z from the first frame's drive, v = 0
+            return dynamics.State(first_drive, zeros)
+        return dynamics.State(zeros, zeros)
 
     def scanned_loss(self, frames: jax.Array, *, likelihood: str, wrap: bool,
                      time_reduction: str, block: int) -> tuple[jax.Array, jax.Array | None]:
-        """The next-frame loss of :func:`locornn.metrics.forward_prediction_loss`, with each
-        ``z_t`` decoded and scored inside the scan (:func:`locornn.dynamics.rollout_reduce`,
-        blocks of ``block`` steps under ``jax.checkpoint``): no trajectory is kept, so the
-        gradient's memory grows sub-linearly in ``T``. Same value and gradients as the loss of
-        ``__call__``'s prediction.
+        """The next-frame loss of :func:`locornn.metrics.forward_prediction_loss`, computed block
+        by block inside the scan (:func:`locornn.dynamics.rollout_reduce`, blocks of ``block``
+        steps under ``jax.checkpoint``): each block encodes its own frames, drives the lattice,
+        and decodes and scores each ``z_t``. No trajectory, drive or encoder activation is kept
+        beyond a block, so the gradient's memory grows sub-linearly in ``T``
+        (``bench_memory.py --train-loss``). Same value and gradients as the loss of
+        ``__call__``'s prediction (tested).
+
+        One difference, by design: a Gaussian encoder's sampling noise for frame ``t`` is drawn
+        from ``fold_in(key, t)``, so that a block can draw its own frames' noise; ``__call__``
+        draws all frames' noise in one call. Same distribution, a different draw, and the same
+        draw whatever the block size.
 
         Returns:
           ``(loss, kl)``: the loss (sum or mean over scored frames, mean over the batch) and the
           ``(B, T)`` KL of a Gaussian encoder (None otherwise).
         """
-        encoded, kl = self.encode(frames)
-        drives = self._drives(encoded)
         steps = frames.shape[1]
-        following = jnp.roll(frames, -1, axis=1)  # frame t + 1 (t = T - 1: frame 0)
-        weights = jnp.ones(steps).at[-1].set(1.0 if wrap else 0.0)  # no target after the end
-        # the decoder as a pure function of its parameters (a bound module cannot enter a scan)
-        decoder = self.decoder.clone(parent=None)
-        decoder_variables = {"params": self.decoder.variables["params"]}
+        sample_key = self.make_rng("sample") if self.has_rng("sample") else None
+        # the modules as pure functions of their parameters (a bound module cannot enter a scan)
+        encoder, drive, decoder = (_detached(m) for m in (self.encoder, self.drive, self.decoder))
+
+        def encode_frames(frames_tb, times):
+            """``(K, B, h, w, c), (K,) -> ((K, B, *encoded_shape), (K, B) KL or None)``."""
+            if sample_key is None:
+                out = time_distributed(functools.partial(encoder[0].apply, encoder[1]), frames_tb)
+            else:
+                out = jax.vmap(lambda frame, t: encoder[0].apply(
+                    encoder[1], frame, rngs={"sample": jax.random.fold_in(sample_key, t)}))(
+                        frames_tb, times)
+            return out if isinstance(out, tuple) else (out, None)
+
+        def to_drives(encoded):  # (K, B, *encoded_shape) -> (K, B, *state_shape)
+            return time_distributed(functools.partial(drive[0].apply, drive[1]), encoded)
+
+        # The frames stay where they are (a copy of the batch would be linear in T): each block
+        # reads its own, and each readout its target, by step index.
+        def encode(indices, _):
+            block_frames = jnp.swapaxes(jnp.take(frames, indices, axis=1), 0, 1)
+            encoded, kl = encode_frames(block_frames, indices)
+            return to_drives(encoded), kl
 
         def readout(z, inputs):
-            target, weight = inputs
-            predicted = decoder.apply(decoder_variables, z)
+            t, weight = inputs
+            target = lax.dynamic_index_in_dim(frames, (t + 1) % steps, axis=1, keepdims=False)
+            predicted = decoder[0].apply(decoder[1], z)
             return weight * jnp.mean(metrics.frame_loss(predicted, target, likelihood))
 
-        total = dynamics.rollout_reduce(self.core(), drives, readout,
-                                        (jnp.swapaxes(following, 0, 1), weights),
-                                        self._initial(encoded, drives), self.coupling,
-                                        block=block)
+        first_encoded = encode_frames(jnp.swapaxes(frames[:, :1], 0, 1),
+                                      jnp.zeros(1, jnp.int32))[0]
+        initial = self._initial(first_encoded[0], to_drives(first_encoded)[0])
+        indices = jnp.arange(steps)
+        weights = jnp.ones(steps).at[-1].set(1.0 if wrap else 0.0)  # no target after the end
+        total, kl = dynamics.rollout_reduce(self.core(), indices, readout, (indices, weights),
+                                            initial, self.coupling, block=block, encode=encode)
         if time_reduction == "mean":
             total = total / (steps if wrap else steps - 1)
-        return total, kl
+        return total, None if kl is None else jnp.swapaxes(kl, 0, 1)
 
     def __call__(self, frames: jax.Array) -> dict[str, jax.Array]:
         """Read a sequence and forecast each next frame.
@@ -282,7 +318,7 @@ class OscillatorRNN(nn.Module):
                              f"got {frames.shape}")
         encoded, kl = self.encode(frames)
         drives = self._drives(encoded)
-        zs = dynamics.rollout(self.core(), drives, self._initial(encoded, drives),
+        zs = dynamics.rollout(self.core(), drives, self._initial(encoded[:, 0], drives[0]),
                               self.coupling, unroll=self.config.unroll)
         zs = jnp.swapaxes(zs, 0, 1)
         out = {"prediction": time_distributed(self.decoder, zs), "z": zs}
