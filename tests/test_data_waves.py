@@ -67,3 +67,42 @@ def test_part_of_a_batch_is_those_rows_of_the_whole_batch():
     for rows in (slice(0, 4), slice(4, 8), slice(2, 3)):
         np.testing.assert_array_equal(data.train_batch(train, 7, 8, seed=3, rows=rows),
                                       whole[rows])
+
+
+# --------------------------------------------------------------------------------------------
+# data.on_demand: sequences made when indexed, never the whole split
+
+
+def test_on_demand_waves_are_the_same_frames_rendered_only_when_indexed():
+    """data.on_demand = True: the same train and test frames as the whole split, built row by
+    row (by an int, a slice or an index array, as train_batch and test_batches index)."""
+    whole = data.load(experiment_config("waves").data)
+    lazy = data.load(experiment_config("waves", data__on_demand=True).data)
+    assert isinstance(lazy.train, waves.OnDemand) and "on demand" in lazy.source
+    for split in ("train", "test"):
+        eager, rendered = getattr(whole, split), getattr(lazy, split)
+        assert rendered.shape == eager.shape and len(rendered) == len(eager)
+        np.testing.assert_allclose(rendered[[5, 0, 3]], eager[[5, 0, 3]], atol=1e-6)
+        np.testing.assert_allclose(rendered[2:4], eager[2:4], atol=1e-6)
+        np.testing.assert_allclose(rendered[1, 2], eager[1, 2], atol=1e-6)
+        np.testing.assert_allclose(np.asarray(rendered), eager, atol=1e-6)
+    batch = data.train_batch(lazy.train, 7, 4, seed=0, rows=slice(1, 3))
+    np.testing.assert_allclose(batch, data.train_batch(whole.train, 7, 4, seed=0)[1:3],
+                               atol=1e-6)
+
+
+def test_on_demand_noise_draws_each_sequence_from_its_own_key():
+    """Sequence i is uniform(fold_in(key, i)): the same whichever rows are asked together,
+    in [0, 1], and different sequences differ."""
+    noise = data.load(experiment_config("noise", data__on_demand=True).data).train
+    np.testing.assert_array_equal(noise[[4, 1]][0], noise[4])
+    assert noise[0].min() >= 0 and noise[0].max() < 1
+    assert not np.allclose(noise[0], noise[1])
+
+
+def test_on_demand_is_refused_for_sets_that_are_read_not_generated():
+    from locornn import configs
+
+    config = experiment_config("rotating_mnist", data__on_demand=True)
+    with pytest.raises(configs.ConfigError, match="'data.on_demand' is for the generated sets"):
+        configs.validate(config)

@@ -47,6 +47,16 @@ def test_resumed_run_reaches_the_same_parameters_as_an_uninterrupted_one(tmp_pat
         json.loads(x)["step"] for x in (tmp_path / "straight" / "metrics.jsonl").open()]
 
 
+def test_a_run_on_waves_rendered_on_demand_ends_where_the_ordinary_run_does(tmp_path,
+                                                                            smoke_config):
+    """data.on_demand renders each batch's rows when asked: the same frames, so the same run."""
+    smoke_config.train.num_steps = 10
+    ordinary = train.train_and_evaluate(smoke_config, tmp_path / "ordinary", progress=False)
+    smoke_config.data.on_demand = True
+    on_demand = train.train_and_evaluate(smoke_config, tmp_path / "on_demand", progress=False)
+    assert on_demand["test"]["loss"] == pytest.approx(ordinary["test"]["loss"], rel=1e-5)
+
+
 def test_a_nan_in_the_data_stops_training_naming_the_step_and_keeps_the_checkpoint(
         tmp_path, smoke_config, monkeypatch):
     real_batch = data.train_batch

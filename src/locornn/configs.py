@@ -51,6 +51,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.wavelength_max = 24.0
     c.data.speed_min = 0.5  # drift speed, pixels per frame
     c.data.speed_max = 2.0
+    # waves/noise: render each batch's sequences when asked instead of the whole split up front
+    # (a host holds no split; multi-host pods, splits larger than RAM). Noise is then drawn per
+    # sequence (fold_in(key, i)): a different draw. See data/waves.py.
+    c.data.on_demand = False
     c.data.test_sequence_length = 0  # held-out sequence length; 0: same as sequence_length
     c.data.mnist_dir = ""  # rotating_mnist: IDX folder ("" -> $LOCORNN_MNIST_DIR, tfds, digits)
     c.data.mnist_source = "auto"  # "auto" | "idx" | "tfds" | "digits"
@@ -310,6 +314,9 @@ def _validate_ranges(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config key 'model.remat_block' ({model.remat_block}) must divide "
                           f"'data.sequence_length' ({data.sequence_length}) and is for the "
                           f"sequence experiments (not {config.data.name!r})")
+    if data.get("on_demand") and data.name not in ("waves", "noise"):
+        raise ConfigError(f"config key 'data.on_demand' is for the generated sets (waves, "
+                          f"noise), not {data.name!r}")
     for low, high in (("wavelength_min", "wavelength_max"), ("speed_min", "speed_max")):
         if low in data and data[low] > data[high]:
             raise ConfigError(f"'data.{low}' ({data[low]}) must not exceed 'data.{high}' "

@@ -18,8 +18,9 @@ from locornn.data import mnist, waves
 
 
 class SequenceData(NamedTuple):
-    train: np.ndarray  # (num_train, T, H, W, C) float32 in [0, 1]
-    test: np.ndarray  # (num_test, T', H, W, C): held out, never trained on (T' may exceed T)
+    # (num_train, T, H, W, C) float32 in [0, 1]; with data.on_demand a waves.OnDemand
+    train: np.ndarray | waves.OnDemand
+    test: np.ndarray | waves.OnDemand  # (num_test, T', ...): held out (T' may exceed T)
     source: str  # where the frames came from, recorded with the run
 
 
@@ -29,12 +30,15 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     train_key, test_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
     length, size = data_config.sequence_length, data_config.image_size
     test_length = data_config.test_sequence_length or length
+    # (configs.validate refuses data.on_demand for the other sets)
+    on_demand = data_config.get("on_demand", False) and data_config.name in ("waves", "noise")
     if data_config.name == "waves":
         kwargs = dict(size=size,
                       wavelength=(data_config.wavelength_min, data_config.wavelength_max),
                       speed=(data_config.speed_min, data_config.speed_max))
-        train = waves.plane_waves(train_key, data_config.num_train, length, **kwargs)
-        test = waves.plane_waves(test_key, data_config.num_test, test_length, **kwargs)
+        make = waves.plane_waves_on_demand if on_demand else waves.plane_waves
+        train = make(train_key, data_config.num_train, length, **kwargs)
+        test = make(test_key, data_config.num_test, test_length, **kwargs)
         source = "plane waves generated from data.seed"
     elif data_config.name == "rotating_mnist":
         train, test, source = mnist.load_rotating_mnist(
@@ -43,11 +47,15 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
             step_deg=data_config.rotation_step, start_deg=data_config.rotation_start,
             source=data_config.mnist_source)
     elif data_config.name == "noise":
-        train = waves.noise(train_key, data_config.num_train, length, size)
-        test = waves.noise(test_key, data_config.num_test, test_length, size)
-        source = "i.i.d. uniform noise generated from data.seed"
+        make = waves.noise_on_demand if on_demand else waves.noise
+        train = make(train_key, data_config.num_train, length, size)
+        test = make(test_key, data_config.num_test, test_length, size)
+        source = ("i.i.d. uniform noise generated from data.seed"
+                  + (", sequence i from fold_in(key, i)" if on_demand else ""))
     else:
         raise ValueError(f"unknown data set {data_config.name!r}")
+    if on_demand:
+        return SequenceData(train, test, source + ", rendered on demand")
     return SequenceData(np.asarray(train), np.asarray(test), source)
 
 

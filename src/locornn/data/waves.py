@@ -13,14 +13,25 @@ with pixel coordinates ``r = (column, row)``, orientation ``theta ~ U[0, 2 pi)``
 of travel), wavelength ``lambda ~ U[wavelength_min, wavelength_max]`` pixels, drift speed
 ``s ~ U[speed_min, speed_max]`` pixels per frame and phase ``phi ~ U[0, 2 pi)``, all drawn per
 sequence. Frames are ``(T, size, size, 1)`` floats in [0, 1].
+
+``on_demand`` variants (:func:`plane_waves_on_demand`, :func:`noise_on_demand`) return an
+:class:`OnDemand` split that renders only the sequences it is indexed with: a host of a
+multi-host job builds only its rows of each batch and never holds a whole split (a ``reference``
+waves split is ~4 GB). The plane waves are the same frames either way (only the per-sequence
+parameters, four numbers each, are drawn for the whole split); on-demand noise draws sequence
+``i`` from ``fold_in(key, i)``, so it is a different (equally i.i.d.) draw than :func:`noise`'s
+one call.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 class WaveParams(NamedTuple):
@@ -44,6 +55,7 @@ def sample_wave_params(key, num: int, wavelength=(5.0, 24.0), speed=(0.5, 2.0)) 
     )
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2))
 def render_plane_waves(params: WaveParams, length: int, size: int) -> jax.Array:
     """Render plane waves. Returns ``(num, length, size, size, 1)`` float32 in [0, 1]."""
     rows, cols = jnp.meshgrid(jnp.arange(size), jnp.arange(size), indexing="ij")
@@ -67,3 +79,58 @@ def plane_waves(key, num: int, length: int, size: int = 32, wavelength=(5.0, 24.
 def noise(key, num: int, length: int, size: int = 32) -> jax.Array:
     """I.i.d. uniform noise frames in [0, 1]: no spatial or temporal structure to learn."""
     return jax.random.uniform(key, (num, length, size, size, 1), dtype=jnp.float32)
+
+
+class OnDemand:
+    """A split ``(num, T, H, W, C)`` made row by row when indexed, in place of a NumPy array.
+
+    Supports what the training and evaluation code does with a split: ``shape``, ``dtype``,
+    ``len``, indexing along the first axis by an int, a slice or an integer array (then any
+    further axes), and ``np.asarray`` (renders everything). ``make_rows(rows)`` maps an integer
+    array ``(n,)`` to the ``(n, T, H, W, C)`` sequences with those indices.
+    """
+
+    def __init__(self, make_rows: Callable[[np.ndarray], jax.Array], num: int,
+                 item_shape: tuple[int, ...]):
+        self._make_rows = make_rows
+        self.shape = (num, *item_shape)
+        self.dtype = np.dtype(np.float32)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        first, rest = (index[0], index[1:]) if isinstance(index, tuple) else (index, ())
+        rows = np.arange(self.shape[0])[first]
+        out = np.asarray(self._make_rows(np.atleast_1d(rows)))
+        return out[0][rest] if np.ndim(rows) == 0 else out[(slice(None), *rest)]
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"OnDemand(shape={self.shape})"
+
+
+def plane_waves_on_demand(key, num: int, length: int, size: int = 32, wavelength=(5.0, 24.0),
+                          speed=(0.5, 2.0)) -> OnDemand:
+    """:func:`plane_waves`' sequences, each rendered only when indexed."""
+    params = sample_wave_params(key, num, wavelength, speed)
+    return OnDemand(lambda rows: render_plane_waves(jax.tree.map(lambda p: p[rows], params),
+                                                    length, size),
+                    num, (length, size, size, 1))
+
+
+def noise_on_demand(key, num: int, length: int, size: int = 32) -> OnDemand:
+    """I.i.d. uniform noise, sequence ``i`` drawn from ``fold_in(key, i)`` when indexed."""
+    @jax.jit
+    def draw(rows):
+        return jax.vmap(lambda i: jax.random.uniform(jax.random.fold_in(key, i),
+                                                     (length, size, size, 1)))(rows)
+
+    return OnDemand(draw, num, (length, size, size, 1))
