@@ -37,9 +37,11 @@ import jax.numpy as jnp
 import numpy as np
 from PIL import Image
 
-from locornn import configs, plots, train
+from locornn import configs, plots
 from locornn.analysis import wave_report as wave_report_module
-from locornn.cli import guarded
+from locornn.analysis.after_training import orientation_options
+from locornn.checkpoints import load_run
+from locornn.exits import guarded
 from locornn.runs import ensure_trained, run_dir
 from locornn.runs import say as _say
 
@@ -180,7 +182,7 @@ def quadrant_arrays(workdir, max_frames: int = 100):
     (``task.prediction_shift``: 1 for next-frame models, 0 for aligned forecasting models), as
     :func:`locornn.plots.figure1` expects. At most ``max_frames`` frames are kept.
     """
-    config, task, state = train.load_run(workdir)
+    config, task, state = load_run(workdir)
     sequence = np.asarray(task.figure_sequence)
     out = _apply_function(task.model)(state.params, jnp.asarray(sequence))
     frames, z = sequence[0], np.asarray(out["z"][0])
@@ -367,13 +369,6 @@ FIGURE2_EXPECTATION = (
     "coupling kernel size, and no such maps after training on noise or without training.")
 
 
-def _orientation_options(config) -> dict:
-    """``run_analysis`` options of a run, as :mod:`locornn.train` uses after training."""
-    return dict(wavelength=config.analysis.wavelength or None,
-                threshold=config.analysis.threshold, length=config.analysis.length,
-                transient=config.analysis.transient, seed=config.seed)
-
-
 def _ensure_maps(workdir: pathlib.Path) -> None:
     """Run the orientation analysis (trained and untrained) where its outputs are missing."""
     from locornn.analysis import orientation
@@ -386,7 +381,7 @@ def _ensure_maps(workdir: pathlib.Path) -> None:
         if config is None:
             config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
         _say(f"orientation analysis of {workdir}{' (untrained)' if untrained else ''}")
-        orientation.run_analysis(workdir, untrained=untrained, **_orientation_options(config))
+        orientation.run_analysis(workdir, untrained=untrained, **orientation_options(config))
 
 
 def _ensure_orientation_run(label: str, name: str, workdir_of, *, preset, seed, train_missing,

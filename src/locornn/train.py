@@ -39,10 +39,12 @@ import ml_collections
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
-from flax.training import train_state
 from tqdm.auto import tqdm
 
 from locornn import configs, plots, sharding, tasks
+from locornn.analysis.after_training import AFTER_TRAINING
+from locornn.checkpoints import load_run  # noqa: F401  (public API: train.load_run)
+from locornn.optim import TrainState, create_train_state, make_optimizer  # noqa: F401
 
 # Fields that may differ between a workdir's saved config and a resumed run.
 RESUMABLE_CHANGES = ("train.num_steps", "figures.")
@@ -59,34 +61,6 @@ def default_workdir(config: ml_collections.ConfigDict, root="runs") -> pathlib.P
 
 class NonFiniteLossError(RuntimeError):
     """The training loss or gradient became NaN/Inf."""
-
-
-class TrainState(train_state.TrainState):
-    pass
-
-
-def make_optimizer(train_config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-    """Adam (or SGD with momentum, ``train.optimizer``) with an optional warmup + cosine
-    schedule and optional global-norm clipping."""
-    lr = train_config.learning_rate
-    if train_config.schedule == "cosine":
-        decay = train_config.decay_steps or train_config.num_steps
-        schedule = optax.warmup_cosine_decay_schedule(0.0, lr, train_config.warmup_steps, decay)
-    elif train_config.warmup_steps:
-        schedule = optax.linear_schedule(0.0, lr, train_config.warmup_steps)
-    else:
-        schedule = lr
-    parts = [optax.clip_by_global_norm(train_config.clip_norm)] if train_config.clip_norm else []
-    if train_config.optimizer == "sgd":  # the reference's rotating MNIST: SGD, momentum 0.9
-        return optax.chain(*parts, optax.sgd(schedule, momentum=train_config.momentum or None))
-    return optax.chain(*parts, optax.adam(schedule))
-
-
-def create_train_state(config: ml_collections.ConfigDict, task: tasks.Task) -> TrainState:
-    """Freshly initialised train state (params from ``config.seed``)."""
-    params = task.model.init(jax.random.PRNGKey(config.seed), jnp.asarray(task.sample))["params"]
-    return TrainState.create(apply_fn=task.model.apply, params=params,
-                             tx=make_optimizer(config.train))
 
 
 def make_train_step(task: tasks.Task, *, jit: bool = True) -> Callable:
@@ -267,10 +241,9 @@ def finish_run(config, task: tasks.Task, state: TrainState, workdir: pathlib.Pat
                "test": task.final(state.params, workdir)}
     if config.figures.enabled:
         write_figures(config, task, state.params, workdir)
-    if config.analysis.waves:
-        summary["waves"] = _wave_analysis(workdir)
-    if config.analysis.orientation:
-        summary["orientation"] = _orientation_analysis(config, workdir)
+    for name, analyse in AFTER_TRAINING.items():  # as the experiment's analysis.* flags say
+        if config.analysis.get(name):
+            summary[name] = analyse(config, workdir)
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 
@@ -348,26 +321,6 @@ def _save_if_finite(manager, state) -> None:
         manager.save(step, args=ocp.args.StandardSave(state), force=True)
 
 
-def _wave_analysis(workdir: pathlib.Path) -> dict:
-    """Wave metrics of the trained and the untrained network, synchrony_vs_loss.png."""
-    from locornn.analysis import wave_report
-
-    return {state: wave_report.wave_report(workdir, untrained=state == "untrained")["metrics"]
-            for state in ("untrained", "trained")}
-
-
-def _orientation_analysis(config, workdir: pathlib.Path) -> dict:
-    """Orientation maps of the trained and the untrained network (analysis.orientation)."""
-    from locornn.analysis import orientation
-
-    options = dict(wavelength=config.analysis.wavelength or None,
-                   threshold=config.analysis.threshold, length=config.analysis.length,
-                   transient=config.analysis.transient, seed=config.seed)
-    trained = orientation.run_analysis(workdir, **options)
-    untrained = orientation.run_analysis(workdir, untrained=True, **options)
-    return {"trained": trained, "untrained": untrained}
-
-
 def write_figures(config, task: tasks.Task, params, workdir: pathlib.Path) -> None:
     """loss.png, figure1.png and hidden.gif of one held-out sequence."""
     plots.loss_curve(plots.read_metrics(workdir / "metrics.jsonl"), workdir / "loss.png")
@@ -378,20 +331,3 @@ def write_figures(config, task: tasks.Task, params, workdir: pathlib.Path) -> No
     plots.figure1(frames, z, prediction, workdir / "figure1.png",
                   num_frames=config.figures.num_frames, title=title, shift=task.prediction_shift)
     plots.hidden_gif(frames, z, prediction, workdir / "hidden.gif", shift=task.prediction_shift)
-
-
-def load_run(workdir: str | pathlib.Path):
-    """Config, task (model and data), and the latest train state of a run."""
-    workdir = pathlib.Path(workdir).absolute()
-    path = workdir / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{workdir} is not a run directory (no config.json)")
-    config = configs.from_dict(json.loads(path.read_text()))
-    task = tasks.build_task(config)
-    state = create_train_state(config, task)
-    with ocp.CheckpointManager(workdir / "checkpoints") as manager:
-        step = manager.latest_step()
-        if step is None:
-            raise FileNotFoundError(f"{workdir} has no checkpoint yet")
-        state = manager.restore(step, args=ocp.args.StandardRestore(state))
-    return config, task, state

@@ -463,10 +463,11 @@ def _untrained_model(config):
 
 
 def _trained_model(run_dir):
-    """Config, model, params and step of the latest checkpoint (:func:`locornn.train.load_run`)."""
-    from locornn import train
+    """Config, model, params and step of the latest checkpoint
+    (:func:`locornn.checkpoints.load_run`)."""
+    from locornn.checkpoints import load_run
 
-    config, task, state = train.load_run(run_dir)
+    config, task, state = load_run(run_dir)
     return config, task.model, state.params, int(state.step)
 
 
@@ -484,7 +485,7 @@ def run_analysis(run_dir, *, untrained: bool = False, wavelength: float | None =
                  num_shuffles: int = 200, batch: int = 32) -> dict:
     """Orientation analysis of a run directory; writes its figures and numbers there.
 
-    Loads the run with :func:`locornn.train.load_run` (latest checkpoint), or with
+    Loads the run with :func:`locornn.checkpoints.load_run` (latest checkpoint), or with
     ``untrained=True`` builds the same model with freshly initialised parameters from the
     run's ``config.seed`` (the control; needs only ``config.json``). Gratings have
     ``wavelength`` pixels, by default :func:`default_wavelength` (the middle of the run's

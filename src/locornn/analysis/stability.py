@@ -185,7 +185,7 @@ def trained_model(run_dir) -> RecurrentModel:
       FileNotFoundError: not a run directory, or no checkpoint.
       ValueError: the run's model is not an oscillator (LocoRNN/coRNN).
     """
-    from locornn import train
+    from locornn.checkpoints import load_run
     from locornn.models.forecasting import oscillator_core
 
     run_dir = pathlib.Path(run_dir)
@@ -195,7 +195,7 @@ def trained_model(run_dir) -> RecurrentModel:
     kind = json.loads((run_dir / "config.json").read_text()).get("model", {}).get("kind")
     if kind not in ("locornn", "cornn"):
         raise ValueError(f"{run_dir} is a {kind!r} run; --run needs a locornn or cornn run")
-    config, _, state = train.load_run(run_dir)
+    config, _, state = load_run(run_dir)
     core, coupling = oscillator_core(config.model, name=None)
     params = core.apply({"params": state.params["core"]})
     shape = ((config.model.lattice, config.model.lattice, config.model.channels)

@@ -256,17 +256,19 @@ def _finite(value) -> bool:
 
 def _load(run_dir: pathlib.Path, untrained: bool):
     """``(config, task, params, step)``: the run's latest checkpoint, or its initial params."""
-    from locornn import configs, tasks, train
+    from locornn import configs, tasks
+    from locornn.checkpoints import load_run
+    from locornn.optim import create_train_state
 
     if not (run_dir / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json); pass a "
                                 f"directory written by `locornn train`, e.g. runs/waves/cpu/0")
     if not untrained:
-        config, task, state = train.load_run(run_dir)
+        config, task, state = load_run(run_dir)
         return config, task, state.params, int(state.step)
     config = configs.from_dict(json.loads((run_dir / "config.json").read_text()))
     task = tasks.build_task(config)
-    return config, task, train.create_train_state(config, task).params, 0
+    return config, task, create_train_state(config, task).params, 0
 
 
 def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> dict:
@@ -275,7 +277,7 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     Args:
       run_dir: a run directory (``config.json`` and, unless ``untrained``, a checkpoint).
       untrained: use freshly initialised parameters from the run's seed
-        (:func:`locornn.train.create_train_state`) instead of the latest checkpoint.
+        (:func:`locornn.optim.create_train_state`) instead of the latest checkpoint.
       num_sequences: held-out sequences to average over (sequence tasks; see the module
         docstring).
 

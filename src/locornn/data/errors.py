@@ -1,7 +1,7 @@
 """The one exception data loaders raise for input a user must fix (corrupt or malformed files).
 
 A subclass of ``ValueError``; the command line turns it into one line on stderr and exit status
-2 (:func:`locornn.cli.guarded`), never a traceback.
+2 (:func:`locornn.exits.guarded`), never a traceback.
 """
 
 
