@@ -101,9 +101,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.drive_layernorm = True  # LayerNorm on the encoded input, as the reference
     c.model.output = "sigmoid"  # decoder output: "sigmoid" (images in [0, 1]) | "linear"
     c.model.unroll = 1  # lax.scan unroll
-    # Sequence models: > 0 trains with the decoder and loss inside the scan, rematerialised in
-    # blocks of this many steps (dynamics.rollout_reduce): memory sub-linear in the sequence
-    # length, ~1.2x the time. Must divide data.sequence_length. 0: decode the trajectory after.
+    # Sequence models: > 0 trains block by block inside the scan (each block of this many frames
+    # encoded, run and decoded under jax.checkpoint; dynamics.rollout_reduce): memory sub-linear
+    # in the sequence length, ~1.4x the time; a Gaussian encoder's noise is drawn per frame
+    # (fold_in(key, t)). Must divide data.sequence_length. 0: decode the trajectory after.
     c.model.remat_block = 0
     # forecasting (hamiltonian): initial state inferred by a GRU run backwards over K frames
     c.model.context_frames = 31  # K, as the reference
