@@ -130,9 +130,9 @@ def _sequence_objectives(config, model):
 def sequence_task(config: ml_collections.ConfigDict) -> Task:
     """Next-frame prediction on the waves / noise sequences."""
     dataset = data.load(config.data)
-    for split in ("train", "test"):  # (sets rendered on demand are finite by construction)
-        if isinstance(getattr(dataset, split), np.ndarray):
-            _check_finite(split, getattr(dataset, split))
+    for split, sequences in (("train", dataset.train), ("test", dataset.test)):
+        if isinstance(sequences, np.ndarray):  # (sets rendered on demand are finite by design)
+            _check_finite(split, sequences)
     model = models.build_model(config.model, dataset.train.shape[2:])
     tc = config.train
 

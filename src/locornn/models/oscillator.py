@@ -292,6 +292,8 @@ class OscillatorRNN(nn.Module):
             predicted = decoder[0].apply(decoder[1], z)
             return weight * jnp.mean(metrics.frame_loss(predicted, target, likelihood))
 
+        # Frame 0 is encoded once more for the initial state (block 0 encodes it again): one
+        # frame of work, and with fold_in(key, 0) both see the same sample.
         first_encoded = encode_frames(jnp.swapaxes(frames[:, :1], 0, 1),
                                       jnp.zeros(1, jnp.int32))[0]
         initial = self._initial(first_encoded[0], to_drives(first_encoded)[0])
