@@ -329,6 +329,42 @@ def test_lattice_conv_gradient_passes_finite_differences(padding, cin, cout, ord
         check_grads(conv, (x, kernel), order=order, modes=["rev"])
 
 
+@pytest.mark.parametrize("k", [3, 5, 7])  # 7 > the 5 x 6 lattice: no Fourier path
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("shifted", [False, True], ids=["states", "initial+trajectory"])
+def test_coupling_kernel_gradient_is_the_gradient_summed_over_steps(k, channels, padding,
+                                                                   shifted):
+    """``LocalCoupling.kernel_gradient(K, xs, gs)`` is ``d/dK sum_t <K * x_t, g_t>`` (autodiff of
+    ``lax.conv``); with ``initial``, ``x_t`` is the state one step earlier. One circular
+    channel runs through the Fourier transform, the rest through shifted windows."""
+    rng = np.random.default_rng([k, channels, len(padding), shifted])
+    with jax.enable_x64(True):
+        states, cotangents = (jnp.asarray(rng.standard_normal((4, 2, 5, 6, channels)))
+                              for _ in range(2))
+        initial = jnp.asarray(rng.standard_normal((2, 5, 6, channels)))
+        kernel = jnp.asarray(rng.standard_normal((k, k, channels, channels)))
+        before = jnp.concatenate([initial[None], states[:-1]]) if shifted else states
+
+        def pairing(kernel):
+            return sum(jnp.vdot(plain_lattice_conv(x, kernel, padding), g)
+                       for x, g in zip(before, cotangents, strict=True))
+
+        got = dyn.LocalCoupling(padding).kernel_gradient(
+            kernel, states, cotangents, initial=initial if shifted else None)
+        np.testing.assert_allclose(got, jax.grad(pairing)(kernel), rtol=1e-10, atol=1e-10)
+
+
+def test_dense_kernel_gradient_with_initial_pairs_each_cotangent_with_the_state_before():
+    rng = np.random.default_rng(3)
+    states, cotangents = (jnp.asarray(rng.standard_normal((4, 2, 5))) for _ in range(2))
+    initial = jnp.asarray(rng.standard_normal((2, 5)))
+    before = jnp.concatenate([initial[None], states[:-1]])
+    want = jnp.einsum("tbi,tbo->io", before, cotangents)
+    got = dyn.DenseCoupling().kernel_gradient(jnp.zeros((5, 5)), states, cotangents, initial)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
 # --------------------------------------------------------------------------------------------
 # constrain
 
@@ -422,24 +458,27 @@ def _rollout_problem(coupling, channels, tied, bias_shape, constants_shape, seed
     return params, drives, initial, weights
 
 
-def _loss_gradients(coupling, problem, hoist):
+def _loss_gradients(coupling, problem, hoist, outputs="both"):
     params, drives, initial, (wz, wv) = problem
 
-    def loss(params, drives, initial):  # both outputs, nonlinearly
+    def loss(params, drives, initial):  # the outputs named, nonlinearly
         zs, vs = dyn.rollout(params, drives, initial, coupling, return_velocity=True,
                              hoist_gradients=hoist)
-        return jnp.sum(jnp.sin(zs) * wz) + jnp.sum(vs ** 2 * wv)
+        position, velocity = jnp.sum(jnp.sin(zs) * wz), jnp.sum(vs ** 2 * wv)
+        return {"both": position + velocity, "position": position,
+                "velocity": velocity}[outputs]
 
     return jax.grad(loss, argnums=(0, 1, 2))(params, drives, initial)
 
 
 @pytest.mark.parametrize("coupling,channels,tied,bias_shape,constants_shape", [
     (dyn.LocalCoupling("circular"), 1, False, (1,), ()),
+    (dyn.LocalCoupling("circular"), 1, True, (1,), ()),
     (dyn.LocalCoupling("zero"), 1, True, (5, 6, 1), ()),
     (dyn.LocalCoupling("circular"), 3, False, (3,), ()),
     (dyn.LocalCoupling("zero"), 2, True, (5, 6, 2), (2,)),  # constants per channel
     (dyn.DenseCoupling(), None, False, (6,), ()),
-], ids=["1ch", "1ch-zero-tied-site-bias", "3ch", "2ch-tied-per-channel", "dense"])
+], ids=["1ch", "1ch-tied", "1ch-zero-tied-site-bias", "3ch", "2ch-tied-per-channel", "dense"])
 def test_hoisted_gradients_equal_autodiff_of_the_scan(coupling, channels, tied, bias_shape,
                                                       constants_shape):
     with jax.enable_x64():
@@ -449,6 +488,20 @@ def test_hoisted_gradients_equal_autodiff_of_the_scan(coupling, channels, tied, 
     assert jax.tree.structure(hoisted) == jax.tree.structure(autodiff)
     for ours, reference in zip(jax.tree.leaves(hoisted), jax.tree.leaves(autodiff), strict=True):
         assert ours.shape == reference.shape
+        np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("outputs", ["position", "velocity"])
+@pytest.mark.parametrize("coupling,channels", [(dyn.LocalCoupling(), 1), (dyn.LocalCoupling(), 2),
+                                               (dyn.DenseCoupling(), None)])
+def test_hoisted_gradients_when_only_one_output_is_used(outputs, coupling, channels):
+    """An unused output's cotangent reaches the backward pass as a symbolic zero, which it skips:
+    the gradients are still autodiff's."""
+    with jax.enable_x64():
+        problem = _rollout_problem(coupling, channels, False, (channels or 6,), ())
+        hoisted = _loss_gradients(coupling, problem, hoist=True, outputs=outputs)
+        autodiff = _loss_gradients(coupling, problem, hoist=False, outputs=outputs)
+    for ours, reference in zip(jax.tree.leaves(hoisted), jax.tree.leaves(autodiff), strict=True):
         np.testing.assert_allclose(ours, reference, rtol=1e-10, atol=1e-12)
 
 
