@@ -176,6 +176,9 @@ def base_config() -> ml_collections.ConfigDict:
     return c
 
 
+# The generated data sets, which can render a batch's rows on demand (``data.on_demand``).
+ON_DEMAND_SETS = ("waves", "noise")
+
 _CHOICES = {
     "preset": PRESETS,
     "data.name": ("waves", "noise", "rotating_mnist", "hamiltonian"),
@@ -315,9 +318,9 @@ def _validate_ranges(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config key 'model.remat_block' ({model.remat_block}) must divide "
                           f"'data.sequence_length' ({data.sequence_length}) and is for the "
                           f"sequence experiments (not {config.data.name!r})")
-    if data.get("on_demand") and data.name not in ("waves", "noise"):
-        raise ConfigError(f"config key 'data.on_demand' is for the generated sets (waves, "
-                          f"noise), not {data.name!r}")
+    if data.get("on_demand") and data.name not in ON_DEMAND_SETS:
+        raise ConfigError(f"config key 'data.on_demand' is for the generated sets "
+                          f"({', '.join(ON_DEMAND_SETS)}), not {data.name!r}")
     for low, high in (("wavelength_min", "wavelength_max"), ("speed_min", "speed_max")):
         if low in data and data[low] > data[high]:
             raise ConfigError(f"'data.{low}' ({data[low]}) must not exceed 'data.{high}' "

@@ -14,6 +14,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from locornn.configs import ON_DEMAND_SETS
 from locornn.data import mnist, waves
 
 
@@ -31,7 +32,7 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     length, size = data_config.sequence_length, data_config.image_size
     test_length = data_config.test_sequence_length or length
     # (configs.validate refuses data.on_demand for the other sets)
-    on_demand = data_config.get("on_demand", False) and data_config.name in ("waves", "noise")
+    on_demand = data_config.get("on_demand", False) and data_config.name in ON_DEMAND_SETS
     if data_config.name == "waves":
         kwargs = dict(size=size,
                       wavelength=(data_config.wavelength_min, data_config.wavelength_max),
