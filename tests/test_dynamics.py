@@ -355,6 +355,24 @@ def test_coupling_kernel_gradient_is_the_gradient_summed_over_steps(k, channels,
         np.testing.assert_allclose(got, jax.grad(pairing)(kernel), rtol=1e-10, atol=1e-10)
 
 
+def test_rollout_gradients_in_bfloat16_follow_the_float32_ones():
+    """Half precision (as on a TPU) runs through every gradient path, the FFT kernel gradient
+    included (computed in float32 there), to bfloat16's precision."""
+    params, drives, initial, (wz, _) = _rollout_problem(dyn.LocalCoupling(), 1, False, (1,), ())
+
+    def gradients(dtype):
+        cast = lambda tree: jax.tree.map(lambda x: jnp.asarray(x, dtype), tree)  # noqa: E731
+        loss = lambda p, d: jnp.sum(dyn.rollout(p, d).astype(jnp.float32) * wz)  # noqa: E731
+        return jax.grad(loss)(cast(params), cast(drives))
+
+    half, full = gradients(jnp.bfloat16), gradients(jnp.float32)
+    for got, want in ((half.position_kernel, full.position_kernel),
+                      (half.velocity_kernel, full.velocity_kernel)):
+        assert got.dtype == jnp.bfloat16
+        np.testing.assert_allclose(np.asarray(got, np.float32), want, rtol=0.1,
+                                   atol=0.05 * float(jnp.abs(want).max()))
+
+
 def test_dense_kernel_gradient_with_initial_pairs_each_cotangent_with_the_state_before():
     rng = np.random.default_rng(3)
     states, cotangents = (jnp.asarray(rng.standard_normal((4, 2, 5))) for _ in range(2))

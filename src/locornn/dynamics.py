@@ -173,7 +173,13 @@ def _kernel_gradient_torus(states: Array, dy: Array, k: int, initial: Array | No
       ``(k, k)``.
     """
     height, width = states.shape[-2:]
-    spectrum = functools.partial(jnp.fft.rfft2, axes=(-2, -1))
+    # XLA's FFT takes float32 or float64 only: half-precision states (bfloat16 on a TPU) are
+    # transformed in float32, and the caller casts the (k, k) result back.
+    precision = jnp.promote_types(states.dtype, jnp.float32)
+
+    def spectrum(x):
+        return jnp.fft.rfft2(x.astype(precision), axes=(-2, -1))
+
     x_hat, dy_hat = spectrum(states), jnp.conj(spectrum(dy))
     if initial is None:
         cross = jnp.sum(x_hat * dy_hat, axis=tuple(range(states.ndim - 2)))
