@@ -148,8 +148,10 @@ def test_reference_preset_sets_every_choice_of_the_reference_code():
     expected = {
         "model.lattice": 36, "model.kernel_size": 3, "model.coupling_init": "constant",
         "model.site_bias": True, "model.encoder": "gaussian", "model.drive_layernorm": True,
-        "model.initial_state": "encoder_output", "model.decoder": "mlp", "model.dt": 0.125,
-        "train.optimizer": "sgd", "train.momentum": 0.9, "train.learning_rate": 2.5e-4,
+        "model.initial_state": "encoder_output", "model.decoder": "mlp",
+        "model.linear_init": "pytorch", "model.initial_noise": "independent",
+        "model.layernorm_eps": 1e-5, "model.unused_latents": 1296,
+        "data.rotation_centre": "half_size", "train.optimizer": "sgd", "train.momentum": 0.9, "train.learning_rate": 2.5e-4,
         "train.batch_size": 128, "train.num_steps": 18750, "train.loss": "bce",
         "train.time_reduction": "mean", "train.kl_weight": 1.0, "data.wrap_target": True,
         "data.num_train": 48000, "data.sequence_length": 18,
@@ -157,6 +159,15 @@ def test_reference_preset_sets_every_choice_of_the_reference_code():
     for path, value in expected.items():
         section, key = path.split(".")
         assert config[section][key] == value, path
+    assert config.train.bce_eps == np.finfo(np.float32).eps  # torch's Bernoulli clamp
+    assert model_dt_raw(config) == np.float32(-1.95)  # their raw dt parameter, exactly
+
+
+def model_dt_raw(config):
+    """The stored (raw) dt parameter of a config's LocoRNN, at initialisation."""
+    core = models.oscillator.OscillatorCore(
+        (3, 3, 1, 1), (1,), dt=config.model.dt, learn_constants=True)
+    return core.init(jax.random.PRNGKey(0))["params"]["dt_raw"]
 
 
 def test_experiments_without_a_reference_preset_say_so():

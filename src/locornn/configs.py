@@ -60,6 +60,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.mnist_source = "auto"  # "auto" | "idx" | "tfds" | "digits"
     c.data.rotation_step = 20.0  # degrees per frame (18 frames per period)
     c.data.rotation_start = 0.0
+    # "middle": about the image's middle ((H - 1) / 2, (W - 1) / 2) in pixel indices, so a
+    # quarter turn maps the pixel grid onto itself | "half_size": about (H / 2, W / 2), half a
+    # pixel down and right of it (the reference's kornia call)
+    c.data.rotation_centre = "middle"
     # sequence tasks: the last frame's prediction is scored against the first frame (the
     # sequence is one period of a cycle, as the reference's rotating MNIST)
     c.data.wrap_target = False
@@ -99,6 +103,18 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.conv_blocks = 3
     c.model.conv_depth = 2
     c.model.drive_layernorm = True  # LayerNorm on the encoded input, as the reference
+    c.model.layernorm_eps = 1e-6  # the encoder's LayerNorm (Flax's default; PyTorch's is 1e-5)
+    # encoder/decoder linear layers: "flax" (LeCun-normal weights, zero biases) | "pytorch"
+    # (weights and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in)), torch.nn.Linear's default: the
+    # reference's)
+    c.model.linear_init = "flax"
+    # Gaussian encoder: extra latent units that are sampled and pay their KL but drive nothing
+    # (the reference's encoder outputs twice the lattice and uses the first half: 1296)
+    c.model.unused_latents = 0
+    # Gaussian encoder with an encoded initial state: z0 from the same sample of frame 0 that
+    # drives step 0 ("shared") or from a second, independent one ("independent": the reference
+    # encodes frame 0 again in its init_hidden)
+    c.model.initial_noise = "shared"
     c.model.output = "sigmoid"  # decoder output: "sigmoid" (images in [0, 1]) | "linear"
     c.model.unroll = 1  # lax.scan unroll
     # Sequence models: > 0 trains block by block inside the scan (each block of this many frames
@@ -135,6 +151,9 @@ def base_config() -> ml_collections.ConfigDict:
     # ("mean", as the reference's rotating MNIST), then averaged over the batch
     c.train.time_reduction = "sum"
     c.train.kl_weight = 1.0  # model.encoder = "gaussian": weight of KL(q(s|x) || N(0, I))
+    # train.loss = "bce": probabilities clipped to [eps, 1 - eps] (the reference's torch
+    # Bernoulli clamps at float32's machine epsilon, 1.19e-7)
+    c.train.bce_eps = 1e-6
     c.train.schedule = "constant"  # "constant" | "cosine" (over decay_steps, after warmup)
     c.train.warmup_steps = 0
     c.train.decay_steps = 0  # cosine decay length; 0 means train.num_steps at config time
@@ -183,6 +202,9 @@ _CHOICES = {
     "preset": PRESETS,
     "data.name": ("waves", "noise", "rotating_mnist", "hamiltonian"),
     "data.mnist_source": ("auto", "idx", "tfds", "digits"),
+    "data.rotation_centre": ("middle", "half_size"),
+    "model.linear_init": ("flax", "pytorch"),
+    "model.initial_noise": ("shared", "independent"),
     "model.kind": ("locornn", "cornn", "lstm", "node"),
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded", "encoder_output"),
@@ -264,6 +286,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"model.initial_state = 'encoder_output' starts z at f(x_0): it needs "
                           f"'model.encoded_channels' ({model.encoded_channels}) == "
                           f"'model.channels' ({model.channels})")
+    _validate_encoder_noise(config)
     # (a Gaussian encoder is refused for forecasting by the forecasting model's own check)
     if config.data.name == "hamiltonian" and (model.initial_state == "encoder_output"
                                               or config.train.loss != "mse"
@@ -289,9 +312,11 @@ _AT_LEAST_ONE = ("train.num_steps", "train.batch_size", "train.log_every", "trai
                  "model.unroll")
 _AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_sequences",
                   "train.momentum", "train.kl_weight", "model.remat_block",
+                  "model.unused_latents",
                   "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
                   "train.clip_norm", "train.late_weight", "data.speed_min", "data.speed_max")
-_POSITIVE = ("train.learning_rate", "model.dt", "model.node_dt", "model.node_frame_dt",
+_POSITIVE = ("train.learning_rate", "model.dt", "model.layernorm_eps", "train.bce_eps",
+             "model.node_dt", "model.node_frame_dt",
              "data.wavelength_min", "data.wavelength_max")
 
 
@@ -325,6 +350,24 @@ def _validate_ranges(config: ml_collections.ConfigDict) -> None:
         if low in data and data[low] > data[high]:
             raise ConfigError(f"'data.{low}' ({data[low]}) must not exceed 'data.{high}' "
                               f"({data[high]})")
+
+
+def _validate_encoder_noise(config: ml_collections.ConfigDict) -> None:
+    """The reference's encoder details exist for the sequence models' codecs only."""
+    model, defaults = config.model, base_config().model
+    if model.encoder != "gaussian":
+        for key in ("unused_latents", "initial_noise"):
+            if model[key] != defaults[key]:
+                raise ConfigError(f"config key 'model.{key}' ({model[key]!r}) is for "
+                                  f"model.encoder = 'gaussian', not {model.encoder!r}")
+    if model.initial_noise == "independent" and model.initial_state == "zeros":
+        raise ConfigError("model.initial_noise = 'independent' draws z0 from frame 0: it needs "
+                          "model.initial_state = 'encoded' or 'encoder_output', not 'zeros'")
+    if config.data.name == "hamiltonian" and model.linear_init != defaults.linear_init:
+        raise ConfigError("config key 'model.linear_init' is for the sequence tasks' codecs "
+                          "(waves, noise, rotating_mnist), not forecasting")
+    if config.train.bce_eps >= 0.5:
+        raise ConfigError(f"config key 'train.bce_eps' must be < 0.5, got {config.train.bce_eps}")
 
 
 def _validate_sizes(config: ml_collections.ConfigDict) -> None:

@@ -49,7 +49,8 @@ def reduce_frames(per_frame: jax.Array, time_reduction: str = "sum") -> jax.Arra
 
 
 def forward_prediction_loss(prediction: jax.Array, frames: jax.Array, *, likelihood: str = "mse",
-                            wrap: bool = False, time_reduction: str = "sum") -> jax.Array:
+                            wrap: bool = False, time_reduction: str = "sum",
+                            bce_eps: float = 1e-6) -> jax.Array:
     """Next-frame loss: per frame the sum over pixels, then over time, mean over the batch.
 
     Args:
@@ -59,15 +60,17 @@ def forward_prediction_loss(prediction: jax.Array, frames: jax.Array, *, likelih
         pixels in [0, 1], ``prediction`` being probabilities).
       wrap: see :func:`next_frame_pairs`.
       time_reduction: ``"sum"`` (default) or ``"mean"`` over frames (the reference's MNIST).
+      bce_eps: ``"bce"``: probabilities clipped to ``[bce_eps, 1 - bce_eps]``.
     """
     predicted, target = next_frame_pairs(prediction, frames, wrap)
-    return reduce_frames(frame_loss(predicted, target, likelihood), time_reduction)
+    return reduce_frames(frame_loss(predicted, target, likelihood, bce_eps), time_reduction)
 
 
-def frame_loss(predicted: jax.Array, target: jax.Array, likelihood: str = "mse") -> jax.Array:
+def frame_loss(predicted: jax.Array, target: jax.Array, likelihood: str = "mse",
+               bce_eps: float = 1e-6) -> jax.Array:
     """``(..., h, w, c)`` frames -> ``(...)``: each frame's loss summed over its pixels."""
     if likelihood == "bce":
-        per_pixel = bernoulli_nll(predicted, target)
+        per_pixel = bernoulli_nll(predicted, target, bce_eps)
     elif likelihood == "mse":
         per_pixel = (predicted - target) ** 2
     else:

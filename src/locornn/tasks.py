@@ -105,7 +105,7 @@ def _sequence_objectives(config, model):
     ``data.wrap_target`` and (Gaussian encoder) ``train.kl_weight`` say."""
     tc, wrap = config.train, config.data.wrap_target
     loss_fn = functools.partial(metrics.forward_prediction_loss, likelihood=tc.loss, wrap=wrap,
-                                time_reduction=tc.time_reduction)
+                                time_reduction=tc.time_reduction, bce_eps=tc.bce_eps)
     mse_fn = functools.partial(metrics.next_frame_mse, wrap=wrap)
     kl_loss = None
     if config.model.encoder == "gaussian":
@@ -121,7 +121,7 @@ def _sequence_objectives(config, model):
         value, kl = model.apply({"params": params}, batch, rngs=rngs,
                                 method=type(model).scanned_loss, likelihood=tc.loss, wrap=wrap,
                                 time_reduction=tc.time_reduction,
-                                block=config.model.remat_block)
+                                block=config.model.remat_block, bce_eps=tc.bce_eps)
         return value + kl_loss({"kl": kl}) if kl_loss is not None else value
 
     return scanned, eval_step

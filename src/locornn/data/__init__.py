@@ -46,7 +46,7 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
             data_config.num_train, data_config.num_test, length, size, data_config.seed,
             mnist_dir=data_config.mnist_dir or None, test_sequence_length=test_length,
             step_deg=data_config.rotation_step, start_deg=data_config.rotation_start,
-            source=data_config.mnist_source)
+            source=data_config.mnist_source, centre=data_config.rotation_centre)
     elif data_config.name == "noise":
         make = waves.noise_on_demand if on_demand else waves.noise
         train = make(train_key, data_config.num_train, length, size)

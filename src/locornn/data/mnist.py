@@ -17,10 +17,12 @@ integer labels and a ``source`` string, from the first source that is available:
    The first 1500 images are the train split, the last 297 the test split (contiguous blocks, so
    the two splits come largely from different writers).
 
-**Rotation.** :func:`rotate` turns images about their centre ``((H - 1) / 2, (W - 1) / 2)`` by
-bilinear interpolation, with zeros outside the source image. A positive angle turns the image
+**Rotation.** :func:`rotate` turns images about their middle ``((H - 1) / 2, (W - 1) / 2)`` (or,
+with ``centre="half_size"``, about ``(H / 2, W / 2)`` as the reference's kornia call: half a pixel
+down and right, so a digit also drifts by up to a pixel over a turn) by bilinear interpolation,
+with zeros outside the source image. A positive angle turns the image
 **counter-clockwise as displayed with row 0 at the top** (``imshow``'s default), so
-``rotate(x, 90)`` equals ``np.rot90(x)`` for a square image. :func:`rotating_sequences` makes
+``rotate(x, 90)`` equals ``np.rot90(x)`` for a square image about the middle. :func:`rotating_sequences` makes
 frame ``t`` the digit rotated by ``start_deg + t * step_deg`` (18 frames a period at 20 degrees).
 
 **Data set.** :func:`load_rotating_mnist` draws train sequences from train digits and test
@@ -266,12 +268,23 @@ def load_mnist(mnist_dir=None, source: str = "auto", tfds_data_dir=None) -> MNIS
 # ---------------------------------------------------------------------------------- rotation
 
 
-def _rotate_one(image: jax.Array, angle_deg: jax.Array) -> jax.Array:
-    """Rotate one ``(H, W, C)`` image counter-clockwise (as displayed) about its centre."""
+# Where a rotation turns about, in pixel indices of an (H, W) image: the middle of the pixel grid,
+# or (H / 2, W / 2) as the reference's kornia call (half a pixel down and right of the middle).
+ROTATION_CENTRES = ("middle", "half_size")
+
+
+def _centre(h: int, w: int, centre: str) -> tuple[float, float]:
+    if centre not in ROTATION_CENTRES:
+        raise ValueError(f"rotation centre must be one of {ROTATION_CENTRES}, got {centre!r}")
+    return ((h - 1) / 2, (w - 1) / 2) if centre == "middle" else (h / 2, w / 2)
+
+
+def _rotate_one(image: jax.Array, angle_deg: jax.Array, centre: str) -> jax.Array:
+    """Rotate one ``(H, W, C)`` image counter-clockwise (as displayed) about ``centre``."""
     h, w = image.shape[:2]
     theta = jnp.deg2rad(jnp.mod(angle_deg, 360.0))
     cos, sin = jnp.cos(theta), jnp.sin(theta)
-    cy, cx = (h - 1) / 2, (w - 1) / 2
+    cy, cx = _centre(h, w, centre)
     rows, cols = jnp.meshgrid(jnp.arange(h, dtype=jnp.float32),
                               jnp.arange(w, dtype=jnp.float32), indexing="ij")
     x, y = cols - cx, cy - rows  # display coordinates: x right, y up
@@ -286,16 +299,17 @@ def _rotate_one(image: jax.Array, angle_deg: jax.Array) -> jax.Array:
     return jax.vmap(channel, in_axes=-1, out_axes=-1)(image)
 
 
-@jax.jit
-def _rotate_batch(images: jax.Array, angles: jax.Array) -> jax.Array:
-    return jax.vmap(_rotate_one)(images, angles)
+@functools.partial(jax.jit, static_argnames="centre")
+def _rotate_batch(images: jax.Array, angles: jax.Array, centre: str) -> jax.Array:
+    return jax.vmap(functools.partial(_rotate_one, centre=centre))(images, angles)
 
 
-def rotate(images, angles_deg) -> jax.Array:
+def rotate(images, angles_deg, centre: str = "middle") -> jax.Array:
     """Rotate each image by its angle in degrees, counter-clockwise as displayed (row 0 on top).
 
     ``images`` is ``(N, H, W)`` or ``(N, H, W, C)``; ``angles_deg`` a scalar or ``(N,)``.
-    Bilinear interpolation about the centre ``((H - 1) / 2, (W - 1) / 2)``, zeros outside the
+    Bilinear interpolation about the centre (``"middle"``: ``((H - 1) / 2, (W - 1) / 2)`` in
+    pixel indices; ``"half_size"``: ``(H / 2, W / 2)``, the reference's), zeros outside the
     source. Returns float32 of the same shape as ``images``.
     """
     images = jnp.asarray(images, jnp.float32)
@@ -305,15 +319,15 @@ def rotate(images, angles_deg) -> jax.Array:
     if images.ndim != 4:
         raise ValueError(f"images must be (N, H, W) or (N, H, W, C), got {images.shape}")
     angles = jnp.broadcast_to(jnp.asarray(angles_deg, jnp.float32), images.shape[:1])
-    out = _rotate_batch(images, angles)
+    out = _rotate_batch(images, angles, centre)
     return out[..., 0] if squeeze else out
 
 
 def rotating_sequences(images, num_frames: int, step_deg: float = 20.0, start_deg: float = 0.0,
-                       size: int | None = None) -> np.ndarray:
+                       size: int | None = None, centre: str = "middle") -> np.ndarray:
     """Sequences of rotating digits, ``(N, num_frames, H, W, C)`` float32 in [0, 1].
 
-    Frame ``t`` is ``rotate(images, start_deg + t * step_deg)`` (``C = 1`` for ``(N, H, W)``
+    Frame ``t`` is ``rotate(images, start_deg + t * step_deg, centre)`` (``C = 1`` for ``(N, H, W)``
     input); with ``size`` each frame is then resized bilinearly (antialiased) to
     ``size x size``.
     """
@@ -324,7 +338,7 @@ def rotating_sequences(images, num_frames: int, step_deg: float = 20.0, start_de
     out_h, out_w = (h, w) if size is None else (size, size)
     out = np.empty((num, num_frames, out_h, out_w, c), np.float32)
     for t in range(num_frames):
-        frame = rotate(images, start_deg + t * step_deg)
+        frame = rotate(images, start_deg + t * step_deg, centre)
         if (out_h, out_w) != (h, w):
             frame = jax.image.resize(frame, (num, out_h, out_w, c), "linear", antialias=True)
         out[:, t] = np.clip(np.asarray(frame), 0.0, 1.0)
@@ -351,7 +365,8 @@ def load_rotating_mnist(num_train: int, num_test: int, sequence_length: int,
                         image_size: int | None = None, seed: int = 0, mnist_dir=None, *,
                         test_sequence_length: int | None = None, step_deg: float = 20.0,
                         start_deg: float = 0.0, source: str = "auto",
-                        digits: MNISTData | None = None) -> RotatingDigits:
+                        digits: MNISTData | None = None,
+                        centre: str = "middle") -> RotatingDigits:
     """Rotating-digit sequences: train from train digits, test from held-out test digits.
 
     Sequences are ``(num, T, image_size, image_size, 1)``, ``T = sequence_length`` for train and
@@ -362,9 +377,10 @@ def load_rotating_mnist(num_train: int, num_test: int, sequence_length: int,
     test_length = test_sequence_length or sequence_length
     train_idx = _choose(num_train, len(digits.train_images), seed, 0)
     test_idx = _choose(num_test, len(digits.test_images), seed, 1)
-    kwargs = dict(step_deg=step_deg, start_deg=start_deg, size=image_size)
+    kwargs = dict(step_deg=step_deg, start_deg=start_deg, size=image_size, centre=centre)
     train = rotating_sequences(digits.train_images[train_idx], sequence_length, **kwargs)
     test = rotating_sequences(digits.test_images[test_idx], test_length, **kwargs)
+    about = "" if centre == "middle" else f" about ({centre}: H/2, W/2)"
     description = (f"rotating digits ({step_deg:g} deg/frame counter-clockwise from "
-                   f"{start_deg:g} deg) from {digits.source}")
+                   f"{start_deg:g} deg{about}) from {digits.source}")
     return RotatingDigits(train, test, description)

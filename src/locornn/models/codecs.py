@@ -6,6 +6,15 @@ convolutional pair follows the DeepMind Hamiltonian-suite nets: ``blocks`` block
 (decoder) the resolution between blocks, and a linear projection to or from the hidden state.
 All modules map a batch of single frames; sequence models fold time into the batch so that the
 whole sequence is encoded in one call, outside the recurrence.
+
+Initialisation (``linear_init``, every linear and convolutional layer of these codecs):
+
+* ``"flax"``: Flax's defaults, LeCun-normal weights (variance ``1 / fan_in``) and zero biases;
+* ``"pytorch"``: ``torch.nn.Linear``'s and ``torch.nn.Conv2d``'s defaults, weights *and* biases
+  uniform on ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` (variance ``1 / (3 fan_in)``: weights
+  ``sqrt(3)`` times smaller in standard deviation than Flax's). The reference's rotating-MNIST
+  code uses these; its VAE's KL at initialisation is then ~3x smaller (measured 31 vs 97 nats a
+  frame on rotating MNIST).
 """
 
 from __future__ import annotations
@@ -17,18 +26,41 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+LINEAR_INITS = ("flax", "pytorch")
+
+
+def layer_init(kind: str, fan_in: int) -> dict:
+    """``kernel_init`` and ``bias_init`` of a ``Dense``/``Conv`` layer with ``fan_in`` inputs
+    per output (``k * k * C_in`` for a convolution), as ``kind`` says (module docstring)."""
+    if kind == "flax":
+        return {}
+    if kind != "pytorch":
+        raise ValueError(f"model.linear_init must be one of {LINEAR_INITS}, got {kind!r}")
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def bias_init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    # variance_scaling(1/3, fan_in, uniform) is U(-sqrt(3 / (3 fan_in)), +...) = U(-bound, bound)
+    return {"kernel_init": nn.initializers.variance_scaling(1.0 / 3.0, "fan_in", "uniform"),
+            "bias_init": bias_init}
+
 
 class MLPEncoder(nn.Module):
     """``(N, h, w, c) -> (N, *out_shape)``: one linear layer, optionally LayerNorm-ed."""
 
     out_shape: Sequence[int]
     layernorm: bool = True
+    linear_init: str = "flax"
+    layernorm_eps: float = 1e-6
 
     @nn.compact
     def __call__(self, images: jax.Array) -> jax.Array:
-        x = nn.Dense(math.prod(self.out_shape), name="project")(images.reshape(len(images), -1))
+        flat = images.reshape(len(images), -1)
+        x = nn.Dense(math.prod(self.out_shape), name="project",
+                     **layer_init(self.linear_init, flat.shape[-1]))(flat)
         if self.layernorm:
-            x = nn.LayerNorm(name="norm")(x)
+            x = nn.LayerNorm(epsilon=self.layernorm_eps, name="norm")(x)
         return x.reshape(len(images), *self.out_shape)
 
 
@@ -41,23 +73,36 @@ class GaussianEncoder(nn.Module):
     deterministic hidden state). With ``layernorm`` it is then LayerNorm-ed without a learned
     scale or shift, as the reference's drive. The second output is
     ``KL(N(mu, s^2) || N(0, I)) = 1/2 sum (mu^2 + s^2 - 1 - log s^2)`` per image.
+
+    ``unused`` extra latent units are sampled and pay their KL but are not returned: the
+    reference's encoder gives twice the lattice's units and drives with the first half. Their
+    weights feed nothing else, so without gradient clipping they change the loss (their KL) and
+    the noise draw, not what the rest of the network learns; they double the encoder's cost.
     """
 
     out_shape: Sequence[int]
     layernorm: bool = True
+    linear_init: str = "flax"
+    layernorm_eps: float = 1e-6
+    unused: int = 0
 
     @nn.compact
     def __call__(self, images: jax.Array) -> tuple[jax.Array, jax.Array]:
-        units = math.prod(self.out_shape)
-        stats = nn.Dense(2 * units, name="project")(images.reshape(len(images), -1))
+        used = math.prod(self.out_shape)
+        units = used + self.unused
+        flat = images.reshape(len(images), -1)
+        stats = nn.Dense(2 * units, name="project",
+                         **layer_init(self.linear_init, flat.shape[-1]))(flat)
         mean, log_var = stats[:, :units], stats[:, units:]
         kl = 0.5 * jnp.sum(mean**2 + jnp.exp(log_var) - 1.0 - log_var, axis=-1)
         x = mean
         if self.has_rng("sample"):
             noise = jax.random.normal(self.make_rng("sample"), mean.shape, mean.dtype)
             x = mean + jnp.exp(0.5 * log_var) * noise
+        x = x[:, :used]
         if self.layernorm:
-            x = nn.LayerNorm(use_bias=False, use_scale=False, name="norm")(x)
+            x = nn.LayerNorm(epsilon=self.layernorm_eps, use_bias=False, use_scale=False,
+                             name="norm")(x)
         return x.reshape(len(images), *self.out_shape), kl
 
 
@@ -69,6 +114,8 @@ class ConvEncoder(nn.Module):
     blocks: int = 3
     depth: int = 2
     layernorm: bool = True
+    linear_init: str = "flax"
+    layernorm_eps: float = 1e-6
 
     @nn.compact
     def __call__(self, images: jax.Array) -> jax.Array:
@@ -77,8 +124,10 @@ class ConvEncoder(nn.Module):
             if block:  # halve the resolution between blocks
                 x = nn.avg_pool(x, (2, 2), strides=(2, 2))
             for _ in range(self.depth):
-                x = nn.leaky_relu(nn.Conv(self.features, (3, 3))(x))
-        return MLPEncoder(self.out_shape, self.layernorm, name="project")(x)
+                x = nn.leaky_relu(nn.Conv(self.features, (3, 3),
+                                          **layer_init(self.linear_init, 9 * x.shape[-1]))(x))
+        return MLPEncoder(self.out_shape, self.layernorm, self.linear_init, self.layernorm_eps,
+                          name="project")(x)
 
 
 def _output(x: jax.Array, kind: str) -> jax.Array:
@@ -98,13 +147,16 @@ class MLPDecoder(nn.Module):
     image_shape: Sequence[int]
     output: str = "sigmoid"
     hidden: int = 0
+    linear_init: str = "flax"
 
     @nn.compact
     def __call__(self, state: jax.Array) -> jax.Array:
         x = state.reshape(len(state), -1)
         if self.hidden:
-            x = nn.leaky_relu(nn.Dense(self.hidden, name="hidden")(x))
-        x = nn.Dense(math.prod(self.image_shape), name="project")(x)
+            x = nn.leaky_relu(nn.Dense(self.hidden, name="hidden",
+                                       **layer_init(self.linear_init, x.shape[-1]))(x))
+        x = nn.Dense(math.prod(self.image_shape), name="project",
+                     **layer_init(self.linear_init, x.shape[-1]))(x)
         return _output(x.reshape(len(state), *self.image_shape), self.output)
 
 
@@ -116,6 +168,7 @@ class ConvDecoder(nn.Module):
     blocks: int = 3
     depth: int = 2
     output: str = "sigmoid"
+    linear_init: str = "flax"
 
     @nn.compact
     def __call__(self, state: jax.Array) -> jax.Array:
@@ -125,15 +178,19 @@ class ConvDecoder(nn.Module):
             raise ValueError(f"conv decoder with {self.blocks} blocks needs image sides divisible "
                              f"by {scale}, got {height}x{width}")
         coarse = (height // scale, width // scale, self.features)
-        x = nn.Dense(math.prod(coarse), name="project")(state.reshape(len(state), -1))
+        flat = state.reshape(len(state), -1)
+        x = nn.Dense(math.prod(coarse), name="project",
+                     **layer_init(self.linear_init, flat.shape[-1]))(flat)
         x = x.reshape(len(state), *coarse)
         for block in range(self.blocks):
             if block:  # double the resolution between blocks
                 x = jax.image.resize(x, (len(x), x.shape[1] * 2, x.shape[2] * 2, x.shape[3]),
                                      "nearest")
             for _ in range(self.depth):
-                x = nn.leaky_relu(nn.Conv(self.features, (3, 3))(x))
-        x = nn.Conv(channels, (3, 3), name="to_image")(x)
+                x = nn.leaky_relu(nn.Conv(self.features, (3, 3),
+                                          **layer_init(self.linear_init, 9 * x.shape[-1]))(x))
+        x = nn.Conv(channels, (3, 3), name="to_image",
+                    **layer_init(self.linear_init, 9 * x.shape[-1]))(x)
         return _output(x, self.output)
 
 

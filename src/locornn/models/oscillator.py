@@ -205,17 +205,20 @@ class OscillatorRNN(nn.Module):
             kernel_shape = (c.hidden_units, c.hidden_units)
         bias_shape = self.state_shape if c.site_bias else self.state_shape[-1:]
         conv = dict(features=c.conv_features, blocks=c.conv_blocks, depth=c.conv_depth)
+        norm = dict(layernorm=c.drive_layernorm, layernorm_eps=c.layernorm_eps,
+                    linear_init=c.linear_init)
         if c.encoder == "conv":
-            self.encoder = ConvEncoder(encoded_shape, layernorm=c.drive_layernorm, **conv)
+            self.encoder = ConvEncoder(encoded_shape, **norm, **conv)
         elif c.encoder == "gaussian":
-            self.encoder = GaussianEncoder(encoded_shape, layernorm=c.drive_layernorm)
+            self.encoder = GaussianEncoder(encoded_shape, unused=c.unused_latents, **norm)
         else:
-            self.encoder = MLPEncoder(encoded_shape, layernorm=c.drive_layernorm)
+            self.encoder = MLPEncoder(encoded_shape, **norm)
         if c.decoder == "conv":
-            self.decoder = ConvDecoder(self.image_shape, output=c.output, **conv)
+            self.decoder = ConvDecoder(self.image_shape, output=c.output,
+                                       linear_init=c.linear_init, **conv)
         else:
             self.decoder = MLPDecoder(self.image_shape, output=c.output,
-                                      hidden=c.decoder_hidden)
+                                      hidden=c.decoder_hidden, linear_init=c.linear_init)
         self.core = OscillatorCore(kernel_shape, bias_shape, c.tie_kernels, c.dt, c.gamma,
                                    c.alpha, c.learn_constants, c.coupling_init, c.alpha_max,
                                    c.velocity_kernel_sum, sites)
@@ -232,6 +235,12 @@ class OscillatorRNN(nn.Module):
     def _drives(self, encoded: jax.Array) -> jax.Array:
         return jnp.swapaxes(time_distributed(self.drive, encoded), 0, 1)
 
+    @property
+    def _independent_initial_noise(self) -> bool:
+        """z0 from its own sample of frame 0 (``model.initial_noise``; training only: without
+        the ``"sample"`` stream the encoder gives its mean and both draws are the same)."""
+        return self.config.initial_noise == "independent" and self.has_rng("sample")
+
     def _initial(self, first_encoded: jax.Array, first_drive: jax.Array) -> dynamics.State:
         """The state before the first step, as ``model.initial_state`` says, from frame 0's
         encoding and drive (each ``(B, ...)``)."""
@@ -243,7 +252,8 @@ class OscillatorRNN(nn.Module):
         return dynamics.State(zeros, zeros)
 
     def scanned_loss(self, frames: jax.Array, *, likelihood: str, wrap: bool,
-                     time_reduction: str, block: int) -> tuple[jax.Array, jax.Array | None]:
+                     time_reduction: str, block: int,
+                     bce_eps: float = 1e-6) -> tuple[jax.Array, jax.Array | None]:
         """The next-frame loss of :func:`locornn.metrics.forward_prediction_loss`, computed block
         by block inside the scan (:func:`locornn.dynamics.rollout_reduce`, blocks of ``block``
         steps under ``jax.checkpoint``): each block encodes its own frames, drives the lattice,
@@ -290,12 +300,15 @@ class OscillatorRNN(nn.Module):
             t, weight = inputs
             target = lax.dynamic_index_in_dim(frames, (t + 1) % steps, axis=1, keepdims=False)
             predicted = decoder[0].apply(decoder[1], z)
-            return weight * jnp.mean(metrics.frame_loss(predicted, target, likelihood))
+            loss = metrics.frame_loss(predicted, target, likelihood, bce_eps)
+            return weight * jnp.mean(loss)
 
         # Frame 0 is encoded once more for the initial state (block 0 encodes it again): one
-        # frame of work, and with fold_in(key, 0) both see the same sample.
+        # frame of work, and with fold_in(key, 0) both see the same sample; an independent
+        # initial sample (model.initial_noise) takes fold_in(key, T), which no frame uses.
+        noise_index = steps if self._independent_initial_noise else 0
         first_encoded = encode_frames(jnp.swapaxes(frames[:, :1], 0, 1),
-                                      jnp.zeros(1, jnp.int32))[0]
+                                      jnp.full(1, noise_index, jnp.int32))[0]
         initial = self._initial(first_encoded[0], to_drives(first_encoded)[0])
         indices = jnp.arange(steps)
         weights = jnp.ones(steps).at[-1].set(1.0 if wrap else 0.0)  # no target after the end
@@ -320,8 +333,13 @@ class OscillatorRNN(nn.Module):
                              f"got {frames.shape}")
         encoded, kl = self.encode(frames)
         drives = self._drives(encoded)
-        zs = dynamics.rollout(self.core(), drives, self._initial(encoded[:, 0], drives[0]),
-                              self.coupling, unroll=self.config.unroll)
+        if self._independent_initial_noise:  # a second draw for z0; its KL is not scored
+            first = self.encode(frames[:, :1])[0]
+            initial = self._initial(first[:, 0], self._drives(first)[0])
+        else:
+            initial = self._initial(encoded[:, 0], drives[0])
+        zs = dynamics.rollout(self.core(), drives, initial, self.coupling,
+                              unroll=self.config.unroll)
         zs = jnp.swapaxes(zs, 0, 1)
         out = {"prediction": time_distributed(self.decoder, zs), "z": zs}
         if kl is not None:
