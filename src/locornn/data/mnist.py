@@ -22,8 +22,9 @@ with ``centre="half_size"``, about ``(H / 2, W / 2)`` as the reference's kornia 
 down and right, so a digit also drifts by up to a pixel over a turn) by bilinear interpolation,
 with zeros outside the source image. A positive angle turns the image
 **counter-clockwise as displayed with row 0 at the top** (``imshow``'s default), so
-``rotate(x, 90)`` equals ``np.rot90(x)`` for a square image about the middle. :func:`rotating_sequences` makes
-frame ``t`` the digit rotated by ``start_deg + t * step_deg`` (18 frames a period at 20 degrees).
+``rotate(x, 90)`` equals ``np.rot90(x)`` for a square image about the middle.
+:func:`rotating_sequences` makes frame ``t`` the digit rotated by ``start_deg + t * step_deg``
+(18 frames a period at 20 degrees).
 
 **Data set.** :func:`load_rotating_mnist` draws train sequences from train digits and test
 sequences from test digits (never the same images), chosen by permutations seeded from ``seed``.
