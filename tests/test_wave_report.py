@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from locornn import data, plots, train
+from locornn.analysis import phase_map
 from locornn.analysis import wave_report as wr
 from locornn.analysis import waves as analysis_waves
 from tests.conftest import experiment_config
@@ -80,6 +81,14 @@ def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plo
     assert report["files"]["video"] == str(run_dir / "waves_phase.gif")
     with Image.open(run_dir / "waves_phase.gif") as gif:
         assert gif.n_frames == loaded[3].shape[1]  # one frame per step of the first sequence
+    # ... and the phase map beside it: the same band's phase, last frames of each sequence
+    frames = saved["phase_map"]["frames"]
+    assert frames == min(18, loaded[3].shape[1] // 2)
+    phases = np.stack([analysis_waves.reference_phase(z)[1][-frames:] for z in loaded[3]])
+    expected = phase_map.phase_map_metrics(phases, circular=True)  # the smoke lattice wraps
+    for key, value in expected.items():
+        assert _same(saved["phase_map"][key], value), key
+    assert (run_dir / "phase_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_one(
@@ -133,6 +142,8 @@ def test_command_prints_the_table_and_paths(run_dir, capsys):
         assert key in out
     assert f"wrote {run_dir / 'waves_untrained.json'}" in out
     assert f"wrote {run_dir / 'synchrony_vs_loss.png'}" in out
+    assert "neighbour phase difference" in out
+    assert f"wrote {run_dir / 'phase_map_untrained.png'}" in out
 
 
 def test_command_refuses_a_directory_that_is_not_a_run(tmp_path, capsys):

@@ -146,6 +146,38 @@ def phase_gif(z: np.ndarray, filtered: np.ndarray, phase: np.ndarray,
                for t in range(len(z))), out, duration_ms)
 
 
+def phase_map_figure(phase: np.ndarray, fit: np.ndarray, spectrum: np.ndarray,
+                     metrics: dict[str, float], out: str | pathlib.Path, title: str = "") -> None:
+    """The still beside the wave video: one frame's phase (hue), the power spectrum of
+    ``exp(i phase)`` over the measured frames (centred, log scale; a plane wave is one bright
+    point, a checkerboard the corners, noise a flat field) and each site's plane-wave fit
+    ``R^2`` (:mod:`locornn.analysis.phase_map`); the measured numbers in the panel titles."""
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
+    image = axes[0].imshow(phase, cmap="hsv", vmin=-np.pi, vmax=np.pi)
+    fig.colorbar(image, ax=axes[0], fraction=0.046, label="phase (rad)")
+    axes[0].set_title(f"phase, last frame\nneighbour difference "
+                      f"{metrics['neighbour_phase_difference']:.2f} rad", fontsize=9)
+    h, w = spectrum.shape
+    extent = (-0.5 - 0.5 / w, 0.5 - 0.5 / w, 0.5 - 0.5 / h, -0.5 - 0.5 / h)
+    axes[1].imshow(np.log10(np.fft.fftshift(spectrum) + 1e-12 * spectrum.max()), cmap="magma",
+                   extent=extent)
+    axes[1].set_xlabel("f_x (cycles / site)")
+    axes[1].set_ylabel("f_y")
+    axes[1].set_title(f"log power of exp(i phase)\nwavelength mean "
+                      f"{metrics['mean_wavelength']:.2f}, peak "
+                      f"{metrics['peak_wavelength']:.2f} sites", fontsize=9)
+    image = axes[2].imshow(fit, cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(image, ax=axes[2], fraction=0.046, label="R^2")
+    axes[2].set_title(f"plane-wave fit per 5x5 patch\nplane-wave fraction "
+                      f"{metrics['plane_wave_fraction']:.2f}", fontsize=9)
+    for ax in (axes[0], axes[2]):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if title:
+        fig.suptitle(title, fontsize=10)
+    save(fig, out)
+
+
 def forecast_frames(target: np.ndarray, prediction: np.ndarray, out: str | pathlib.Path,
                     start: int, num_frames: int = 10, title: str = "") -> None:
     """Ground truth (top) against open-loop forecast (bottom), frames ``start`` onwards.

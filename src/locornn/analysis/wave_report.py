@@ -10,7 +10,10 @@ strength, standing-wave index, dominant frequency, ...) and writes, into ``RUN_D
 * ``synchrony_vs_loss.png``: the loss (train and held-out) and the probe's wave metrics logged
   during training (``"probe"`` records of ``metrics.jsonl``, present when
   ``train.probe_sequences > 0``, including step 0) on one shared step axis, so that "the loss
-  drops when synchronous dynamics emerge" can be read off (or seen not to hold).
+  drops when synchronous dynamics emerge" can be read off (or seen not to hold);
+* ``waves_phase.gif`` (the authors' wave video: z, band-passed z, Hilbert phase as hue) and
+  ``phase_map.png`` beside it (the phase's wavelength, neighbour phase difference and
+  plane-wave fraction, :mod:`locornn.analysis.phase_map`; ``_untrained`` for the control).
 
 Held-out sequences: the first ``num_sequences`` of the test split (the probe logged during
 training uses the first ``train.probe_sequences`` of the same split) for the sequence tasks
@@ -38,6 +41,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from locornn import plots  # noqa: E402
+from locornn.analysis import phase_map  # noqa: E402
 from locornn.analysis import waves as analysis_waves  # noqa: E402
 
 __all__ = [
@@ -68,7 +72,29 @@ def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
     run_dir = pathlib.Path(run_dir)
     suffix = "_untrained" if untrained else ""
     return {"json": run_dir / f"waves{suffix}.json", "plot": run_dir / "synchrony_vs_loss.png",
-            "video": run_dir / f"waves_phase{suffix}.gif"}
+            "video": run_dir / f"waves_phase{suffix}.gif",
+            "phase_map": run_dir / f"phase_map{suffix}.png"}
+
+
+def phase_map_report(z: np.ndarray, out=None, title: str = "",
+                     circular: bool = True) -> dict[str, float]:
+    """The phase-map metrics (:func:`~locornn.analysis.phase_map.phase_map_metrics`) of a batch of
+    lattice trajectories ``(B, T, H, W, C)`` on the reference band, over the last
+    :data:`~locornn.analysis.phase_map.REFERENCE_FRAMES` frames of each sequence (at most its
+    second half: the causal filter's start-up transient stays out); with ``out``, the still of
+    the first sequence (:func:`locornn.plots.phase_map_figure`). ``circular``: the lattice wraps
+    (circular padding)."""
+    frames = min(phase_map.REFERENCE_FRAMES, z.shape[1] // 2)
+    phases = np.stack([analysis_waves.reference_phase(trajectory)[1][-frames:]
+                       for trajectory in z])  # (B, frames, H, W, C)
+    metrics = phase_map.phase_map_metrics(phases, circular=circular)
+    metrics["frames"] = frames
+    if out is not None:
+        first = phases[0, ..., 0]  # (frames, H, W): channel 0, as the video
+        fit, _ = phase_map.local_plane_waves(first[-1:], circular=circular)
+        plots.phase_map_figure(first[-1], fit[0], phase_map.phase_spectrum(first)[0], metrics,
+                               out, title)
+    return metrics
 
 
 # ----------------------------------------------------------------------------------------------
@@ -284,13 +310,15 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     Returns:
       ``{"run_dir", "experiment", "preset", "seed", "state": "trained"|"untrained", "step",
       "num_sequences", "sequence_length", "lattice": bool, "metrics": {key: float},
-      "metrics_reference_band": {key: float}, "probe_loss_lag": {metric: {"lag_steps",
+      "metrics_reference_band": {key: float}, "phase_map": {key: float} (:func:`phase_map_report`;
+      empty without a lattice), "probe_loss_lag": {metric: {"lag_steps",
       "correlation"}}, "probe_train_loss_lag": (the same against the train loss), "files":
       {"json", "plot", "video"}}``;
       ``metrics`` holds every key of :func:`~locornn.analysis.waves.wave_metrics` (NaN where
       undefined), ``metrics_reference_band`` the same on the reference's causal band-passed
       signal (``band="reference"``), and ``video`` is the reference's wave video of the first
-      sequence (:func:`locornn.plots.phase_gif`: raw z, band-passed z, Hilbert phase as hue).
+      sequence (:func:`locornn.plots.phase_gif`: raw z, band-passed z, Hilbert phase as hue),
+      ``phase_map`` the still beside it (phase, its spectrum, the plane-wave fit).
       The same dict, less ``files``, is written to ``waves.json`` (``waves_untrained.json``)
       in ``run_dir``, with NaN written as ``NaN``.
 
@@ -308,16 +336,23 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
         metrics = analysis_waves.wave_metrics(z)
         banded = analysis_waves.wave_metrics(z, band="reference")
         plots.phase_gif(z[0], *analysis_waves.reference_phase(z[0]), paths["video"])
+        which = "untrained" if untrained else f"trained, step {step}"
+        phase_metrics = phase_map_report(
+            z, paths["phase_map"], f"{config.experiment} ({config.preset}, seed {config.seed}, "
+                                   f"{which}): reference band",
+            circular=config.model.padding == "circular")
     else:  # a dense state has no lattice: nothing spatial to measure
         metrics = banded = dict.fromkeys(METRIC_KEYS, float("nan"))
+        phase_metrics = {}
         paths.pop("video")
+        paths.pop("phase_map")
     metrics = {key: float(metrics[key]) for key in METRIC_KEYS}
     banded = {key: float(banded[key]) for key in METRIC_KEYS}
     report = {"run_dir": str(run_dir), "experiment": config.experiment, "preset": config.preset,
               "seed": int(config.seed), "state": "untrained" if untrained else "trained",
               "step": step, "num_sequences": int(len(sequences)),
               "sequence_length": int(sequences.shape[1]), "lattice": bool(lattice),
-              "metrics": metrics, "metrics_reference_band": banded}
+              "metrics": metrics, "metrics_reference_band": banded, "phase_map": phase_metrics}
     curves = synchrony_vs_loss(plots.read_metrics(run_dir / "metrics.jsonl"), paths["plot"],
                                title=f"{config.experiment} ({config.preset}, seed {config.seed})")
     for key, loss in (("probe_loss_lag", "held-out loss"), ("probe_train_loss_lag", "train loss")):
@@ -354,6 +389,12 @@ def _command(args) -> int:
           f"{which}; mean over {report['num_sequences']} held-out sequence(s) of "
           f"{report['sequence_length']} frames):")
     print(format_table(report))
+    if report["phase_map"]:
+        pm = report["phase_map"]
+        print(f"phase map (reference band, last {pm['frames']} frames): mean wavelength "
+              f"{pm['mean_wavelength']:.2f} sites (peak {pm['peak_wavelength']:.2f}), neighbour "
+              f"phase difference {pm['neighbour_phase_difference']:.2f} rad, plane-wave fraction "
+              f"{pm['plane_wave_fraction']:.2f}")
     if not report["lattice"]:
         print("  (the model has no lattice: no spatial wave metrics)")
     for path in report["files"].values():
