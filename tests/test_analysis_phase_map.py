@@ -1,6 +1,7 @@
 """Phase maps measured as the authors' videos are: wavelength, neighbour phase difference and
 plane-wave fraction, each checked on fields whose answer is known."""
 
+import argparse
 import math
 
 import numpy as np
@@ -100,13 +101,18 @@ def test_channels_are_separate_fields():
         (pm.neighbour_phase_difference(a) + pm.neighbour_phase_difference(b)) / 2)
 
 
-def test_phase_is_read_back_from_a_hue_video(tmp_path):
-    phases = plane_wave(2 * np.pi / 6, 2 * np.pi / 12, frames=20)
+def write_hue_video(phases: np.ndarray, path) -> None:
+    """A GIF with one pixel a site and hue = phase, as the authors' wave videos."""
     hue = (phases + np.pi) / (2 * np.pi)
     rgb = hsv_to_rgb(np.stack([hue, np.ones_like(hue), np.ones_like(hue)], axis=-1))
     frames = [Image.fromarray((255 * f).round().astype(np.uint8)) for f in rgb]
-    path = tmp_path / "phase.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def test_phase_is_read_back_from_a_hue_video(tmp_path):
+    phases = plane_wave(2 * np.pi / 6, 2 * np.pi / 12, frames=20)
+    path = tmp_path / "phase.gif"
+    write_hue_video(phases, path)
     read = pm.phase_from_gif(path)
     assert read.shape == (pm.REFERENCE_FRAMES, N, N)  # the last 18 frames
     expected = pm.phase_map_metrics(phases[-pm.REFERENCE_FRAMES:])
@@ -120,3 +126,19 @@ def test_a_file_that_is_not_a_video_is_refused_in_one_line(tmp_path):
     path.write_bytes(b"GIF89a not really")
     with pytest.raises(ValueError, match="cannot read a phase video"):
         pm.phase_from_gif(path)
+
+
+def test_phase_video_command_measures_each_video_and_refuses_a_broken_one(tmp_path, capsys):
+    good = tmp_path / "wave.gif"
+    write_hue_video(plane_wave(2 * np.pi / 6, 0.0, frames=20), good)
+    parser = argparse.ArgumentParser()
+    pm.add_command(parser.add_subparsers(dest="analysis", required=True))
+    args = parser.parse_args(["phase-video", str(good)])
+    assert args.func(args) == 0
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    assert row[0] == "wave.gif" and float(row[1]) == pytest.approx(6.0, rel=0.02)
+    broken = tmp_path / "broken.gif"
+    broken.write_bytes(b"not a gif")
+    args = parser.parse_args(["phase-video", str(good), str(broken)])
+    assert args.func(args) == 2
+    assert "cannot read a phase video" in capsys.readouterr().err

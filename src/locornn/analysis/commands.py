@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 
 ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.wave_report",
+            "locornn.analysis.phase_map",
             "locornn.analysis.stability")
 
 

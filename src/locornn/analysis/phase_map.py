@@ -29,7 +29,7 @@ lattice-scale checkerboard (neighbours in anti-phase) and from unstructured phas
 The authors' trained rotating-MNIST videos measure a mean wavelength of 4.5-5.0 sites and a
 neighbour phase difference of 0.78-0.89 rad (36x36 lattice, last 18 frames); before training
 2.7 and 1.52. :func:`phase_from_gif` reads such a video (hue = phase) so that both are measured
-by the same code.
+by the same code: ``locornn analyze phase-video GIF ...``.
 """
 
 from __future__ import annotations
@@ -195,3 +195,43 @@ def phase_from_gif(path, frames: int | None = REFERENCE_FRAMES) -> np.ndarray:
         raise ValueError(f"cannot read a phase video from {path}: {error}") from None
     phase = 2 * np.pi * rgb_to_hsv(rgb)[..., 0] - np.pi
     return phase[-frames:] if frames else phase
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line: ``locornn analyze phase-video GIF [GIF ...]``
+# ----------------------------------------------------------------------------------------------
+
+
+def _command(args) -> int:
+    import sys
+
+    print(f"{'video':<40s} {'wavelength':>10s} {'peak':>6s} {'neighbour diff.':>15s} "
+          f"{'plane-wave frac.':>16s}")
+    for path in args.videos:
+        try:
+            metrics = phase_map_metrics(phase_from_gif(path, args.frames),
+                                        circular=not args.zero_padding)
+        except (FileNotFoundError, ValueError) as error:
+            print(f"locornn: {error}", file=sys.stderr)
+            return 2
+        print(f"{pathlib.Path(path).name:<40s} {metrics['mean_wavelength']:10.2f} "
+              f"{metrics['peak_wavelength']:6.2f} {metrics['neighbour_phase_difference']:15.2f} "
+              f"{metrics['plane_wave_fraction']:16.2f}")
+    return 0
+
+
+def add_command(subparsers) -> None:
+    """Register ``phase-video`` under ``locornn analyze``."""
+    p = subparsers.add_parser(
+        "phase-video", help="phase-map metrics of a video that draws phase as hue",
+        description="Measure a wave video whose pixels are lattice sites and whose hue is the "
+                    "phase (the authors' wave_s*_phase.gif): mean and peak wavelength (sites), "
+                    "mean neighbour phase difference (rad) and plane-wave fraction, on the "
+                    "last --frames frames, as `locornn analyze waves` measures a run.")
+    p.add_argument("videos", nargs="+", metavar="GIF", help="one or more phase videos")
+    p.add_argument("--frames", type=int, default=REFERENCE_FRAMES,
+                   help=f"measure the last this many frames (default {REFERENCE_FRAMES}: the "
+                        f"last rotation period of a 72-frame rotating-MNIST video)")
+    p.add_argument("--zero-padding", action="store_true",
+                   help="the lattice does not wrap (default: circular, as the authors')")
+    p.set_defaults(func=_command)
