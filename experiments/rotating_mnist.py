@@ -25,20 +25,13 @@ Presets:
          the encoder (here: its mean, a deterministic measurement).
 """
 
-import math
-
-import numpy as np
-
 from locornn import configs
 
-# The reference code's own details (DESIGN.md 2b), each a config field.
+# The reference code's details (configs.REFERENCE_CODE_DETAILS) and this experiment's two
+# artefacts of it
 REFERENCE_CODE_DETAILS = {
-    "model.linear_init": "pytorch",  # nn.Linear: weights and biases U(+-1/sqrt(fan_in))
-    "model.initial_noise": "independent",  # init_hidden encodes frame 0 again
-    "model.layernorm_eps": 1e-5,  # torch.nn.LayerNorm
-    "model.dt": 1.0 / (1.0 + math.exp(1.95)),  # raw dt -1.95 exactly: sigmoid(-1.95) = 0.12455
-    "model.unused_latents": 1296,  # Linear 784 -> 2 x 2592, half of each drives the lattice
-    "train.bce_eps": float(np.finfo(np.float32).eps),  # torch Bernoulli's probs_to_logits
+    **configs.REFERENCE_CODE_DETAILS,
+    "model.unused_latents": 1296,  # Linear 784 -> 2 x 2592: half of each drives the lattice
     "data.rotation_centre": "half_size",  # kornia.get_rotation_matrix2d about (w/2, h/2)
 }
 

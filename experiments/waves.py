@@ -11,9 +11,16 @@ Presets:
   reference: the reference code's rotating-MNIST choices (experiments/rotating_mnist.py)
          applied to these sequences: VAE encoder, 1/sites couplings, per-site bias,
          z0 = f(x_0), Bernoulli loss averaged over frames, SGD momentum 0.9 at lr 2.5e-4,
-         dt 0.125, batch 128, 18,750 steps (the paper gives no sine-wave budget: MNIST's). No
-         wrap-around target: a drifting wave is not one period of a cycle. 32x32 lattice
+         dt 0.125, batch 128, 18,750 steps (the paper gives no sine-wave budget: MNIST's), and
+         the details of the reference code (configs.REFERENCE_CODE_DETAILS: PyTorch's linear
+         init, z0 from its own sample, LayerNorm eps 1e-5, raw dt -1.95, the Bernoulli clamp).
+         No wrap-around target: a drifting wave is not one period of a cycle. 32x32 lattice
          (orientation: the paper's 72x72).
+
+The paper and reference presets draw each wave's temporal period from 10-30 frames
+(``data.period_min/max``; speed = wavelength / period) instead of the speed range 0.5-2 px a
+frame, whose periods run from 2.5 to 48 frames: an oscillator at dt 0.125 has a period of ~50
+steps, and the rotating digits that the reference recipe learns turn once in 18 frames.
 """
 
 from locornn import configs
@@ -41,17 +48,19 @@ PRESETS = {
         "train.learning_rate": 1e-3, "train.schedule": "cosine", "train.warmup_steps": 500,
         "train.clip_norm": 1.0, "train.eval_every": 1000, "train.checkpoint_every": 1000,
         "train.log_every": 100, "train.eval_batches": 0,
+        "data.period_min": 10.0, "data.period_max": 30.0,
     },
     "reference": {
         "data.num_train": 48000, "data.num_test": 1000, "data.sequence_length": 20,
-        "model.lattice": 32, "model.dt": 0.125, "model.coupling_init": "constant",
+        "model.lattice": 32, "model.coupling_init": "constant",
         "model.site_bias": True, "model.encoder": "gaussian", "model.drive_layernorm": True,
         "model.initial_state": "encoder_output",
         "train.optimizer": "sgd", "train.momentum": 0.9, "train.learning_rate": 2.5e-4,
         "train.batch_size": 128, "train.num_steps": 18750, "train.loss": "bce",
         "train.time_reduction": "mean", "train.log_every": 50, "train.eval_every": 750,
         "train.checkpoint_every": 750, "train.eval_batches": 4, "train.probe_sequences": 4,
-        "analysis.waves": True,
+        "analysis.waves": True, "data.period_min": 10.0, "data.period_max": 30.0,
+        **configs.REFERENCE_CODE_DETAILS,
     },
 }
 

@@ -106,3 +106,35 @@ def test_on_demand_is_refused_for_sets_that_are_read_not_generated():
     config = experiment_config("rotating_mnist", data__on_demand=True)
     with pytest.raises(configs.ConfigError, match="'data.on_demand' is for the generated sets"):
         configs.validate(config)
+
+
+def test_a_period_range_sets_each_waves_temporal_period_and_keeps_its_wavelength():
+    key = jax.random.PRNGKey(5)
+    params = waves.sample_wave_params(key, 256, wavelength=(5.0, 24.0), period=(10.0, 30.0))
+    period = np.asarray(params.wavelength / params.speed)  # frames per temporal cycle
+    assert period.min() >= 10.0 - 1e-4 and period.max() <= 30.0 + 1e-4
+    assert period.max() - period.min() > 15  # spread over the range, not one value
+    by_speed = waves.sample_wave_params(key, 256, wavelength=(5.0, 24.0))
+    np.testing.assert_array_equal(params.wavelength, by_speed.wavelength)  # same draw
+    assert float((by_speed.wavelength / by_speed.speed).min()) < 10.0  # the speed range's
+    # a pixel of the rendered wave repeats after its period (here 12 frames)
+    one = waves.WaveParams(np.array([0.3]), np.array([8.0]), np.array([8.0 / 12]),
+                           np.array([0.0]))
+    frames = np.asarray(waves.render_plane_waves(one, 25, 10))[0]
+    np.testing.assert_allclose(frames[12], frames[0], atol=1e-5)
+    np.testing.assert_allclose(frames[24], frames[0], atol=1e-5)
+
+
+def test_the_config_period_range_reaches_the_data_set():
+    config = experiment_config("waves", data__period_min=10.0, data__period_max=12.0)
+    loaded = data.load(config.data)
+    assert "periods 10-12 frames" in loaded.source
+    assert not np.allclose(loaded.train, data.load(experiment_config("waves").data).train)
+
+
+@pytest.mark.parametrize("low, high", [(1.0, 5.0), (12.0, 10.0), (0.0, 10.0)])
+def test_impossible_period_ranges_are_refused(low, high):
+    from locornn import configs
+
+    with pytest.raises(configs.ConfigError, match="period_min"):
+        configs.validate(experiment_config("waves", data__period_min=low, data__period_max=high))

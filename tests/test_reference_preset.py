@@ -184,6 +184,11 @@ def test_sequence_experiments_take_the_same_reference_choices(name, lattice):
             config.train.loss, config.model.initial_state) == (
         "gaussian", "constant", "sgd", "bce", "encoder_output")
     assert not config.data.wrap_target  # a drifting wave is not one period of a cycle
+    for path, value in configs.REFERENCE_CODE_DETAILS.items():  # the reference code's details
+        section, key = path.split(".")
+        assert config[section][key] == value, path
+    if name != "noise":  # periods a lattice at dt 0.125 can follow
+        assert (config.data.period_min, config.data.period_max) == (10.0, 30.0)
 
 
 @pytest.mark.parametrize("padding, flax_padding", [("circular", "CIRCULAR"), ("zero", "SAME")])

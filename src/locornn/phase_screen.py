@@ -34,12 +34,11 @@ from locornn.sequence_ablation import mean_frame_mse
 
 EXPERIMENT = "experiments/rotating_mnist.py"
 
-# locornn's defaults for each field of REFERENCE_CODE_DETAILS (what `details_off` sets)
-DETAILS_OFF = {
-    "model.linear_init": "flax", "model.initial_noise": "shared", "model.layernorm_eps": 1e-6,
-    "model.dt": 0.125, "model.unused_latents": 0, "train.bce_eps": 1e-6,
-    "data.rotation_centre": "middle",
-}
+# locornn's defaults for each field the rotating-MNIST reference preset takes from the
+# reference code (configs.REFERENCE_CODE_DETAILS and its two artefacts): what `details_off` sets
+DETAILS_OFF = {key: configs.flatten(configs.base_config())[key]
+               for key in (*configs.REFERENCE_CODE_DETAILS, "model.unused_latents",
+                           "data.rotation_centre")}
 
 # name -> (what it turns on, the fields it keeps at the reference's value)
 VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {

@@ -36,11 +36,15 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     if data_config.name == "waves":
         kwargs = dict(size=size,
                       wavelength=(data_config.wavelength_min, data_config.wavelength_max),
-                      speed=(data_config.speed_min, data_config.speed_max))
+                      speed=(data_config.speed_min, data_config.speed_max),
+                      period=((data_config.period_min, data_config.period_max)
+                              if data_config.get("period_max", 0.0) else None))
         make = waves.plane_waves_on_demand if on_demand else waves.plane_waves
         train = make(train_key, data_config.num_train, length, **kwargs)
         test = make(test_key, data_config.num_test, test_length, **kwargs)
-        source = "plane waves generated from data.seed"
+        source = "plane waves generated from data.seed" + (
+            f", periods {kwargs['period'][0]:g}-{kwargs['period'][1]:g} frames"
+            if kwargs["period"] else "")
     elif data_config.name == "rotating_mnist":
         train, test, source = mnist.load_rotating_mnist(
             data_config.num_train, data_config.num_test, length, size, data_config.seed,

@@ -12,7 +12,10 @@ A plane-wave sequence is
 with pixel coordinates ``r = (column, row)``, orientation ``theta ~ U[0, 2 pi)`` (the direction
 of travel), wavelength ``lambda ~ U[wavelength_min, wavelength_max]`` pixels, drift speed
 ``s ~ U[speed_min, speed_max]`` pixels per frame and phase ``phi ~ U[0, 2 pi)``, all drawn per
-sequence. Frames are ``(T, size, size, 1)`` floats in [0, 1].
+sequence. With a period range, the temporal period ``P ~ U[period_min, period_max]`` frames is
+drawn instead of the speed and ``s = lambda / P`` (so ``omega = 2 pi / P``): the speed range
+alone gives periods ``lambda / s`` from 2.5 to 48 frames. Frames are ``(T, size, size, 1)``
+floats in [0, 1].
 
 ``on_demand`` variants (:func:`plane_waves_on_demand`, :func:`noise_on_demand`) return an
 :class:`OnDemand` split that renders only the sequences it is indexed with: a host of a
@@ -43,14 +46,20 @@ class WaveParams(NamedTuple):
     phase: jax.Array  # radians
 
 
-def sample_wave_params(key, num: int, wavelength=(5.0, 24.0), speed=(0.5, 2.0)) -> WaveParams:
-    """Draw ``num`` independent plane-wave parameter sets."""
+def sample_wave_params(key, num: int, wavelength=(5.0, 24.0), speed=(0.5, 2.0),
+                       period=None) -> WaveParams:
+    """Draw ``num`` independent plane-wave parameter sets; with ``period = (low, high)`` frames
+    the temporal period is drawn instead of the speed (module docstring)."""
     k_theta, k_lambda, k_speed, k_phase = jax.random.split(key, 4)
     uniform = jax.random.uniform
+    wavelengths = uniform(k_lambda, (num,), minval=wavelength[0], maxval=wavelength[1])
+    if period:
+        speeds = wavelengths / uniform(k_speed, (num,), minval=period[0], maxval=period[1])
+    else:
+        speeds = uniform(k_speed, (num,), minval=speed[0], maxval=speed[1])
     return WaveParams(
         orientation=uniform(k_theta, (num,), minval=0.0, maxval=2 * jnp.pi),
-        wavelength=uniform(k_lambda, (num,), minval=wavelength[0], maxval=wavelength[1]),
-        speed=uniform(k_speed, (num,), minval=speed[0], maxval=speed[1]),
+        wavelength=wavelengths, speed=speeds,
         phase=uniform(k_phase, (num,), minval=0.0, maxval=2 * jnp.pi),
     )
 
@@ -71,9 +80,10 @@ def render_plane_waves(params: WaveParams, length: int, size: int) -> jax.Array:
 
 
 def plane_waves(key, num: int, length: int, size: int = 32, wavelength=(5.0, 24.0),
-                speed=(0.5, 2.0)) -> jax.Array:
+                speed=(0.5, 2.0), period=None) -> jax.Array:
     """``num`` random drifting plane-wave sequences, ``(num, length, size, size, 1)``."""
-    return render_plane_waves(sample_wave_params(key, num, wavelength, speed), length, size)
+    return render_plane_waves(sample_wave_params(key, num, wavelength, speed, period), length,
+                              size)
 
 
 def noise(key, num: int, length: int, size: int = 32) -> jax.Array:
@@ -118,9 +128,9 @@ class OnDemand:
 
 
 def plane_waves_on_demand(key, num: int, length: int, size: int = 32, wavelength=(5.0, 24.0),
-                          speed=(0.5, 2.0)) -> OnDemand:
+                          speed=(0.5, 2.0), period=None) -> OnDemand:
     """:func:`plane_waves`' sequences, each rendered only when indexed."""
-    params = sample_wave_params(key, num, wavelength, speed)
+    params = sample_wave_params(key, num, wavelength, speed, period)
     return OnDemand(lambda rows: render_plane_waves(jax.tree.map(lambda p: p[rows], params),
                                                     length, size),
                     num, (length, size, size, 1))
