@@ -115,7 +115,7 @@ def test_synchrony_vs_loss_draws_loss_and_probe_metrics_on_the_same_steps(run_di
     assert series["held-out loss"][0] == [10]
     assert series["train loss"][0][-1] == 10
     for label in ("global synchrony", "local synchrony", "traveling-wave strength",
-                  "standing-wave index"):
+                  "standing-wave index", "plane-wave fraction"):
         steps, values = series[label]
         assert steps == [0, 10], label  # untrained probe at step 0, then each evaluation
         probe = [r for r in records if r["split"] == "probe"]

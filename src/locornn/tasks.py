@@ -37,6 +37,7 @@ import ml_collections
 import numpy as np
 
 from locornn import data, metrics, models, plots, sharding
+from locornn.analysis import phase_map
 from locornn.analysis import waves as analysis_waves
 
 
@@ -154,7 +155,11 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
         z = np.asarray(hidden(params))
         if not model.local:  # a flat coRNN state has no lattice: fold it like plots do
             return {}
-        return analysis_waves.wave_metrics(z)
+        # the phase map on the reference band tells stripes from a checkerboard, which the
+        # wave metrics alone cannot (both travel)
+        banded, _ = phase_map.band_passed_phase_map(z, config.model.padding == "circular")
+        return {**analysis_waves.wave_metrics(z),
+                **{f"phase_{key}": value for key, value in banded.items() if key != "frames"}}
 
     return Task(model=model, sample=dataset.train[:1], source=dataset.source,
                 train_batch=lambda step, rows=slice(None): data.train_batch(

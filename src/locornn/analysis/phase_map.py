@@ -39,6 +39,7 @@ import pathlib
 import numpy as np
 
 __all__ = [
+    "band_passed_phase_map",
     "local_plane_waves",
     "neighbour_phase_difference",
     "phase_from_gif",
@@ -174,6 +175,34 @@ def phase_map_metrics(phase, *, circular: bool = True, radius: int = 2, min_fit:
             "neighbour_phase_difference": neighbour_phase_difference(fields, circular),
             "plane_wave_fraction": float(is_wave[valid].mean()),
             "plane_wave_fit": float(fit[valid].mean())}
+
+
+def band_passed_phase_map(z, circular: bool = True) -> tuple[dict[str, float], np.ndarray]:
+    """``(metrics, phases)``: :func:`phase_map_metrics` of lattice trajectories on the reference
+    band, as the authors' videos (:func:`locornn.analysis.waves.reference_phase`: causal
+    Butterworth 0.2-0.4 of Nyquist, then the Hilbert phase), over the last
+    :data:`REFERENCE_FRAMES` frames of each sequence (at most its second half, so that the
+    causal filter's start-up transient stays out).
+
+    Args:
+      z: ``(B, T, H, W, C)`` hidden positions (or one ``(T, H, W, C)`` trajectory).
+      circular: the lattice wraps (circular padding).
+
+    Returns:
+      the metrics (with ``"frames"``, how many were measured) and the measured phases
+      ``(B, frames, H, W, C)``.
+    """
+    from locornn.analysis.waves import reference_phase
+
+    z = np.asarray(z)
+    z = z[None] if z.ndim == 4 else z
+    if z.ndim != 5:
+        raise ValueError(f"expected z (B, T, H, W, C) or (T, H, W, C), got shape {z.shape}")
+    frames = min(REFERENCE_FRAMES, z.shape[1] // 2)
+    phases = np.stack([reference_phase(trajectory)[1][-frames:] for trajectory in z])
+    metrics = phase_map_metrics(phases, circular=circular)
+    metrics["frames"] = frames
+    return metrics, phases
 
 
 def phase_from_gif(path, frames: int | None = REFERENCE_FRAMES) -> np.ndarray:

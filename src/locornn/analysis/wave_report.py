@@ -62,6 +62,8 @@ PLOTTED_METRICS = {
     "global_synchrony": "global synchrony",
     "local_synchrony": "local synchrony",
     "traveling_wave_strength": "traveling-wave strength",
+    # stripes (near 1) or a checkerboard / confetti (0): analysis.phase_map, on the reference band
+    "phase_plane_wave_fraction": "plane-wave fraction",
     "standing_wave_index": "standing-wave index",
 }
 SEQUENCE_TASKS = ("waves", "noise", "rotating_mnist")
@@ -78,17 +80,10 @@ def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
 
 def phase_map_report(z: np.ndarray, out=None, title: str = "",
                      circular: bool = True) -> dict[str, float]:
-    """The phase-map metrics (:func:`~locornn.analysis.phase_map.phase_map_metrics`) of a batch of
-    lattice trajectories ``(B, T, H, W, C)`` on the reference band, over the last
-    :data:`~locornn.analysis.phase_map.REFERENCE_FRAMES` frames of each sequence (at most its
-    second half: the causal filter's start-up transient stays out); with ``out``, the still of
-    the first sequence (:func:`locornn.plots.phase_map_figure`). ``circular``: the lattice wraps
-    (circular padding)."""
-    frames = min(phase_map.REFERENCE_FRAMES, z.shape[1] // 2)
-    phases = np.stack([analysis_waves.reference_phase(trajectory)[1][-frames:]
-                       for trajectory in z])  # (B, frames, H, W, C)
-    metrics = phase_map.phase_map_metrics(phases, circular=circular)
-    metrics["frames"] = frames
+    """:func:`~locornn.analysis.phase_map.band_passed_phase_map` of a batch ``(B, T, H, W, C)``;
+    with ``out``, the still of the first sequence (:func:`locornn.plots.phase_map_figure`).
+    ``circular``: the lattice wraps (circular padding)."""
+    metrics, phases = phase_map.band_passed_phase_map(z, circular)
     if out is not None:
         first = phases[0, ..., 0]  # (frames, H, W): channel 0, as the video
         fit, _ = phase_map.local_plane_waves(first[-1:], circular=circular)
