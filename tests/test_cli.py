@@ -108,3 +108,14 @@ def test_train_without_a_workdir_puts_the_run_under_runs_root(tmp_path):
                      "--quiet", "--config.train.num_steps=2", "--config.figures.enabled=False"])
     assert code == 0
     assert (tmp_path / "waves" / "smoke" / "0" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("experiment, variant", [("hamiltonian", "fast"),
+                                                 ("waves", "dt_0.5+fast")])
+def test_ablation_refuses_an_unknown_variant_in_one_line_before_training(
+        experiment, variant, tmp_path, capsys):
+    code = cli.main(["ablation", "--experiment", experiment, "--preset", "smoke", "--variants",
+                     variant, "--runs-root", str(tmp_path)])
+    assert code == 2
+    assert "unknown ablation variant 'fast'" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -35,6 +35,17 @@ def test_each_variant_is_the_preset_with_its_own_fields_and_the_budget():
                            if configs.flatten(reference)[key] != fields[key]}, variant
 
 
+def test_variants_joined_by_plus_make_all_their_changes_at_once():
+    spec = f"{ROOT / 'experiments' / 'waves'}.py:reference"
+    both = configs.load(spec, sequence_ablation.overrides("speed_range+dt_0.5", 1000))
+    assert (both.data.period_max, both.model.dt) == (0.0, 0.5)
+    description, _ = sequence_ablation.describe("speed_range+dt_0.5")
+    assert description.startswith(sequence_ablation.VARIANTS["speed_range"][0])
+    assert description.endswith(sequence_ablation.VARIANTS["dt_0.5"][0])
+    with pytest.raises(ValueError, match="unknown ablation variant 'fast'"):
+        sequence_ablation.overrides("dt_0.5+fast", 10)
+
+
 def test_an_unknown_variant_or_experiment_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown ablation variant 'fast'"):
         sequence_ablation.overrides("fast", 10)

@@ -91,6 +91,16 @@ def cmd_table(args) -> int:
 def cmd_ablation(args) -> int:
     from locornn import ablation, sequence_ablation
 
+    for variant in args.variants or ():  # a misspelt variant: one line before any training
+        try:
+            if args.experiment == "hamiltonian" and variant not in ablation.VARIANTS:
+                raise ValueError(f"unknown ablation variant {variant!r}; choose from "
+                                 f"{list(ablation.VARIANTS)}")
+            if args.experiment != "hamiltonian":
+                sequence_ablation.describe(variant)
+        except ValueError as error:
+            print(f"locornn: {error}", file=sys.stderr)
+            return 2
     if args.experiment != "hamiltonian":
         return guarded(lambda: _report(sequence_ablation.run_ablation(
             args.experiment, args.preset, steps=args.steps,
@@ -170,8 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=1000,
                    help="training steps of each variant (sequence experiments; default 1000)")
     p.add_argument("--preset", default="cpu")
-    p.add_argument("--variants", nargs="+", default=None,
-                   choices=sorted({*VARIANTS, *SEQUENCE_VARIANTS}), help="default: all")
+    p.add_argument("--variants", nargs="+", default=None, metavar="VARIANT",
+                   help="default: all; a sequence experiment's variants may be joined by '+' "
+                        "(both changes at once)")
     p.add_argument("--system", default="mass_spring", choices=SYSTEMS)
     p.add_argument("--model", default="locornn", choices=MODELS)
     p.add_argument("--seeds", type=int, nargs="+", default=[0])

@@ -39,24 +39,46 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "dt_0.5": ("dt 0.5 instead of 0.125 (oscillator period ~13 frames instead of ~50)",
                {"model.dt": 0.5}),
     "deterministic_encoder": ("a linear encoder, no sampling noise and no KL, instead of the "
-                              "Gaussian (VAE) encoder", {"model.encoder": "mlp"}),
+                              "Gaussian (VAE) encoder",
+                              {"model.encoder": "mlp", "model.initial_noise": "shared"}),
     "lecun_init": ("LeCun-normal K_z, K_v, K_x instead of the constant 1/sites",
                    {"model.coupling_init": "lecun"}),
+    "speed_range": ("sine waves drifting at 0.5-2 px a frame (temporal periods 2.5-48 frames) "
+                    "instead of periods of 10-30 frames",
+                    {"data.period_min": 0.0, "data.period_max": 0.0}),
+    "flax_init": ("Flax's linear-layer init (LeCun-normal weights, zero biases) instead of "
+                  "PyTorch's (weights and biases U(+-1/sqrt(fan_in)))",
+                  {"model.linear_init": "flax"}),
     "locornn_defaults": ("all of the above back to locornn's defaults at once (deterministic "
-                         "encoder, LeCun couplings, one bias per channel, z0 = 0, squared error "
-                         "summed over frames, Adam at 1e-3; dt 0.125 kept): the positive control",
-                         {"model.encoder": "mlp", "model.coupling_init": "lecun",
+                         "encoder, Flax's linear init, LeCun couplings, one bias per channel, "
+                         "z0 = 0, squared error summed over frames, Adam at 1e-3; dt kept): the "
+                         "positive control",
+                         {"model.encoder": "mlp", "model.initial_noise": "shared",
+                          "model.linear_init": "flax", "model.layernorm_eps": 1e-6,
+                          "model.coupling_init": "lecun",
                           "model.site_bias": False, "model.initial_state": "zeros",
                           "train.loss": "mse", "train.time_reduction": "sum",
                           "train.optimizer": "adam", "train.learning_rate": 1e-3}),
 }
 
 
+def describe(variant: str) -> tuple[str, dict]:
+    """``(what it changes, its fields)`` of a variant, or of several joined by ``+`` (e.g.
+    ``speed_range+dt_0.5``: both changes at once)."""
+    parts = variant.split("+")
+    for part in parts:
+        if part not in VARIANTS:
+            raise ValueError(f"unknown ablation variant {part!r}; choose from {list(VARIANTS)}, "
+                             f"or several joined by '+'")
+    fields = {}
+    for part in parts:
+        fields.update(VARIANTS[part][1])
+    return "; ".join(VARIANTS[part][0] for part in parts), fields
+
+
 def overrides(variant: str, steps: int) -> list[str]:
     """``--config.*`` overrides of a variant trained for ``steps`` steps."""
-    if variant not in VARIANTS:
-        raise ValueError(f"unknown ablation variant {variant!r}; choose from {list(VARIANTS)}")
-    fields = {**VARIANTS[variant][1], "train.num_steps": steps}
+    fields = {**describe(variant)[1], "train.num_steps": steps}
     if steps < 750:  # evaluate and checkpoint at least twice
         fields.update({"train.eval_every": max(steps // 2, 1),
                        "train.checkpoint_every": max(steps // 2, 1)})
@@ -83,7 +105,7 @@ def _row(variant: str, summary: dict, baseline: float) -> dict:
             "traveling_untrained": untrained.get("traveling_wave_strength", float("nan")),
             "wavelength_sites": trained.get("autocorrelation_length", float("nan")),
             "train_seconds": summary["train_seconds_this_session"],
-            "description": VARIANTS[variant][0]}
+            "description": describe(variant)[0]}
 
 
 def _diverged_row(variant: str, message: str) -> dict:
@@ -91,7 +113,7 @@ def _diverged_row(variant: str, message: str) -> dict:
     return {"variant": variant, "mse": nan, "mse_over_mean_frame": nan, "loss": nan,
             "traveling_trained": nan, "traveling_untrained": nan, "wavelength_sites": nan,
             "train_seconds": nan,
-            "description": f"{VARIANTS[variant][0]}. DIVERGED: {message.split(';')[0]}"}
+            "description": f"{describe(variant)[0]}. DIVERGED: {message.split(';')[0]}"}
 
 
 def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps: int = 1000,
@@ -111,7 +133,7 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
         if baseline is None:
             baseline = mean_frame_mse(config)
         if progress:
-            tqdm.write(f"ablation [{number}/{len(variants)}] {variant}: {VARIANTS[variant][0]}")
+            tqdm.write(f"ablation [{number}/{len(variants)}] {variant}: {describe(variant)[0]}")
         workdir = run_dir(pathlib.Path(root) / "sequence_ablation" / variant, config)
         try:
             ensure_trained(variant, config, workdir, progress=progress)
