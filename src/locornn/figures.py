@@ -91,6 +91,10 @@ TABLE_METRICS = {
     "dominant_frequency": "dominant frequency (1/step)",
     "wave_speed": "wave speed (sites/step)",
     "autocorrelation_length": "autocorrelation length (sites)",
+    # the phase map on the reference band (analysis.phase_map): stripes or a checkerboard
+    "phase_mean_wavelength": "phase wavelength (sites)",
+    "phase_neighbour_phase_difference": "neighbour phase difference (rad)",
+    "phase_plane_wave_fraction": "plane-wave fraction",
 }
 
 
@@ -289,7 +293,7 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
             report = wave_report_module.wave_report(workdir, untrained=untrained,
                                                     num_sequences=num_sequences)
             rows.append({"experiment": name, "state": report["state"], "step": report["step"],
-                         "metrics": report["metrics"]})
+                         "metrics": wave_report_module.flat_metrics(report)})
         sources.append(f"`{workdir}` ({report['num_sequences']} held-out sequence(s) of "
                        f"{report['sequence_length']} frames)")
     if not rows:

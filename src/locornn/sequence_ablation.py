@@ -104,6 +104,10 @@ def _row(variant: str, summary: dict, baseline: float) -> dict:
             "traveling_trained": trained.get("traveling_wave_strength", float("nan")),
             "traveling_untrained": untrained.get("traveling_wave_strength", float("nan")),
             "wavelength_sites": trained.get("autocorrelation_length", float("nan")),
+            "phase_wavelength": trained.get("phase_mean_wavelength", float("nan")),
+            "neighbour_phase_difference": trained.get("phase_neighbour_phase_difference",
+                                                      float("nan")),
+            "plane_wave_fraction": trained.get("phase_plane_wave_fraction", float("nan")),
             "train_seconds": summary["train_seconds_this_session"],
             "description": describe(variant)[0]}
 
@@ -112,7 +116,8 @@ def _diverged_row(variant: str, message: str) -> dict:
     nan = float("nan")
     return {"variant": variant, "mse": nan, "mse_over_mean_frame": nan, "loss": nan,
             "traveling_trained": nan, "traveling_untrained": nan, "wavelength_sites": nan,
-            "train_seconds": nan,
+            "phase_wavelength": nan, "neighbour_phase_difference": nan,
+            "plane_wave_fraction": nan, "train_seconds": nan,
             "description": f"{describe(variant)[0]}. DIVERGED: {message.split(';')[0]}"}
 
 
@@ -152,14 +157,19 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
         f"/ mean frame: that MSE over the MSE of predicting the held-out mean pixel value "
         f"({baseline:.4f}), so 1.00 means nothing was learned; traveling-wave strength of the "
         f"hidden z on held-out sequences, trained and untrained; autocorrelation length of z in "
-        f"lattice sites; train s: wall time here.", "",
+        f"lattice sites; phase wavelength (sites), neighbour phase difference (rad) and "
+        f"plane-wave fraction of the band-passed phase (locornn.analysis.phase_map); train s: "
+        f"wall time here.", "",
         "| variant | held-out MSE | / mean frame | held-out loss | traveling (trained) | "
-        "traveling (untrained) | autocorr. length | train s | what it changes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+        "traveling (untrained) | autocorr. length | phase wavelength | neighbour phase diff. | "
+        "plane-wave fraction | train s | what it changes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['mse']:.4f} | {r['mse_over_mean_frame']:.2f} | "
                      f"{r['loss']:.1f} | {r['traveling_trained']:.2f} | "
                      f"{r['traveling_untrained']:.2f} | {r['wavelength_sites']:.2f} | "
+                     f"{r['phase_wavelength']:.2f} | {r['neighbour_phase_difference']:.2f} | "
+                     f"{r['plane_wave_fraction']:.2f} | "
                      f"{r['train_seconds']:.0f} | {r['description']} |")
     md = stem.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n")

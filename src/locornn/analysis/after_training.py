@@ -21,10 +21,12 @@ import ml_collections
 
 
 def waves(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
-    """Wave metrics of the trained and the untrained network, synchrony_vs_loss.png."""
+    """Wave metrics and phase maps of the trained and the untrained network,
+    synchrony_vs_loss.png."""
     from locornn.analysis import wave_report
 
-    return {state: wave_report.wave_report(workdir, untrained=state == "untrained")["metrics"]
+    return {state: wave_report.flat_metrics(
+                wave_report.wave_report(workdir, untrained=state == "untrained"))
             for state in ("untrained", "trained")}
 
 

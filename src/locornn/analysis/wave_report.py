@@ -78,6 +78,14 @@ def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
             "phase_map": run_dir / f"phase_map{suffix}.png"}
 
 
+def flat_metrics(report: dict) -> dict[str, float]:
+    """A report's wave metrics and its phase map in one flat dict (the phase map's keys
+    prefixed ``phase_``, as in the training probes)."""
+    return {**report["metrics"], **{f"phase_{key}": value
+                                    for key, value in report.get("phase_map", {}).items()
+                                    if key != "frames"}}
+
+
 def phase_map_report(z: np.ndarray, out=None, title: str = "",
                      circular: bool = True) -> dict[str, float]:
     """:func:`~locornn.analysis.phase_map.band_passed_phase_map` of a batch ``(B, T, H, W, C)``;
