@@ -19,7 +19,8 @@ def ablation(tmp_path_factory):
     base = tmp_path_factory.mktemp("sequence_ablation")
     md = sequence_ablation.run_ablation(
         "waves", "smoke", steps=6, variants=("reference", "dt_0.5"), root=base / "runs",
-        results=base / "results", experiments_dir=ROOT / "experiments", progress=False)
+        results=base / "results", experiments_dir=ROOT / "experiments", progress=False,
+        extra_overrides=("--config.analysis.waves=True",))
     return base, md
 
 
@@ -68,6 +69,10 @@ def test_the_table_has_one_row_per_variant_with_its_runs_numbers(ablation):
                               / "0" / "summary.json").read_text())
         assert summary["steps"] == 6
         assert f"{summary['test']['mse']:.4f}" in row
+        # the phase map of the trained network, as its summary holds it (analysis.phase_map)
+        trained = summary["waves"]["trained"]
+        assert f"| {trained['phase_neighbour_phase_difference']:.2f} | " in row
+        assert f"| {trained['phase_plane_wave_fraction']:.2f} | " in row
     saved = json.loads((base / "runs" / "sequence_ablation" / "dt_0.5" / "waves" / "smoke" / "0"
                         / "config.json").read_text())
     assert saved["model"]["dt"] == 0.5
