@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 train: setup
-	$(BIN)/locornn train --config experiments/$(EXP).py:$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
+	$(BIN)/locornn train --config $(EXP):$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
 
 # Table 1 (VPT of every Hamiltonian system x model x seed): make table PRESET=smoke|cpu|paper
 table: setup
@@ -58,7 +58,7 @@ bench: setup
 	$(BIN)/locornn bench
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks experiments
+	$(BIN)/ruff check src tests benchmarks
 
 clean:
 	rm -rf $(VENV) src/*.egg-info .pytest_cache .ruff_cache

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from locornn import ablation, budget, cli, configs, train
-from tests.conftest import ROOT
+from locornn import cli, configs, train
+from locornn.reproduce import ablation, budget
 
-HAMILTONIAN = str(ROOT / "experiments" / "hamiltonian.py")
+HAMILTONIAN = "hamiltonian"
 
 
 def _quiet(tmp_path):

@@ -80,7 +80,7 @@ def _report(path: pathlib.Path) -> None:
 
 
 def cmd_table(args) -> int:
-    from locornn import table
+    from locornn.reproduce import table
 
     return guarded(lambda: _report(table.build_table(
         args.preset, seeds=tuple(args.seeds), systems=tuple(args.systems),
@@ -89,7 +89,7 @@ def cmd_table(args) -> int:
 
 
 def cmd_ablation(args) -> int:
-    from locornn import ablation, sequence_ablation
+    from locornn.reproduce import ablation, sequence_ablation
 
     if args.experiment != "hamiltonian":
         return guarded(lambda: _report(sequence_ablation.run_ablation(
@@ -105,7 +105,7 @@ def cmd_ablation(args) -> int:
 
 
 def cmd_budget(args) -> int:
-    from locornn import budget
+    from locornn.reproduce import budget
 
     return guarded(lambda: _report(budget.build_curves(
         args.preset, budgets=tuple(args.steps), systems=tuple(args.systems),
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_eval)
 
     from locornn.data.hamiltonian import SYSTEMS
-    from locornn.table import MODELS
+    from locornn.reproduce.table import MODELS
 
     p = sub.add_parser("table", help="Table 1: VPT of every system x model x seed",
                        description="Train (or reuse) every run of Table 1 and write "
@@ -153,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_table, takes_overrides=True)
 
-    from locornn.ablation import VARIANTS
-    from locornn.sequence_ablation import EXPERIMENTS as SEQUENCE_EXPERIMENTS
-    from locornn.sequence_ablation import VARIANTS as SEQUENCE_VARIANTS
+    from locornn.reproduce.ablation import VARIANTS
+    from locornn.reproduce.sequence_ablation import EXPERIMENTS as SEQUENCE_EXPERIMENTS
+    from locornn.reproduce.sequence_ablation import VARIANTS as SEQUENCE_VARIANTS
 
     p = sub.add_parser("ablation", help="which change moves VPT: one run set per variant",
                        description="Train (or reuse) every ablation variant of one "
@@ -198,9 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", default="benchmarks")
     p.set_defaults(func=cmd_bench, passthrough=True)  # other flags (--quick) go to the scripts
 
-    from locornn import figures
     from locornn.analysis.commands import add_analyze_commands
     from locornn.data.hamiltonian.commands import add_data_commands
+    from locornn.reproduce import figures
 
     add_data_commands(sub)
     add_analyze_commands(sub)

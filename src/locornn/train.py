@@ -65,7 +65,7 @@ class NonFiniteLossError(RuntimeError):
 
 def make_train_step(task: tasks.Task, *, jit: bool = True) -> Callable:
     """``(state, batch) -> (state, {"loss", "grad_norm"})``, jitted unless ``jit=False`` (to
-    transform it further, e.g. ``jax.vmap`` over seeds in :mod:`locornn.seeds`)."""
+    transform it further, e.g. ``jax.vmap`` over seeds in :mod:`locornn.reproduce.seeds`)."""
     def train_step(state: TrainState, batch: jax.Array):
         loss, grads = jax.value_and_grad(task.loss)(state.params, batch, state.step)
         return state.apply_gradients(grads=grads), {"loss": loss,
