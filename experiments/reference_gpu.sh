@@ -70,11 +70,11 @@ for pid in "${pids[@]}"; do wait "$pid" || say "a run ended with status $? (see 
 say "training done"
 
 # 3. Figures and the wave table from the finished runs (nothing more is trained).
-$PY -m locornn figures figure2 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
+$PY -m locornn reproduce figure2 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
     --no-train --wavelengths --kernel-sizes || say "figure2 failed"
-$PY -m locornn figures figure1 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
+$PY -m locornn reproduce figure1 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
     --no-train || say "figure1 failed"
-$PY -m locornn figures waves-table --preset "$PRESET" --results-dir "$OUT" \
+$PY -m locornn reproduce waves-table --preset "$PRESET" --results-dir "$OUT" \
     --runs-root "$RUNS" --no-train || say "waves-table failed"
 tar czf "$OUT/runs.tar.gz" --exclude=checkpoints "$RUNS"
 say "done"

@@ -73,7 +73,7 @@ def test_help_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    for command in ("train", "eval", "bench"):
+    for command in ("train", "eval", "reproduce", "data", "analyze", "bench"):
         assert command in out
 
 

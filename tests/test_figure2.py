@@ -1,12 +1,11 @@
 """Figure 2: orientation maps (waves / noise / untrained) and the domain-size sweep, from runs."""
 
-import argparse
 import json
 
 import pytest
 from PIL import Image
 
-from locornn import train
+from locornn import cli, train
 from locornn.reproduce import figures
 
 pytestmark = pytest.mark.slow  # trains six 5-step smoke runs (about a minute on 2 busy cores)
@@ -115,19 +114,16 @@ def test_figure2_without_training_skips_missing_runs(first, calls, tmp_path):
 def test_command_line_figure2(first, calls, capsys, monkeypatch):
     base, _ = first
     count = len(calls)
-    parser = argparse.ArgumentParser()
-    figures.add_command(parser.add_subparsers(dest="command", required=True))
     monkeypatch.chdir(base)  # outside the repository: the experiments ship with the package
-    args = parser.parse_args(["figures", "figure2", "--preset", "smoke", "--no-train",
-                              "--results-dir", str(base / "cli"), "--runs-root",
-                              str(base / "runs"), "--wavelengths", "4", "6",
-                              "--kernel-sizes", "3", "5"])
-    assert args.func(args) == 0
+    code = cli.main(["reproduce", "figure2", "--preset", "smoke", "--no-train",
+                     "--results-dir", str(base / "cli"), "--runs-root", str(base / "runs"),
+                     "--wavelengths", "4", "6", "--kernel-sizes", "3", "5"])
+    assert code == 0
     assert "## Sweep" in capsys.readouterr().out
     assert (base / "cli" / "figure2.png").is_file()
-    args = parser.parse_args(["figures", "figure2", "--preset", "smoke", "--no-train",
-                              "--runs-root", str(base / "empty"), "--results-dir",
-                              str(base / "cli2"), "--kernel-sizes"])
-    assert args.func(args) == 2
+    code = cli.main(["reproduce", "figure2", "--preset", "smoke", "--no-train",
+                     "--runs-root", str(base / "empty"), "--results-dir", str(base / "cli2"),
+                     "--kernel-sizes"])
+    assert code == 2
     assert "no run to draw" in capsys.readouterr().err
     assert len(calls) == count

@@ -1,12 +1,11 @@
 """Figure 1 and the wave table: assembled from runs, training only the missing ones."""
 
-import argparse
 import json
 
 import pytest
 from PIL import Image
 
-from locornn import data, train
+from locornn import cli, data, train
 from locornn.reproduce import figures
 from tests.conftest import experiment_config
 
@@ -129,17 +128,14 @@ def test_waves_table_has_one_row_per_experiment_and_state(first, calls):
 def test_command_line_figures(first, calls, capsys, monkeypatch):
     base, _ = first
     count = len(calls)
-    parser = argparse.ArgumentParser()
-    figures.add_command(parser.add_subparsers(dest="command", required=True))
     monkeypatch.chdir(base)  # outside the repository: the experiments ship with the package
     common = ["--preset", "smoke", "--no-train", "--results-dir", str(base / "cli"),
               "--experiments", "noise"]
-    args = parser.parse_args(["figures", "waves-table", *common, "--runs-root",
-                              str(base / "empty")])
-    assert args.func(args) == 2  # no run and --no-train: nothing to measure, nothing trained
+    code = cli.main(["reproduce", "waves-table", *common, "--runs-root", str(base / "empty")])
+    assert code == 2  # no run and --no-train: nothing to measure, nothing trained
     assert "no run to measure" in capsys.readouterr().err
-    args = parser.parse_args(["figures", "figure1", *common, "--runs-root", str(base / "runs")])
-    assert args.func(args) == 0  # the finished 5-step run is reused as it is
+    code = cli.main(["reproduce", "figure1", *common, "--runs-root", str(base / "runs")])
+    assert code == 0  # the finished 5-step run is reused as it is
     assert f"wrote {base / 'cli' / 'figure1.png'}" in capsys.readouterr().out
     assert (base / "cli" / "figure1_noise.gif").is_file()
     assert len(calls) == count

@@ -1,4 +1,4 @@
-"""Which change moves LocoRNN's VPT: one command, one table (``locornn ablation``).
+"""Which change moves LocoRNN's VPT: one command, one table (``locornn reproduce ablation``).
 
 Each variant is a named set of config fields applied on top of an experiment preset
 (``locornn/experiments/hamiltonian.py:<preset>``); every variant spells out *all* the fields the

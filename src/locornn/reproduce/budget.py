@@ -1,4 +1,4 @@
-"""VPT against training steps (``locornn budget``): is a model's rank a budget effect?
+"""VPT against training steps (``locornn reproduce budget``): is a model's rank a budget effect?
 
 For every system x model x seed, one run is trained to the first budget, evaluated (VPT on the
 held-out long trajectories), resumed to the next budget, evaluated again, and so on. With a

@@ -19,8 +19,8 @@ experiment whose file is absent is skipped with a printed note.
   and untrained, side by side (``figure2.png``), and a sweep of the orientation domain size over
   the training wavelength and the coupling kernel size (``figure2_sweep.png``, ``figure2.md``).
 
-``locornn figures figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root runs]
-[--no-train]``, ``locornn figures waves-table ...`` and ``locornn figures figure2 ...
+``locornn reproduce figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root
+runs] [--no-train]``, ``locornn reproduce waves-table ...`` and ``locornn reproduce figure2 ...
 [--wavelengths 5 10 16 24] [--kernel-sizes 3 5 7 9]`` are the command line.
 """
 
@@ -49,7 +49,7 @@ __all__ = [
     "EXPERIMENTS",
     "QUADRANTS",
     "Quadrant",
-    "add_command",
+    "add_arguments",
     "ensure_run",
     "figure1",
     "figure2",
@@ -322,7 +322,7 @@ def runs_table(run_dirs, out_path, mean_frame: bool = False) -> pathlib.Path:
     (:func:`locornn.sequence_ablation.mean_frame_mse`: the data are generated again from the
     run's config), and the wave metrics of ``waves.json`` (trained) and
     ``waves_untrained.json``, raw and on the reference's band. For runs whose checkpoints stayed
-    on another machine (``locornn figures runs-table``)."""
+    on another machine (``locornn reproduce runs-table``)."""
     from locornn.reproduce.sequence_ablation import mean_frame_mse
 
     run_dirs = [pathlib.Path(run) for run in run_dirs]
@@ -581,18 +581,16 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
 
 
 # ----------------------------------------------------------------------------------------------
-# Command line: ``locornn figures figure1|waves-table|figure2``
+# Command line: ``locornn reproduce figure1|waves-table|figure2|runs-table``
 # ----------------------------------------------------------------------------------------------
 
 
 def _command(args) -> int:
-    experiments = tuple(e for e in args.experiments.split(",") if e) if args.experiments \
-        else EXPERIMENTS
     kwargs = dict(results_dir=args.results_dir, runs_root=args.runs_root, preset=args.preset,
-                  seed=args.seed, experiments=experiments)
+                  seed=args.seed, experiments=tuple(args.experiments))
 
     def action():
-        if args.figure == "figure1":
+        if args.artifact == "figure1":
             result = figure1(train_missing=not args.no_train, **kwargs)
             print(f"wrote {result['figure']}")
         else:
@@ -616,53 +614,56 @@ def _figure2_command(args) -> int:
 def _run_arguments(p, no_train_help: str) -> None:
     """The options every figure command shares: which runs, where they and the results go."""
     p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
-                   help="preset of the runs (default cpu)")
+                   help="preset of every experiment the figure draws (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--results-dir", default="results", help="default: results")
-    p.add_argument("--runs-root", default="runs", help="default: runs")
+    p.add_argument("--results-dir", default="results", metavar="DIR",
+                   help="where the figure and its tables go (default: results)")
+    p.add_argument("--runs-root", default="runs", metavar="DIR",
+                   help="where runs live: DIR/<experiment>/<preset>/<seed> (default: runs)")
     p.add_argument("--no-train", action="store_true", help=no_train_help)
 
 
-def add_command(subparsers) -> None:
-    """Register ``figures`` (sub-commands ``figure1``, ``waves-table`` and ``figure2``)."""
-    parser = subparsers.add_parser(
-        "figures",
-        help="the paper's Figures 1 and 2 and the wave table, from runs (trains missing)")
-    inner = parser.add_subparsers(dest="figure", required=True, metavar="FIGURE")
-    descriptions = {
-        "figure1": "Assemble Figure 1 (one quadrant per experiment: input, hidden z, "
-                   "prediction) into RESULTS_DIR/figure1.png and one GIF per quadrant, "
-                   "training missing runs with the given preset.",
-        "waves-table": "Measure the wave metrics of every experiment, untrained and trained, "
-                       "into RESULTS_DIR/waves.md, training missing runs with the given preset.",
-    }
-    for name, description in descriptions.items():
-        p = inner.add_parser(name, help=description.split(",")[0], description=description)
+DESCRIPTIONS = {
+    "figure1": "Assemble Figure 1 (one quadrant per experiment: input, hidden z, prediction) "
+               "into RESULTS_DIR/figure1.png and one GIF per quadrant, training missing runs "
+               "with the given preset.",
+    "waves-table": "Measure the wave metrics of every experiment, untrained and trained, into "
+                   "RESULTS_DIR/waves.md, training missing runs with the given preset.",
+    "figure2": "Figure 2: orientation maps trained on waves / on noise / untrained "
+               "(RESULTS_DIR/figure2.png), and the orientation domain size against the training "
+               "wavelength and the coupling kernel size (figure2_sweep.png, figure2.md), "
+               "training missing runs with the given preset.",
+    "runs-table": "A Markdown table of finished runs from their files (no checkpoints needed): "
+                  "held-out MSE and wave metrics.",
+}
+
+
+def add_arguments(p, name: str) -> None:
+    """Give the parser of ``locornn reproduce <name>`` its arguments and function."""
+    p.description = DESCRIPTIONS[name]
+    if name in ("figure1", "waves-table"):
         _run_arguments(p, "skip experiments without a finished run instead of training them")
-        p.add_argument("--experiments", default="",
-                       help=f"comma-separated subset (default: {','.join(EXPERIMENTS)})")
+        p.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), metavar="NAME",
+                       help=f"the experiments to draw (default: {' '.join(EXPERIMENTS)})")
         if name == "waves-table":
             p.add_argument("--num-sequences", type=int, default=8,
                            help="held-out sequences per measurement (default 8)")
         p.set_defaults(func=_command)
-    description = ("Figure 2: orientation maps trained on waves / on noise / untrained "
-                   "(RESULTS_DIR/figure2.png), and the orientation domain size against the "
-                   "training wavelength and the coupling kernel size (figure2_sweep.png, "
-                   "figure2.md), training missing runs with the given preset.")
-    p = inner.add_parser("figure2", help="Figure 2: orientation maps and the domain-size sweep",
-                         description=description)
-    _run_arguments(p, "skip runs that are not finished instead of training them")
-    p.add_argument("--wavelengths", type=float, nargs="*", default=[5, 10, 16, 24],
-                   metavar="PX", help="training wavelengths of the sweep (default 5 10 16 24)")
-    p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",
-                   help="coupling kernel sizes of the sweep (default 3 5 7 9)")
-    p.set_defaults(func=_figure2_command)
-    p = inner.add_parser("runs-table", help="a Markdown table of finished runs from their files "
-                         "(no checkpoints): held-out MSE and wave metrics")
-    p.add_argument("runs", nargs="+", help="run directories (summary.json, waves*.json)")
-    p.add_argument("--out", required=True, help="the Markdown file to write")
-    p.add_argument("--mean-frame", action="store_true",
-                   help="also the MSE of predicting the held-out mean pixel value (generates "
-                        "each run's held-out data again from its config.json)")
-    p.set_defaults(func=lambda args: guarded(lambda: print(runs_table(
-        args.runs, args.out, args.mean_frame).read_text())))
+    elif name == "figure2":
+        _run_arguments(p, "skip runs that are not finished instead of training them")
+        p.add_argument("--wavelengths", type=float, nargs="*", default=[5, 10, 16, 24],
+                       metavar="PX", help="training wavelengths of the sweep (default 5 10 16 "
+                                          "24; none: no wavelength sweep)")
+        p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",
+                       help="coupling kernel sizes of the sweep (default 3 5 7 9; none: no "
+                            "kernel-size sweep)")
+        p.set_defaults(func=_figure2_command)
+    else:
+        p.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                       help="run directories (summary.json, waves*.json)")
+        p.add_argument("--out", required=True, help="the Markdown file to write")
+        p.add_argument("--mean-frame", action="store_true",
+                       help="also the MSE of predicting the held-out mean pixel value "
+                            "(generates each run's held-out data again from its config.json)")
+        p.set_defaults(func=lambda args: guarded(lambda: print(runs_table(
+            args.runs, args.out, args.mean_frame).read_text())))

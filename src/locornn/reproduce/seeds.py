@@ -4,9 +4,9 @@ The seeds' train states are stacked along a leading axis and one jitted, vmapped
 updates all of them; each seed keeps its own initialisation and its own batch order (the same
 batches as a separate ``train_and_evaluate`` run with that seed). At the end every seed is
 written as an ordinary finished run (config.json, metrics.jsonl, checkpoint, summary.json,
-figures) in ``default_workdir``, so ``locornn table`` and ``locornn eval`` treat them like any
-other run. A vmapped group is not resumable mid-way: an interrupted group starts again (runs
-already finished are reused by the table).
+figures) in ``default_workdir``, so ``locornn reproduce table1`` and ``locornn eval`` treat them
+like any other run. A vmapped group is not resumable mid-way: an interrupted group starts again
+(runs already finished are reused by the table).
 
 On an accelerator it fills the device with several small models at once. On XLA:CPU it saves
 compilation only and costs time: the batched matrix products run slower than separate ones

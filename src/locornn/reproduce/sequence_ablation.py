@@ -8,7 +8,7 @@ on it) and trains for a short budget; the table says which change lets the held-
 the mean-frame level. The runs go to ``<root>/sequence_ablation/<variant>/<experiment>/
 <preset>/<seed>`` and are reused when finished, so the command can be stopped and restarted.
 
-``locornn ablation --experiment waves --preset reference [--steps 1000]`` (``make ablation
+``locornn reproduce ablation --config waves:reference [--train-steps 1000]`` (``make ablation
 EXP=waves PRESET=reference``) writes ``results/sequence_ablation_<experiment>_<preset>.md``
 and ``.csv``.
 """
@@ -103,7 +103,8 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
     ``.md`` and ``.csv``; return the markdown path."""
     if experiment not in EXPERIMENTS:
         raise ValueError(f"the sequence ablation is for {EXPERIMENTS}, not {experiment!r} (the "
-                         f"Hamiltonian ablation: locornn ablation --system ...)")
+                         f"Hamiltonian ablation: locornn reproduce ablation --config "
+                         f"hamiltonian:PRESET)")
     name = experiment if experiments_dir is None else pathlib.Path(experiments_dir) / \
         f"{experiment}.py"
     spec = f"{name}:{preset}"

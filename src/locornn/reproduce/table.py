@@ -1,11 +1,11 @@
 """The paper's Table 1: VPT of every Hamiltonian-suite system x model x seed, in one command.
 
-``locornn table --preset cpu`` (``make table PRESET=cpu``) trains each cell's runs with the
-packaged ``hamiltonian`` experiment (``data.system`` and ``model.kind`` set per cell, ``seed``
-per run) into ``runs/hamiltonian/<preset>/<system>/<model>/<seed>/`` (where ``make train`` puts
-them too) and writes ``results/table1_<preset>.md`` and ``.csv``: VPT mean (std) over seeds of
-each run's median VPT, the paper's numbers beside ours, parameter counts and training time per
-model.
+``locornn reproduce table1 --config hamiltonian:cpu`` (``make table PRESET=cpu``) trains each
+cell's runs with the packaged ``hamiltonian`` experiment (``data.system`` and ``model.kind`` set
+per cell, ``seed`` per run) into ``runs/hamiltonian/<preset>/<system>/<model>/<seed>/`` (where
+``make train`` puts them too) and writes ``results/table1_<preset>.md`` and ``.csv``: VPT mean
+(std) over seeds of each run's median VPT, the paper's numbers beside ours, parameter counts and
+training time per model.
 
 A run whose ``summary.json`` exists (trained for ``train.num_steps``) is finished and reused, so
 the command can be interrupted and restarted (a half-finished run resumes from its checkpoint).
