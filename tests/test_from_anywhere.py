@@ -27,6 +27,7 @@ def elsewhere(tmp_path_factory):
                              "hamiltonian:smoke", "--quiet", *FAST], cwd=base, env=env,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
+    assert "%|" not in result.stderr  # --quiet: no progress bar, data generation's included
     return base
 
 

@@ -171,7 +171,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         _claim_workdir(config, workdir)
     log = tqdm.write if progress else (lambda *_: None)
 
-    task = tasks.build_task(config)
+    task = tasks.build_task(config, progress=progress)  # --quiet silences data generation too
     state = sharding.place_state(create_train_state(config, task), mesh)
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"locornn: {config.experiment}/{config.preset} seed {config.seed}: "
