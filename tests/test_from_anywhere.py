@@ -39,7 +39,7 @@ def test_train_writes_its_run_under_the_working_directory(elsewhere):
 
 @pytest.mark.parametrize("argv", [
     ["eval", "runs/hamiltonian/smoke/mass_spring/locornn/0"],
-    ["reproduce", "table1", "--config", "hamiltonian:smoke", *ONE_CELL, "--runs-root", "t", *FAST],
+    ["reproduce", "table1", "--config", "hamiltonian:smoke", *ONE_CELL, *FAST],  # reuses train's
     ["reproduce", "budget", "--config", "hamiltonian:smoke", "--budgets", "4", *ONE_CELL,
      "--runs-root", "b", *FAST],
     ["reproduce", "ablation", "--config", "hamiltonian:smoke", "--variants", "open_loop",
