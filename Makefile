@@ -1,4 +1,5 @@
 # locornn: `make train` and `make test` work on a fresh clone; each creates .venv when missing.
+# `make help` lists the targets; VAR=value sets the knobs below (make train EXP=waves PRESET=smoke).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,11 @@ MODEL  ?=
 # SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
 FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
-.PHONY: setup train test bench lint clean table ablation budget orientation figure1 figure2
+.PHONY: help setup train test bench lint docs clean table ablation budget orientation figure1 figure2
+
+help: ## this list
+	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@echo "knobs: EXP=$(EXP) PRESET=$(PRESET) SEED=$(SEED) SYSTEM= MODEL= RUN= ARGS="
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -20,45 +25,46 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed ## create .venv with locornn and its test tools
 
-train: setup
-	$(BIN)/locornn train --config experiments/$(EXP).py:$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
+train: setup ## train EXP at PRESET (default hamiltonian:cpu, seed SEED) into runs/
+	$(BIN)/locornn train --config $(EXP):$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
 
-# Table 1 (VPT of every Hamiltonian system x model x seed): make table PRESET=smoke|cpu|paper
-table: setup
-	$(BIN)/locornn table --preset $(PRESET) $(ARGS)
+test: setup ## the test suite (CPU only, about 10 minutes on 2 cores)
+	$(BIN)/python -m pytest -q
 
-# Which change moves LocoRNN's VPT (spring, seed 0 by default): make ablation PRESET=cpu
-ablation: setup
-	$(BIN)/locornn ablation --preset $(PRESET) $(if $(filter-out hamiltonian,$(EXP)),--experiment $(EXP)) $(if $(SYSTEM),--system $(SYSTEM)) $(ARGS)
+table: setup ## Table 1: VPT of every Hamiltonian system x model x seed at PRESET
+	$(BIN)/locornn reproduce table1 --config hamiltonian:$(PRESET) $(ARGS)
 
-# VPT against training steps (one run per seed, read at each budget): make budget PRESET=cpu
-budget: setup
-	$(BIN)/locornn budget --preset $(PRESET) $(ARGS)
+ablation: setup ## which change moves VPT (EXP, SYSTEM, MODEL) at PRESET
+	$(BIN)/locornn reproduce ablation --config $(EXP):$(PRESET) $(if $(SYSTEM),--systems $(SYSTEM)) $(if $(MODEL),--models $(MODEL)) $(ARGS)
 
-# Orientation maps of a trained run and of its untrained network: make orientation RUN=runs/...
-orientation: setup
+budget: setup ## VPT against training steps at PRESET
+	$(BIN)/locornn reproduce budget --config hamiltonian:$(PRESET) $(ARGS)
+
+orientation: setup ## orientation maps of RUN=runs/... and of its untrained network
 	$(BIN)/locornn analyze orientation $(RUN) $(ARGS)
 	$(BIN)/locornn analyze orientation $(RUN) --untrained $(ARGS)
 
-# Figure 1 (four quadrants from existing runs, training the missing ones) and results/waves.md
-figure1: setup
-	$(BIN)/locornn figures figure1 --preset $(PRESET) --seed $(SEED)
-	$(BIN)/locornn figures waves-table --preset $(PRESET) --seed $(SEED)
+figure1: setup ## Figure 1 and results/waves.md at PRESET (trains missing runs)
+	$(BIN)/locornn reproduce figure1 --preset $(PRESET) --seed $(SEED)
+	$(BIN)/locornn reproduce waves-table --preset $(PRESET) --seed $(SEED)
 
-# Figure 2 (orientation maps waves/noise/untrained + domain-size sweep), training missing runs
-figure2: setup
-	$(BIN)/locornn figures figure2 --preset $(PRESET) --seed $(SEED) $(ARGS)
+figure2: setup ## Figure 2: orientation maps and the domain-size sweep at PRESET
+	$(BIN)/locornn reproduce figure2 --preset $(PRESET) --seed $(SEED) $(ARGS)
 
-test: setup
-	$(BIN)/python -m pytest -q
-
-bench: setup
+bench: setup ## the timing benchmarks in benchmarks/
 	$(BIN)/locornn bench
 
-lint: setup
-	$(BIN)/ruff check src tests benchmarks experiments
+lint: setup ## ruff
+	$(BIN)/ruff check src tests benchmarks
 
-clean:
-	rm -rf $(VENV) src/*.egg-info .pytest_cache .ruff_cache
+$(VENV)/.docs: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $@
+
+docs: $(VENV)/.docs ## build the documentation into site/ (warnings are errors)
+	$(BIN)/mkdocs build --strict
+
+clean: ## remove .venv and caches
+	rm -rf $(VENV) src/*.egg-info .pytest_cache .ruff_cache site

@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"(bench_devices: ignoring {' '.join(unknown)})")
     if args.quick:
         args.preset, args.counts, args.steps = "smoke", [1, 2], 2
-    experiment = os.path.join(HERE, "..", "experiments", f"{args.experiment}.py:{args.preset}")
+    experiment = f"{args.experiment}:{args.preset}"
     print(f"data-parallel train step, {args.experiment} {args.preset!r}, "
           f"{'real' if args.real else 'simulated CPU'} devices sharing {os.cpu_count()} CPUs")
     print(f"{'devices':>7s} {'batch':>6s} {'ms/step':>9s} {'seq/s':>8s} {'compile s':>9s}")

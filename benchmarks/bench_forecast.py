@@ -1,12 +1,12 @@
 """Forecasting (Table 1) training speed: one run vs seeds batched with ``jax.vmap``.
 
-For each recurrent core, times the jitted train step of the ``experiments/hamiltonian.py``
-preset (forward, backward through the open-loop rollout, Adam update) on random frames of the
-preset's window, once for a single run and once for ``--seeds`` runs stacked and updated by one
-``jax.jit(jax.vmap(train_step))`` (:mod:`locornn.seeds`), after a warm-up call that compiles.
-The ratio says whether batching seeds pays on this machine: on an accelerator a small model
-leaves the device mostly idle and batching fills it; on XLA:CPU the work is the same and the
-batched matrix products can be slower than separate ones.
+For each recurrent core, times the jitted train step of the ``hamiltonian`` preset (forward,
+backward through the open-loop rollout, Adam update) on random frames of the preset's window,
+once for a single run and once for ``--seeds`` runs stacked and updated by one
+``jax.jit(jax.vmap(train_step))`` (:mod:`locornn.reproduce.seeds`), after a warm-up call that
+compiles. The ratio says whether batching seeds pays on this machine: on an accelerator a small
+model leaves the device mostly idle and batching fills it; on XLA:CPU the work is the same and
+the batched matrix products can be slower than separate ones.
 
     python benchmarks/bench_forecast.py                     # cpu preset, 4 cores, ~2 min
     python benchmarks/bench_forecast.py --kinds locornn --preset paper --steps 5
@@ -29,8 +29,7 @@ from timing import time_steps, write_json  # noqa: E402
 from locornn import configs, tasks, train  # noqa: E402
 from locornn.models.forecasting import KINDS, build_forecast_model  # noqa: E402
 
-EXPERIMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
-                          "hamiltonian.py")
+EXPERIMENT = "hamiltonian"  # the packaged experiment
 IMAGE = (32, 32, 3)  # the suite's frames
 
 

@@ -69,15 +69,13 @@ def analysis(lattice, batch: int, steps: int, backward: str) -> dict:
 
 
 def train_loss_analysis(experiment: str, preset: str, length: int, block: int) -> dict:
-    """Temporaries of one train step's gradient of ``experiments/<experiment>.py:<preset>`` at
+    """Temporaries of one train step's gradient of the packaged ``<experiment>:<preset>`` at
     ``length`` frames, with the trajectory decoded after the scan (``block`` 0) or inside it in
     rematerialised blocks (``model.remat_block``). Data cut to one batch."""
     from locornn import configs, tasks, train
 
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "experiments",
-                        f"{experiment}.py")
-    batch = configs.load(f"{path}:{preset}").train.batch_size
-    config = configs.load(f"{path}:{preset}", [
+    batch = configs.load(f"{experiment}:{preset}").train.batch_size
+    config = configs.load(f"{experiment}:{preset}", [
         f"--config.data.sequence_length={length}", f"--config.data.num_train={batch}",
         f"--config.data.num_test={batch}", f"--config.model.remat_block={block}"])
     task = tasks.build_task(config)

@@ -1,8 +1,8 @@
 """Time of one training step (forward, backward, optimiser update) of each experiment's preset.
 
-For each experiment (``experiments/<name>.py``) the preset is loaded unchanged except for the
-data set sizes, which are cut to one batch of training and of test sequences so that no time
-goes into generating data: the step itself (model, loss, optimiser, shapes) is the
+For each packaged experiment (``locornn/experiments/<name>.py``) the preset is loaded unchanged
+except for the data set sizes, which are cut to one batch of training and of test sequences so
+that no time goes into generating data: the step itself (model, loss, optimiser, shapes) is the
 preset's. The step is ``train.make_train_step`` -- the same function ``make train`` runs --
 jitted, timed after a warm-up call whose time (compilation) is reported separately.
 
@@ -25,7 +25,6 @@ from timing import time_steps, write_json  # noqa: E402
 
 from locornn import configs, tasks, train  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SEQUENCE_EXPERIMENTS = ("waves", "noise", "rotating_mnist", "orientation")
 
 
@@ -36,9 +35,8 @@ def small_data(config) -> list[str]:
 
 
 def time_step(experiment: str, preset: str, steps: int) -> dict:
-    path = os.path.join(ROOT, "experiments", f"{experiment}.py")
-    config = configs.load(f"{path}:{preset}", [])
-    config = configs.load(f"{path}:{preset}", small_data(config))
+    config = configs.load(f"{experiment}:{preset}", [])
+    config = configs.load(f"{experiment}:{preset}", small_data(config))
     task = tasks.build_task(config)
     state = train.create_train_state(config, task)
     step = train.make_train_step(task)

@@ -26,14 +26,14 @@ mkdir -p "$OUT"
 export PYTHONPATH=${PYTHONPATH:-src} PYTHONUNBUFFERED=1 XLA_PYTHON_CLIENT_PREALLOCATE=false
 say() { echo "[reference_gpu $(date +%T)] $*"; }
 
-# name|experiment file|preset|extra config fields; the order is the priority
+# name|experiment|preset|extra config fields; the order is the priority
 RUN_LIST=(
-  "orientation|orientation.py|$PRESET|"
-  "orientation_noise|orientation.py|$PRESET|--config.data.name=noise --config.experiment=orientation_noise"
-  "waves|waves.py|$PRESET|"
-  "noise|noise.py|$PRESET|"
-  "rotating_mnist|rotating_mnist.py|$PRESET|"
-  "mass_spring|hamiltonian.py|$SPRING_PRESET|--config.data.system=mass_spring --config.model.kind=locornn"
+  "orientation|orientation|$PRESET|"
+  "orientation_noise|orientation|$PRESET|--config.data.name=noise --config.experiment=orientation_noise"
+  "waves|waves|$PRESET|"
+  "noise|noise|$PRESET|"
+  "rotating_mnist|rotating_mnist|$PRESET|"
+  "mass_spring|hamiltonian|$SPRING_PRESET|--config.data.system=mass_spring --config.model.kind=locornn"
 )
 [ -n "${LOCORNN_MNIST_DIR:-}" ] || say "LOCORNN_MNIST_DIR unset: rotating_mnist is skipped"
 
@@ -63,18 +63,18 @@ for entry in "${RUN_LIST[@]}"; do
   grep -qx "$name" <<<"$plan" || { say "skipped $name (does not fit)"; continue; }
   # shellcheck disable=SC2086
   timeout --signal=TERM --kill-after=60 "$SECONDS_FOR_TRAINING" $PY -m locornn train \
-      --config "experiments/$file:$preset" --runs-root "$RUNS" --quiet $extra > "$OUT/train_$name.log" 2>&1 &
+      --config "$file:$preset" --runs-root "$RUNS" --quiet $extra > "$OUT/train_$name.log" 2>&1 &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || say "a run ended with status $? (see train_*.log)"; done
 say "training done"
 
 # 3. Figures and the wave table from the finished runs (nothing more is trained).
-$PY -m locornn figures figure2 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
+$PY -m locornn reproduce figure2 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
     --no-train --wavelengths --kernel-sizes || say "figure2 failed"
-$PY -m locornn figures figure1 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
+$PY -m locornn reproduce figure1 --preset "$PRESET" --results-dir "$OUT" --runs-root "$RUNS" \
     --no-train || say "figure1 failed"
-$PY -m locornn figures waves-table --preset "$PRESET" --results-dir "$OUT" \
+$PY -m locornn reproduce waves-table --preset "$PRESET" --results-dir "$OUT" \
     --runs-root "$RUNS" --no-train || say "waves-table failed"
 tar czf "$OUT/runs.tar.gz" --exclude=checkpoints "$RUNS"
 say "done"

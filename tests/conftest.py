@@ -11,8 +11,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def experiment_config(name: str, preset: str = "smoke", **updates):
-    """``experiments/<name>.py`` at ``preset`` with dotted-key ``updates`` applied."""
-    module = configs.experiment_module(ROOT / "experiments" / f"{name}.py")
+    """The packaged experiment ``name`` at ``preset`` with dotted-key ``updates`` applied."""
+    module = configs.experiment_module(name)
     config = module.get_config(preset)
     return configs.override(config, {k.replace("__", "."): v for k, v in updates.items()})
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from locornn import ablation, budget, cli, configs, train
-from tests.conftest import ROOT
+from locornn import cli, configs, train
+from locornn.reproduce import ablation, budget
 
-HAMILTONIAN = str(ROOT / "experiments" / "hamiltonian.py")
+HAMILTONIAN = "hamiltonian"
 
 
 def _quiet(tmp_path):
@@ -77,7 +77,8 @@ def test_budget_curves_read_each_budget_off_one_resumed_run(tmp_path):
 
 
 def test_budget_curves_refuse_a_decaying_learning_rate(tmp_path, capsys):
-    code = cli.main(["budget", "--preset", "smoke", "--steps", "4", "--systems", "mass_spring",
+    code = cli.main(["reproduce", "budget", "--config", "hamiltonian:smoke", "--budgets", "4",
+                     "--systems", "mass_spring",
                      "--models", "lstm", "--seeds", "0", "--runs-root", str(tmp_path),
                      "--config.train.schedule=cosine"])
     assert code == 2

@@ -16,9 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from locornn import cli, train
-from tests.conftest import ROOT
 
-WAVES = str(ROOT / "experiments" / "waves.py")
+WAVES = "waves"
 
 
 def _train(workdir, *overrides):

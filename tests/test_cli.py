@@ -5,9 +5,8 @@ import json
 import pytest
 
 from locornn import cli, configs
-from tests.conftest import ROOT
 
-WAVES = str(ROOT / "experiments" / "waves.py")
+WAVES = "waves"
 
 
 def test_config_overrides_from_the_command_line_change_the_field():
@@ -28,8 +27,26 @@ def test_bad_overrides_are_refused_with_the_key_named(override, message):
 def test_unknown_preset_and_missing_file_are_refused():
     with pytest.raises(configs.ConfigError, match="unknown preset 'huge'"):
         configs.load(f"{WAVES}:huge")
-    with pytest.raises(configs.ConfigError, match="does not exist"):
+    with pytest.raises(configs.ConfigError, match="no experiment 'experiments/nope.py'"):
         configs.load("experiments/nope.py:cpu")
+    with pytest.raises(configs.ConfigError, match="no experiment 'nope'"):
+        configs.load("nope:cpu")
+
+
+def test_an_experiment_is_named_by_packaged_name_old_path_or_own_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outside the repository
+    by_name = configs.load("hamiltonian:smoke")
+    by_old_path = configs.load("experiments/hamiltonian.py:smoke")
+    assert by_name.to_dict() == by_old_path.to_dict()
+    mine = tmp_path / "mine.py"
+    mine.write_text("from locornn.experiments import waves\n\n\n"
+                    "def get_config(preset='cpu'):\n"
+                    "    config = waves.get_config(preset)\n"
+                    "    config.model.lattice = 5\n"
+                    "    return config\n")
+    assert configs.load(f"{mine}:smoke").model.lattice == 5
+    assert configs.load("mine.py:smoke").model.lattice == 5
+    assert "hamiltonian" in configs.experiment_names()
 
 
 def test_train_command_writes_config_metrics_checkpoint_and_figures(tmp_path, capsys):
@@ -56,7 +73,7 @@ def test_help_lists_the_subcommands(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     out = capsys.readouterr().out
-    for command in ("train", "eval", "bench"):
+    for command in ("train", "eval", "reproduce", "data", "analyze", "bench"):
         assert command in out
 
 
@@ -65,7 +82,7 @@ def test_default_workdirs_separate_experiments_presets_seeds_and_forecasting_cel
 
     waves = configs.load(f"{WAVES}:smoke", ["--config.seed=2"])
     assert str(train.default_workdir(waves)) == "runs/waves/smoke/2"
-    hamiltonian = configs.load(str(ROOT / "experiments" / "hamiltonian.py") + ":cpu",
+    hamiltonian = configs.load("hamiltonian:cpu",
                                ["--config.data.system=pendulum", "--config.model.kind=lstm"])
     assert str(train.default_workdir(hamiltonian)) == "runs/hamiltonian/cpu/pendulum/lstm/0"
 
@@ -114,7 +131,7 @@ def test_train_without_a_workdir_puts_the_run_under_runs_root(tmp_path):
                                                  ("waves", "dt_0.5+fast")])
 def test_ablation_refuses_an_unknown_variant_in_one_line_before_training(
         experiment, variant, tmp_path, capsys):
-    code = cli.main(["ablation", "--experiment", experiment, "--preset", "smoke", "--variants",
+    code = cli.main(["reproduce", "ablation", "--config", f"{experiment}:smoke", "--variants",
                      variant, "--runs-root", str(tmp_path)])
     assert code == 2
     assert "unknown ablation variant 'fast'" in capsys.readouterr().err

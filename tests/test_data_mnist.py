@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from locornn.data import mnist
-from tests.conftest import ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -277,7 +276,7 @@ def test_a_truncated_gzip_in_the_mnist_folder_is_one_line_and_exit_2(tmp_path, m
     path = folder / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-20])
     monkeypatch.setenv(mnist.ENV_VAR, str(folder))
-    code = cli.main(["train", "--config", str(ROOT / "experiments" / "rotating_mnist.py:smoke"),
+    code = cli.main(["train", "--config", "rotating_mnist:smoke",
                      "--workdir", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err.strip()
     assert code == 2

@@ -1,13 +1,12 @@
 """Figure 2: orientation maps (waves / noise / untrained) and the domain-size sweep, from runs."""
 
-import argparse
 import json
 
 import pytest
 from PIL import Image
 
-from locornn import figures, train
-from tests.conftest import ROOT
+from locornn import cli, train
+from locornn.reproduce import figures
 
 pytestmark = pytest.mark.slow  # trains six 5-step smoke runs (about a minute on 2 busy cores)
 
@@ -32,7 +31,7 @@ def first(tmp_path_factory, calls):
                   lambda config, workdir, **kw: (calls.append(str(workdir)),
                                                  real(config, workdir, **kw))[1])
     result = figures.figure2(base / "results", base / "runs", preset="smoke", seed=0,
-                             experiments_dir=ROOT / "experiments", overrides=FAST, **SWEEP)
+                             overrides=FAST, **SWEEP)
     yield base, result
     patch.undo()
 
@@ -91,7 +90,7 @@ def test_figure2_reuses_finished_runs(first, calls):
     base, _ = first
     count = len(calls)
     result = figures.figure2(base / "results2", base / "runs", preset="smoke", seed=0,
-                             experiments_dir=ROOT / "experiments", overrides=FAST, **SWEEP)
+                             overrides=FAST, **SWEEP)
     assert len(calls) == count  # nothing retrained
     assert len(result["sweep"]) == 4
     assert (base / "results2" / "figure2_sweep.png").is_file()
@@ -102,11 +101,11 @@ def test_figure2_without_training_skips_missing_runs(first, calls, tmp_path):
     count = len(calls)
     with pytest.raises(RuntimeError, match="no run to draw"):
         figures.figure2(tmp_path / "results", tmp_path / "runs", preset="smoke",
-                        train_missing=False, experiments_dir=ROOT / "experiments", **SWEEP)
+                        train_missing=False, **SWEEP)
     # A sweep point that was never trained is skipped; the rest is drawn.
     result = figures.figure2(tmp_path / "results", base / "runs", preset="smoke",
                              train_missing=False, wavelengths=(4, 9), kernel_sizes=(),
-                             experiments_dir=ROOT / "experiments", overrides=FAST)
+                             overrides=FAST)
     assert len(calls) == count
     assert result["skipped"] == ["sweep wavelength_9"]
     assert [r["value"] for r in result["sweep"]] == [4.0]
@@ -115,19 +114,16 @@ def test_figure2_without_training_skips_missing_runs(first, calls, tmp_path):
 def test_command_line_figure2(first, calls, capsys, monkeypatch):
     base, _ = first
     count = len(calls)
-    parser = argparse.ArgumentParser()
-    figures.add_command(parser.add_subparsers(dest="command", required=True))
-    monkeypatch.chdir(ROOT)  # the default experiments/ folder
-    args = parser.parse_args(["figures", "figure2", "--preset", "smoke", "--no-train",
-                              "--results-dir", str(base / "cli"), "--runs-root",
-                              str(base / "runs"), "--wavelengths", "4", "6",
-                              "--kernel-sizes", "3", "5"])
-    assert args.func(args) == 0
+    monkeypatch.chdir(base)  # outside the repository: the experiments ship with the package
+    code = cli.main(["reproduce", "figure2", "--preset", "smoke", "--no-train",
+                     "--results-dir", str(base / "cli"), "--runs-root", str(base / "runs"),
+                     "--wavelengths", "4", "6", "--kernel-sizes", "3", "5"])
+    assert code == 0
     assert "## Sweep" in capsys.readouterr().out
     assert (base / "cli" / "figure2.png").is_file()
-    args = parser.parse_args(["figures", "figure2", "--preset", "smoke", "--no-train",
-                              "--runs-root", str(base / "empty"), "--results-dir",
-                              str(base / "cli2"), "--kernel-sizes"])
-    assert args.func(args) == 2
+    code = cli.main(["reproduce", "figure2", "--preset", "smoke", "--no-train",
+                     "--runs-root", str(base / "empty"), "--results-dir", str(base / "cli2"),
+                     "--kernel-sizes"])
+    assert code == 2
     assert "no run to draw" in capsys.readouterr().err
     assert len(calls) == count

@@ -1,13 +1,13 @@
 """Figure 1 and the wave table: assembled from runs, training only the missing ones."""
 
-import argparse
 import json
 
 import pytest
 from PIL import Image
 
-from locornn import data, figures, train
-from tests.conftest import ROOT, experiment_config
+from locornn import cli, data, train
+from locornn.reproduce import figures
+from tests.conftest import experiment_config
 
 pytestmark = pytest.mark.slow  # trains two smoke runs (about a minute on 2 busy cores)
 
@@ -32,7 +32,7 @@ def first(tmp_path_factory, calls):
                                                  real(config, workdir, **kw))[1])
     result = figures.figure1(base / "results", base / "runs", preset="smoke", seed=0,
                              train_missing=True, experiments=("waves", "noise"),
-                             experiments_dir=ROOT / "experiments", overrides=FAST)
+                             overrides=FAST)
     yield base, result
     patch.undo()
 
@@ -67,7 +67,7 @@ def test_figure1_reuses_finished_runs_and_skips_experiments_without_a_file(first
     count = len(calls)
     result = figures.figure1(base / "results2", base / "runs", preset="smoke", seed=0,
                              experiments=("waves", "no_such_experiment", "noise"),
-                             experiments_dir=ROOT / "experiments", overrides=FAST)
+                             overrides=FAST)
     assert len(calls) == count  # nothing retrained
     assert _checkpoint_mtimes(base / "runs") == before
     assert result["skipped"] == ["no_such_experiment"]
@@ -80,8 +80,7 @@ def test_figure1_without_training_refuses_when_no_run_exists(tmp_path, calls):
     count = len(calls)
     with pytest.raises(RuntimeError, match="no run to draw"):
         figures.figure1(tmp_path / "results", tmp_path / "runs", preset="smoke",
-                        train_missing=False, experiments=("waves", "noise"),
-                        experiments_dir=ROOT / "experiments")
+                        train_missing=False, experiments=("waves", "noise"))
     assert len(calls) == count
     assert not (tmp_path / "runs").exists()
 
@@ -93,11 +92,9 @@ def test_an_unfinished_run_is_not_reused(tmp_path):
     (run / "config.json").write_text(config.to_json())
     (run / "summary.json").write_text(json.dumps({"steps": 3}))
     assert figures.ensure_run("waves", runs_root=tmp_path, preset="smoke", train_missing=False,
-                              experiments_dir=ROOT / "experiments",
                               overrides=("--config.train.num_steps=5",)) is None
     (run / "summary.json").write_text(json.dumps({"steps": 5}))
     assert figures.ensure_run("waves", runs_root=tmp_path, preset="smoke", train_missing=False,
-                              experiments_dir=ROOT / "experiments",
                               overrides=("--config.train.num_steps=5",)) == run
 
 
@@ -106,7 +103,7 @@ def test_waves_table_has_one_row_per_experiment_and_state(first, calls):
     count = len(calls)
     result = figures.waves_table(base / "results", base / "runs", "smoke", 0,
                                  ("waves", "noise"), train_missing=False, num_sequences=2,
-                                 experiments_dir=ROOT / "experiments", overrides=FAST)
+                                 overrides=FAST)
     assert len(calls) == count
     text = (base / "results" / "waves.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
@@ -131,25 +128,21 @@ def test_waves_table_has_one_row_per_experiment_and_state(first, calls):
 def test_command_line_figures(first, calls, capsys, monkeypatch):
     base, _ = first
     count = len(calls)
-    parser = argparse.ArgumentParser()
-    figures.add_command(parser.add_subparsers(dest="command", required=True))
-    monkeypatch.chdir(ROOT)  # the default experiments/ folder
+    monkeypatch.chdir(base)  # outside the repository: the experiments ship with the package
     common = ["--preset", "smoke", "--no-train", "--results-dir", str(base / "cli"),
               "--experiments", "noise"]
-    args = parser.parse_args(["figures", "waves-table", *common, "--runs-root",
-                              str(base / "empty")])
-    assert args.func(args) == 2  # no run and --no-train: nothing to measure, nothing trained
+    code = cli.main(["reproduce", "waves-table", *common, "--runs-root", str(base / "empty")])
+    assert code == 2  # no run and --no-train: nothing to measure, nothing trained
     assert "no run to measure" in capsys.readouterr().err
-    args = parser.parse_args(["figures", "figure1", *common, "--runs-root", str(base / "runs")])
-    assert args.func(args) == 0  # the finished 5-step run is reused as it is
+    code = cli.main(["reproduce", "figure1", *common, "--runs-root", str(base / "runs")])
+    assert code == 0  # the finished 5-step run is reused as it is
     assert f"wrote {base / 'cli' / 'figure1.png'}" in capsys.readouterr().out
     assert (base / "cli" / "figure1_noise.gif").is_file()
     assert len(calls) == count
 
 
 def test_an_experiment_without_the_preset_is_drawn_from_its_cpu_preset_and_says_so(capsys):
-    config = figures._load_config("mass_spring", "reference", 0, ROOT / "experiments", ())
+    config = figures._load_config("mass_spring", "reference", 0, None, ())
     assert config.preset == "cpu" and config.data.system == "mass_spring"
     assert "hamiltonian.py has no 'reference' preset; using 'cpu'" in capsys.readouterr().out
-    assert figures._load_config("waves", "reference", 0, ROOT / "experiments", ()).preset == \
-        "reference"
+    assert figures._load_config("waves", "reference", 0, None, ()).preset == "reference"

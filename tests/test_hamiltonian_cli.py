@@ -22,7 +22,7 @@ def test_data_hamiltonian_generates_then_reuses_the_cache(tmp_path, capsys):
     argv = [
         "data",
         "hamiltonian",
-        "--system",
+        "--systems",
         "mass_spring",
         "--num-train",
         "4",
@@ -32,7 +32,7 @@ def test_data_hamiltonian_generates_then_reuses_the_cache(tmp_path, capsys):
         "255",
         "--cache-dir",
         str(tmp_path),
-        "--no-progress",
+        "--quiet",
     ]
     args = parser().parse_args(argv)
     assert args.func(args) == 0
@@ -46,7 +46,7 @@ def test_data_hamiltonian_generates_then_reuses_the_cache(tmp_path, capsys):
 
 
 def test_data_hamiltonian_flags_and_defaults():
-    args = parser().parse_args(["data", "hamiltonian", "--system", "pendulum"])
+    args = parser().parse_args(["data", "hamiltonian", "--systems", "pendulum"])
     assert (args.num_train, args.num_test, args.steps, args.test_steps, args.seed) == (
         1000,
         100,
@@ -56,13 +56,13 @@ def test_data_hamiltonian_flags_and_defaults():
     )
     assert args.cache_dir == "cache/hamiltonian" and callable(args.func)
     with pytest.raises(SystemExit):
-        parser().parse_args(["data", "hamiltonian", "--system", "spring"])
+        parser().parse_args(["data", "hamiltonian", "--systems", "spring"])
 
 
 def test_data_show_writes_a_png_grid_and_a_gif(tmp_path, capsys):
-    """`data show --system two_body` renders 4 trajectories: a grid with one row per
+    """`data show --systems two_body` renders 4 trajectories: a grid with one row per
     trajectory and 10 frame columns, and a GIF with one frame per time step."""
-    assert main(["data", "show", "--system", "two_body", "--out", str(tmp_path)]) == 0
+    assert main(["data", "show", "--systems", "two_body", "--out", str(tmp_path)]) == 0
     png, gif = tmp_path / "two_body_grid.png", tmp_path / "two_body.gif"
     with Image.open(png) as grid:
         assert grid.size == (10 * 128 + 9 * 2, 4 * 128 + 3 * 2)

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from locornn import configs, phase_screen
+from locornn import configs
+from locornn.reproduce import phase_screen
 
-SPEC = "experiments/rotating_mnist.py:reference"
+SPEC = "rotating_mnist:reference"
 TINY = {"train.num_steps": 2, "train.batch_size": 4, "data.num_train": 8, "data.num_test": 4,
         "data.test_sequence_length": 8, "data.sequence_length": 6, "model.lattice": 8,
         "model.unused_latents": 8, "train.eval_every": 2, "train.checkpoint_every": 2,

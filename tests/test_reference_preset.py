@@ -144,7 +144,7 @@ def test_training_loss_adds_the_weighted_kl_and_samples_from_seed_and_step():
 
 
 def test_reference_preset_sets_every_choice_of_the_reference_code():
-    config = configs.load("experiments/rotating_mnist.py:reference", [])
+    config = configs.load("rotating_mnist:reference", [])
     expected = {
         "model.lattice": 36, "model.kernel_size": 3, "model.coupling_init": "constant",
         "model.site_bias": True, "model.encoder": "gaussian", "model.drive_layernorm": True,
@@ -173,12 +173,12 @@ def model_dt_raw(config):
 
 def test_experiments_without_a_reference_preset_say_so():
     with pytest.raises(configs.ConfigError, match="has no 'reference' preset"):
-        configs.load("experiments/hamiltonian.py:reference", [])
+        configs.load("hamiltonian:reference", [])
 
 
 @pytest.mark.parametrize("name, lattice", [("waves", 32), ("noise", 32), ("orientation", 72)])
 def test_sequence_experiments_take_the_same_reference_choices(name, lattice):
-    config = configs.load(f"experiments/{name}.py:reference", [])
+    config = configs.load(f"{name}:reference", [])
     assert config.model.lattice == lattice
     assert (config.model.encoder, config.model.coupling_init, config.train.optimizer,
             config.train.loss, config.model.initial_state) == (

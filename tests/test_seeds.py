@@ -6,7 +6,8 @@ import jax
 import numpy as np
 import pytest
 
-from locornn import seeds, train
+from locornn import train
+from locornn.reproduce import seeds
 from tests.conftest import ROOT, experiment_config
 
 

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from locornn import configs, data, figures, sequence_ablation
+from locornn import configs, data
+from locornn.reproduce import figures, sequence_ablation
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # trains two smoke runs
@@ -19,13 +20,13 @@ def ablation(tmp_path_factory):
     base = tmp_path_factory.mktemp("sequence_ablation")
     md = sequence_ablation.run_ablation(
         "waves", "smoke", steps=6, variants=("reference", "dt_0.5"), root=base / "runs",
-        results=base / "results", experiments_dir=ROOT / "experiments", progress=False,
+        results=base / "results", progress=False,
         extra_overrides=("--config.analysis.waves=True",))
     return base, md
 
 
 def test_each_variant_is_the_preset_with_its_own_fields_and_the_budget():
-    spec = f"{ROOT / 'experiments' / 'waves'}.py:reference"
+    spec = "waves:reference"
     reference = configs.load(spec, sequence_ablation.overrides("reference", 1000))
     for variant, (_, fields) in sequence_ablation.VARIANTS.items():
         config = configs.load(spec, sequence_ablation.overrides(variant, 1000))
@@ -55,7 +56,7 @@ def test_an_unknown_variant_or_experiment_is_refused_by_name():
 
 
 def test_the_mean_frame_mse_is_the_variance_of_the_held_out_targets():
-    config = configs.load(f"{ROOT / 'experiments' / 'waves'}.py:smoke")
+    config = configs.load("waves:smoke")
     test = data.load(config.data).test
     assert sequence_ablation.mean_frame_mse(config) == pytest.approx(float(np.var(test[:, 1:])))
 
@@ -85,7 +86,7 @@ def test_a_finished_variant_is_reused_not_retrained(ablation):
     before = {p: p.stat().st_mtime_ns for p in checkpoints}
     sequence_ablation.run_ablation(
         "waves", "smoke", steps=6, variants=("reference",), root=base / "runs",
-        results=base / "again", experiments_dir=ROOT / "experiments", progress=False)
+        results=base / "again", progress=False)
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == before
 
 

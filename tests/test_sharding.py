@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import ROOT
 
-WAVES = str(ROOT / "experiments" / "waves.py")
+WAVES = "waves"
 pytestmark = pytest.mark.slow  # each case starts fresh processes (~15 s each on 2 cores)
 
 
@@ -70,7 +70,8 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused(tmp_path):
 
 VMAPPED_SEEDS = r"""
 import json, sys
-from locornn import seeds, sharding
+from locornn import sharding
+from locornn.reproduce import seeds
 from tests.conftest import experiment_config
 config = experiment_config("waves", figures__enabled=False, train__num_steps=6,
                            train__log_every=3)

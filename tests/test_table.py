@@ -2,8 +2,8 @@
 
 import pytest
 
-from locornn import configs, table, train
-from tests.conftest import ROOT
+from locornn import configs, train
+from locornn.reproduce import table
 
 
 @pytest.mark.slow
@@ -12,7 +12,7 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     # A slice of the table (one system, two models, one seed) keeps this test to ~1 minute.
     options = dict(seeds=(0,), systems=("mass_spring",), models=("locornn", "lstm"),
                    root=tmp_path / "runs", results=tmp_path / "results",
-                   experiment=ROOT / "experiments" / "hamiltonian.py",
+                   experiment="hamiltonian",
                    overrides=[f"--config.data.cache_dir={tmp_path / 'cache'}",
                               "--config.figures.enabled=False"], progress=False)
     md = table.build_table("smoke", **options)
@@ -42,7 +42,7 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
 
 
 def test_each_core_trains_with_its_own_protocol_and_overrides_still_win():
-    experiment = ROOT / "experiments" / "hamiltonian.py"
+    experiment = "hamiltonian"
 
     def cell(model, *overrides):
         return table.cell_config("cpu", "mass_spring", model, 0, experiment, overrides)

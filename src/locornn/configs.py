@@ -1,12 +1,15 @@
 """The configuration schema: every field an experiment may set, with its default and type.
 
-An experiment file (``experiments/<name>.py``) starts from :func:`base_config`, changes fields and
-applies a preset. :func:`validate` compares any config against this schema before training, so
-a misspelt key or a wrong type fails at once with a message that names the key, instead of being
-silently ignored. :func:`load` reads an experiment file and applies command-line overrides
-(``--config.model.lattice=48``) through ``ml_collections.config_flags``.
+An experiment (``locornn/experiments/<name>.py``, or any file of the same shape) starts from
+:func:`base_config`, changes fields and applies a preset. :func:`validate` compares any config
+against this schema before training, so a misspelt key or a wrong type fails at once with a
+message that names the key, instead of being silently ignored. :func:`load` reads an
+experiment and applies command-line overrides (``--config.model.lattice=48``) through
+``ml_collections.config_flags``. An experiment is named either by its packaged name
+(``hamiltonian:cpu``) or by a file path (``path/to/my_experiment.py:cpu``); see
+:func:`experiment_path`.
 
-Presets (documented in the README):
+Presets (documented in docs/experiments.md):
   * ``smoke``: seconds, for tests (tiny lattice, a few dozen steps);
   * ``cpu``: minutes on a 2-core laptop (the default of ``make train``);
   * ``paper``: the published sizes, for GPU/TPU.
@@ -24,6 +27,8 @@ from absl import flags
 from ml_collections import config_flags
 
 PRESETS = ("smoke", "cpu", "paper", "reference")
+# The experiments that ship with the package (the paper's): addressable by name from any directory.
+EXPERIMENTS_DIR = pathlib.Path(__file__).resolve().with_name("experiments")
 
 
 class ConfigError(ValueError):
@@ -470,16 +475,42 @@ def from_dict(values: dict) -> ml_collections.ConfigDict:
     return config
 
 
-def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collections.ConfigDict:
-    """Load ``path/to/experiment.py[:preset]`` and apply ``--config.a.b=value`` overrides.
+def experiment_names() -> tuple[str, ...]:
+    """The packaged experiments, by name (``hamiltonian``, ``waves``, ...)."""
+    return tuple(sorted(p.stem for p in EXPERIMENTS_DIR.glob("*.py") if p.stem != "__init__"))
 
-    Overrides are parsed by ``ml_collections.config_flags`` (types follow the field's default;
-    unknown keys raise). The result is validated against :func:`base_config`.
+
+def experiment_path(name_or_path: str | pathlib.Path) -> pathlib.Path:
+    """The file of an experiment given by packaged name or by path.
+
+    ``hamiltonian`` names the packaged experiment. A path that exists is taken as it is (your
+    own experiment file). ``experiments/hamiltonian.py`` (the repository's old layout), when no
+    such file exists, also names the packaged one, so scripts written for it keep working from
+    any directory. Anything else raises :class:`ConfigError`.
     """
-    path = pathlib.Path(spec.split(":", 1)[0])
-    if not path.is_file():
-        raise ConfigError(f"experiment config file {str(path)!r} does not exist "
-                          f"(expected e.g. experiments/waves.py:cpu)")
+    path = pathlib.Path(name_or_path)
+    if path.is_file():
+        return path
+    packaged = EXPERIMENTS_DIR / f"{path.stem}.py"
+    bare_name = path.suffix == "" and len(path.parts) == 1
+    old_layout = path.suffix == ".py" and path.parent.name == "experiments"
+    if (bare_name or old_layout) and path.stem in experiment_names():
+        return packaged
+    raise ConfigError(f"no experiment {str(name_or_path)!r}: give a packaged name "
+                      f"({', '.join(experiment_names())}) or an existing file, e.g. "
+                      f"hamiltonian:cpu or path/to/mine.py:cpu")
+
+
+def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collections.ConfigDict:
+    """Load ``NAME[:preset]`` or ``path/to/experiment.py[:preset]``; apply overrides.
+
+    Overrides (``--config.a.b=value``) are parsed by ``ml_collections.config_flags`` (types
+    follow the field's default; unknown keys raise). The result is validated against
+    :func:`base_config`.
+    """
+    name, _, preset = str(spec).partition(":")
+    path = experiment_path(name)
+    spec = f"{path}:{preset}" if preset else str(path)
     argv = ["locornn", f"--config={spec}", *overrides]
     flag_values = flags.FlagValues()
     config_flags.DEFINE_config_file("config", None, "experiment config", flag_values=flag_values,
@@ -500,9 +531,9 @@ def load(spec: str, overrides: list[str] | tuple[str, ...] = ()) -> ml_collectio
     return config
 
 
-def experiment_module(path: str | pathlib.Path):
-    """Import an experiment file (for tests and tools that call ``get_config`` directly)."""
-    path = pathlib.Path(path)
+def experiment_module(name_or_path: str | pathlib.Path):
+    """Import an experiment by packaged name or file (for tools that call ``get_config``)."""
+    path = experiment_path(name_or_path)
     module_spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)

@@ -1,8 +1,7 @@
 """Exit codes of the command line: expected failures become one clear line, never a traceback.
 
-Shared by :mod:`locornn.cli` and the commands other modules add to it (:mod:`locornn.figures`),
-so that neither imports the other for it.
-"""
+Shared by :mod:`locornn.cli` and the commands other modules add to it
+(:mod:`locornn.reproduce.figures`), so that neither imports the other for it."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ Replicated parameters fit the models here (at most 16M parameters, 64 MB). Fully
 leaf, with ``jax.lax.with_sharding_constraint`` inside the step); only this module and the
 restore target would change.
 
-Seeds trained together (:mod:`locornn.seeds`, ``jax.vmap`` over a leading seeds axis) use a 2-D
-mesh ``(data, seeds)`` (:func:`seeds_mesh`): each seed's state lives on its column of devices,
-each batch is split over the rows.
+Seeds trained together (:mod:`locornn.reproduce.seeds`, ``jax.vmap`` over a leading seeds axis)
+use a 2-D mesh ``(data, seeds)`` (:func:`seeds_mesh`): each seed's state lives on its column of
+devices, each batch is split over the rows.
 
 Held-out evaluation and VPT run on one process (process 0 in a multi-host job) with the test
 batches split over that process's devices (:func:`local_mesh`, :func:`split_evenly`): a batch is

@@ -305,10 +305,10 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
                 prediction_shift=0)
 
 
-def build_task(config: ml_collections.ConfigDict) -> Task:
-    """The task a config's ``data.name`` calls for."""
+def build_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:
+    """The task a config's ``data.name`` calls for (``progress``: data generation's bars)."""
     if config.data.name in ("waves", "noise", "rotating_mnist"):
         return sequence_task(config)
     if config.data.name == "hamiltonian":
-        return forecast_task(config)
+        return forecast_task(config, progress=progress)
     raise ValueError(f"no task for data set {config.data.name!r}")

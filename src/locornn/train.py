@@ -65,7 +65,7 @@ class NonFiniteLossError(RuntimeError):
 
 def make_train_step(task: tasks.Task, *, jit: bool = True) -> Callable:
     """``(state, batch) -> (state, {"loss", "grad_norm"})``, jitted unless ``jit=False`` (to
-    transform it further, e.g. ``jax.vmap`` over seeds in :mod:`locornn.seeds`)."""
+    transform it further, e.g. ``jax.vmap`` over seeds in :mod:`locornn.reproduce.seeds`)."""
     def train_step(state: TrainState, batch: jax.Array):
         loss, grads = jax.value_and_grad(task.loss)(state.params, batch, state.step)
         return state.apply_gradients(grads=grads), {"loss": loss,
@@ -171,7 +171,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
         _claim_workdir(config, workdir)
     log = tqdm.write if progress else (lambda *_: None)
 
-    task = tasks.build_task(config)
+    task = tasks.build_task(config, progress=progress)  # --quiet silences data generation too
     state = sharding.place_state(create_train_state(config, task), mesh)
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"locornn: {config.experiment}/{config.preset} seed {config.seed}: "

@@ -1,7 +1,7 @@
 """What runs after training, by name: ``AFTER_TRAINING[name](config, workdir) -> dict``.
 
 An experiment asks for an analysis by turning on its flag ``analysis.<name>`` in its presets
-(``experiments/waves.py`` sets ``analysis.waves``, ``experiments/orientation.py``
+(``locornn/experiments/waves.py`` sets ``analysis.waves``, ``locornn/experiments/orientation.py``
 ``analysis.orientation``); :func:`locornn.train.finish_run` runs each one asked for on the saved
 run and stores its result under ``summary.json[name]``. The analyses read the run back through
 :mod:`locornn.checkpoints`, so training never depends on analysis code beyond this table, and

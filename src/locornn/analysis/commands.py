@@ -14,7 +14,8 @@ ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.wave_report",
 
 
 def add_analyze_commands(subparsers) -> None:
-    parser = subparsers.add_parser("analyze", help="analyse a trained run (waves, orientation)")
+    parser = subparsers.add_parser("analyze", help="analyse a trained run (waves, orientation)",
+                                   description="Analyse a trained run (or the lattice alone).")
     inner = parser.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
     for name in ANALYSES:
         try:

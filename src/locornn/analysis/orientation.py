@@ -211,8 +211,9 @@ def analyze_orientation(model, params, image_size: int | None = None, lattice_sh
     """Orientation selectivity of a LocoRNN lattice and its map statistics.
 
     Args:
-      model, params, image_size, wavelength, orientations, phases, length, transient, contrast,
-        batch: the stimuli and responses, see :func:`grating_responses`.
+      model, params, image_size, wavelength: the network and the gratings, see
+        :func:`grating_responses`.
+      orientations, phases, length, transient, contrast, batch: likewise.
       lattice_shape: ``(H, W, C)`` of the lattice; default the model's ``state_shape``.
       threshold: a neuron is selective when its largest d is ``>= threshold`` (paper: 0.65).
       seed, num_shuffles: the position-shuffle null of the topography z-score.

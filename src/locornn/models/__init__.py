@@ -1,9 +1,11 @@
-"""Flax modules: encoders/decoders (:mod:`.codecs`) and sequence models (:mod:`.oscillator`)."""
+"""Flax modules: encoders/decoders (:mod:`.codecs`), sequence models (:mod:`.oscillator`) and
+an ``nn.RNN`` cell (:mod:`.cell`)."""
 
 from __future__ import annotations
 
 import ml_collections
 
+from locornn.models.cell import LocoRNNCell
 from locornn.models.codecs import ConvDecoder, ConvEncoder, GaussianEncoder, MLPDecoder, MLPEncoder
 from locornn.models.oscillator import OscillatorCore, OscillatorRNN
 
@@ -14,5 +16,5 @@ def build_model(model_config: ml_collections.ConfigDict,
     return OscillatorRNN(ml_collections.FrozenConfigDict(model_config), tuple(image_shape))
 
 
-__all__ = ["build_model", "OscillatorRNN", "OscillatorCore", "MLPEncoder", "ConvEncoder",
-           "GaussianEncoder", "MLPDecoder", "ConvDecoder"]
+__all__ = ["build_model", "LocoRNNCell", "OscillatorRNN", "OscillatorCore", "MLPEncoder",
+           "ConvEncoder", "GaussianEncoder", "MLPDecoder", "ConvDecoder"]

@@ -6,9 +6,9 @@ runs the same commands stand-alone.
 
 Examples::
 
-    locornn data hamiltonian --system pendulum --num-train 2000 --num-test 200 --steps 255
-    locornn data hamiltonian --system two_body --test-steps 999      # long test trajectories
-    locornn data show --system two_body --num 4 --out figures/hamiltonian
+    locornn data hamiltonian --systems pendulum --num-train 2000 --num-test 200 --steps 255
+    locornn data hamiltonian --systems two_body --test-steps 999      # long test trajectories
+    locornn data show --systems two_body --num 4 --out figures/hamiltonian
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ DEFAULT_CACHE_DIR = "cache/hamiltonian"
 
 
 def _add_system_argument(parser) -> None:
-    parser.add_argument("--system", required=True, choices=ALL_SYSTEMS, metavar="SYSTEM",
-                        help=f"one of: {', '.join(ALL_SYSTEMS)}")
+    parser.add_argument("--systems", required=True, nargs="+", choices=ALL_SYSTEMS,
+                        metavar="SYSTEM", help=f"one or more of: {' '.join(ALL_SYSTEMS)}")
 
 
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``data {hamiltonian, show}`` to ``subparsers``; returns the ``data`` parser."""
-    data = subparsers.add_parser("data", help="generate or inspect data sets")
+    data = subparsers.add_parser("data", help="generate or inspect data sets",
+                                 description="Generate or inspect data sets.")
     data_sub = data.add_subparsers(dest="data_command", metavar="{hamiltonian,show}")
     data_sub.required = True
 
@@ -59,7 +60,7 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
         default=None,
         help="steps per test trajectory, up to 999 for VPT (default: --steps)",
     )
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--seed", type=int, default=0, help="the data set's seed (0)")
     gen.add_argument(
         "--cache-dir", default=DEFAULT_CACHE_DIR, help=f"cache folder ({DEFAULT_CACHE_DIR})"
     )
@@ -70,7 +71,7 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
         help="also write the data in the suite's TFRecord format under DIR "
         "(needs: pip install 'locornn[suite]')",
     )
-    gen.add_argument("--no-progress", action="store_true", help="no progress bar")
+    gen.add_argument("--quiet", action="store_true", help="no progress bar")
     gen.set_defaults(func=run_generate)
 
     show = data_sub.add_parser(
@@ -86,7 +87,7 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     show.add_argument("--num", type=int, default=4, help="trajectories to show (4)")
     show.add_argument("--out", default="figures/hamiltonian", help="output folder")
     show.add_argument("--steps", type=int, default=255, help="steps per trajectory (255)")
-    show.add_argument("--seed", type=int, default=0)
+    show.add_argument("--seed", type=int, default=0, help="the trajectories' seed (0)")
     show.add_argument("--columns", type=int, default=10, help="frames per row in the grid (10)")
     show.add_argument("--scale", type=int, default=4, help="pixel upscaling (4)")
     show.add_argument("--flip-y", action="store_true", help="show physical y pointing up")
@@ -100,19 +101,27 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
 
 
 def run_generate(args: argparse.Namespace) -> int:
+    for system in args.systems:
+        code = _generate_one(system, args)
+        if code:
+            return code
+    return 0
+
+
+def _generate_one(system: str, args: argparse.Namespace) -> int:
     from locornn.data.hamiltonian.dataset import load_dataset
 
     test_steps = args.steps if args.test_steps is None else args.test_steps
     start = time.perf_counter()
     data = load_dataset(
-        args.system,
+        system,
         num_train=args.num_train,
         num_test=args.num_test,
         train_steps=args.steps,
         test_steps=test_steps,
         seed=args.seed,
         cache_dir=args.cache_dir,
-        progress=not args.no_progress,
+        progress=not args.quiet,
     )
     elapsed = time.perf_counter() - start
     for split in ("train", "test"):
@@ -178,9 +187,17 @@ def animation_frames(images: np.ndarray, scale: int, gap: int = 2) -> list[np.nd
 
 
 def run_show(args: argparse.Namespace) -> int:
+    for system in args.systems:
+        code = _show_one(system, args)
+        if code:
+            return code
+    return 0
+
+
+def _show_one(name: str, args: argparse.Namespace) -> int:
     from PIL import Image
 
-    system = get_system(args.system)
+    system = get_system(name)
     if args.suite_dir:
         from locornn.data.hamiltonian import suite_format
 

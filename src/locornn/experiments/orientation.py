@@ -1,6 +1,6 @@
 """Orientation selectivity and topographic maps from simulated retinal waves (Figure 2).
 
-LocoRNN is trained on drifting sine waves (as ``experiments/waves.py``), then shown static
+LocoRNN is trained on drifting sine waves (as ``locornn/experiments/waves.py``), then shown static
 gratings at 8 orientations; each neuron's time-averaged response gives Cohen's d per
 orientation, a preferred orientation and a map (``orientation_map.png``,
 ``orientation_histogram.png``, ``selectivity.json``, for the trained and the untrained network).
@@ -17,11 +17,7 @@ paper), with the analysis on. At the paper's dt = 0.125 an oscillator period is 
 the paper and reference presets show each grating for 100 frames.
 """
 
-import pathlib
-
-from locornn import configs
-
-_WAVES = configs.experiment_module(pathlib.Path(__file__).with_name("waves.py"))
+from locornn.experiments import waves as _WAVES
 
 
 def get_config(preset: str = "cpu"):

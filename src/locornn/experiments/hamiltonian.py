@@ -49,7 +49,7 @@ PRESETS = {
         "data.num_train": 512, "data.num_test": 32, "data.trajectory_length": 128,
         # 128-frame windows (two spring periods; whole trajectories), VPT still counted from
         # frame 64 (evaluation.vpt_start) so that the numbers compare with 64-frame training.
-        # Measured (LocoRNN spring, seeds 0-2, 1200 steps; `locornn ablation`, README): 64-frame
+        # Measured (LocoRNN spring, seeds 0-2, 1200 steps; `locornn reproduce ablation`): 64-frame
         # windows VPT 43 / 48 / 15, 128-frame 167.5 / 167 / 73; no damping constraint, loss
         # weighting or curriculum came close. 32-frame windows (shorter than a period) gave 4.5.
         "data.sequence_length": 128, "evaluation.vpt_start": 64,
@@ -79,8 +79,8 @@ PRESETS = {
 }
 
 
-# Each core's own protocol where it differs from the preset: `make table`, `locornn budget` and
-# `locornn ablation` apply these after the preset (command-line overrides still win); a plain
+# Each core's own protocol where it differs from the preset: `locornn reproduce table1|budget|
+# ablation` apply these after the preset (command-line overrides still win); a plain
 # `make train MODEL=lstm` does not. Measured on the spring (1200 steps, seeds 0-2, VPT from
 # frame 64): 128-frame windows raise LocoRNN's VPT (mean 35 -> 136, same machine), coRNN's
 # (72 in the first table -> 172) and the Neural ODE's (91.5 -> 145, seeds 36.5 to 336), but

@@ -1,14 +1,15 @@
 """Which detail of the reference code turns rotating MNIST's phase into stripes: a factor screen.
 
-The ``reference`` preset of ``experiments/rotating_mnist.py`` sets every detail of the reference
-code (``REFERENCE_CODE_DETAILS``: PyTorch's linear init, z0 from its own sample of frame 0,
-LayerNorm eps 1e-5, raw dt -1.95, the encoder's unused half with its KL, the Bernoulli clamp,
-rotation about (H/2, W/2)). Without them (locornn's defaults, the ``details_off`` variant) the
-trained lattice's band-passed phase is a checkerboard, neighbours in anti-phase, where the
-authors' videos show plane-wave stripes several sites apart. Each variant here turns one group of
-details on from ``details_off``; ``reference`` has them all. Every variant is trained on each
-data source (``SOURCES``: an MNIST-format IDX folder such as Fashion-MNIST's, and the built-in
-scikit-learn digits, strokes like MNIST's) at a short screening budget, then measured with
+The ``reference`` preset of ``rotating_mnist`` (:mod:`locornn.experiments.rotating_mnist`) sets
+every detail of the reference code (``REFERENCE_CODE_DETAILS``: PyTorch's linear init, z0 from
+its own sample of frame 0, LayerNorm eps 1e-5, raw dt -1.95, the encoder's unused half with its
+KL, the Bernoulli clamp, rotation about (H/2, W/2)). A full-budget run without them (locornn's
+defaults, the ``details_off`` variant) ended with its band-passed phase a checkerboard,
+neighbours in anti-phase, where the authors' videos show plane-wave stripes several sites
+apart. Each variant here turns one group of details on from ``details_off`` (or changes the
+batch); ``reference`` has them all. Every variant is trained on each data source
+(``SOURCES``: an MNIST-format IDX folder such as Fashion-MNIST's, and the built-in scikit-learn
+digits) at a short screening budget, then measured with
 :func:`locornn.analysis.phase_map.phase_map_metrics` on held-out sequences (the wave report).
 
 The screening budget (``SCREEN``) is the reference's batch (128) for the first 1000 of its
@@ -17,8 +18,8 @@ names it. The full reference run's probes show its lattice pattern formed within
 to ``<root>/phase_screen/<source>/<variant>/rotating_mnist/reference/<seed>`` and are reused when
 finished, so the command can be stopped and restarted.
 
-``locornn phase-screen --mnist-dir DIR`` writes ``results/phase_screen_rotating_mnist.md`` and
-``.csv``.
+``locornn reproduce phase-screen --mnist-dir DIR`` writes
+``results/phase_screen_rotating_mnist.md`` and ``.csv``.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import pathlib
 
 import jax
 
-from locornn import configs, table
-from locornn.runs import ensure_trained, run_dir
-from locornn.sequence_ablation import mean_frame_mse
+from locornn import configs
+from locornn.reproduce import table
+from locornn.reproduce.runs import ensure_trained, run_dir
+from locornn.reproduce.sequence_ablation import mean_frame_mse
 
-EXPERIMENT = "experiments/rotating_mnist.py"
+EXPERIMENT = "rotating_mnist"
 
 # locornn's defaults for each field the rotating-MNIST reference preset takes from the
 # reference code (configs.REFERENCE_CODE_DETAILS and its two artefacts): what `details_off` sets

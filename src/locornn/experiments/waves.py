@@ -8,7 +8,7 @@ Presets:
   smoke: 8x8 lattice, 12x12 images, 30 steps: seconds, for tests.
   cpu:   32x32x1 lattice on 32x32 frames, 1500 steps, dt from 0.5: minutes on a 2-core laptop.
   paper: 72x72x1 lattice (the orientation-map experiment), batch 128, 20k steps: GPU/TPU.
-  reference: the reference code's rotating-MNIST choices (experiments/rotating_mnist.py)
+  reference: the reference code's rotating-MNIST choices (locornn/experiments/rotating_mnist.py)
          applied to these sequences: VAE encoder, 1/sites couplings, per-site bias,
          z0 = f(x_0), Bernoulli loss averaged over frames, SGD momentum 0.9 at lr 2.5e-4,
          dt 0.125, batch 128, 18,750 steps (the paper gives no sine-wave budget: MNIST's), and

@@ -4,11 +4,7 @@ I.i.d. uniform frames carry nothing predictable, so the paper expects no waves a
 orientation maps to emerge; anything that does is an artefact of the model, not of the data.
 """
 
-import pathlib
-
-from locornn import configs
-
-_WAVES = configs.experiment_module(pathlib.Path(__file__).with_name("waves.py"))
+from locornn.experiments import waves as _WAVES
 
 
 def get_config(preset: str = "cpu"):

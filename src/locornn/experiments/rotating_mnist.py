@@ -44,7 +44,7 @@ PRESETS = {
         "train.eval_batches": 2, "figures.num_frames": 4,
     },
     "cpu": {
-        # dt starts at 0.5 for the same reason as the waves cpu preset (see experiments/waves.py)
+        # dt starts at 0.5 for the same reason as the waves cpu preset (see waves.py)
         "data.image_size": 28, "data.sequence_length": 18, "data.test_sequence_length": 72,
         "data.num_train": 1024, "data.num_test": 64, "model.lattice": 36, "model.dt": 0.5,
         "model.initial_state": "encoded", "train.num_steps": 1500, "train.batch_size": 16,

@@ -1,0 +1,106 @@
+"""VPT against training steps (``locornn reproduce budget``): is a model's rank a budget effect?
+
+For every system x model x seed, one run is trained to the first budget, evaluated (VPT on the
+held-out long trajectories), resumed to the next budget, evaluated again, and so on. With a
+constant learning rate (``train.schedule = "constant"``, required) the state after ``n`` steps
+of a longer run *is* the state of an ``n``-step run (same initialisation, same batches, since
+batches are a pure function of ``(seed, step)``), so this costs one run of the largest budget
+instead of one run per budget. Each budget's summary is kept as ``summary_<steps>.json`` in the
+run's folder ``runs/budget/hamiltonian/<preset>/<system>/<model>/<seed>/``, so the command can
+be interrupted and restarted.
+
+Writes ``results/vpt_vs_steps_<preset>.md``, ``.csv`` and ``.png`` (one panel per system,
+VPT mean and spread over seeds against steps, per model).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import shutil
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from locornn import configs, plots, train
+from locornn.reproduce import table
+
+
+def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, progress,
+                      train_missing=True):
+    """Train one run through ``budgets`` (ascending); return ``{steps: summary}``. Without
+    ``train_missing``, only the budgets already finished."""
+    found = {}
+    for steps in budgets:
+        config = table.cell_config(preset, system, model, seed, table.EXPERIMENT,
+                                   [*overrides, f"--config.train.num_steps={steps}"])
+        if config.train.schedule != "constant":
+            raise configs.ConfigError(
+                "budget curves read every budget off one run, which needs a constant learning "
+                f"rate ('train.schedule' = 'constant', got {config.train.schedule!r})")
+        workdir = train.default_workdir(config, f"{root}/budget")
+        # before any reuse: a kept summary of another config must never lend its number
+        train.require_same_config(config, workdir, "remove it or give another --runs-root")
+        kept = workdir / f"summary_{steps}.json"
+        if not kept.exists() and not train_missing:
+            continue
+        if not kept.exists():
+            train.train_and_evaluate(config, workdir, progress=progress)
+            shutil.copyfile(workdir / "summary.json", kept)
+        found[steps] = json.loads(kept.read_text())
+    return found
+
+
+def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spring",
+                 "pendulum"), models=("locornn", "lstm", "node"), seeds=(0, 1, 2), root="runs",
+                 results="results", overrides=(), progress=True,
+                 train_missing=True) -> pathlib.Path:
+    """Train what is missing and write ``results/vpt_vs_steps_<preset>.{md,csv,png}``.
+
+    ``train_missing=False`` (``--no-train``) tabulates only the budgets already finished (a
+    missing point is left out of the figure and shown as "not run" in the table)."""
+    budgets = sorted(set(budgets))
+    if not budgets or budgets[0] < 1:
+        raise configs.ConfigError(f"budgets must be positive step counts, got {budgets}")
+    rows = []
+    jobs = [(s, m, seed) for s in systems for m in models for seed in seeds]
+    for number, (system, model, seed) in enumerate(jobs, 1):
+        if progress:
+            tqdm.write(f"budget [{number}/{len(jobs)}] {system} x {model}, seed {seed}, "
+                       f"steps {budgets}")
+        for steps, summary in _budget_summaries(preset, system, model, seed, budgets,
+                                                root=root, overrides=overrides,
+                                                progress=progress,
+                                                train_missing=train_missing).items():
+            rows.append({"system": system, "model": model, "seed": seed, "steps": steps,
+                         "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"],
+                         "vpt_start": summary["test"].get("vpt_start", "window end")})
+    stem = pathlib.Path(results) / f"vpt_vs_steps_{preset}"
+    table.write_csv(stem.with_suffix(".csv"), rows)
+    curves = {}  # system -> model -> [(steps, mean, std)]
+    lines = [f"# VPT against training steps, preset `{preset}`", "",
+             f"Mean (std) over seeds {list(seeds)} of each run's median VPT, in steps counted "
+             f"from frame {' or '.join(sorted({str(r['vpt_start']) for r in rows}))}; one run "
+             f"per seed, read at every budget.", "",
+             "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
+             "|---|---|" + "---:|" * len(budgets)]
+    for system in systems:
+        for model in models:
+            cells = []
+            for steps in budgets:
+                vpts = [r["vpt"] for r in rows
+                        if (r["system"], r["model"], r["steps"]) == (system, model, steps)]
+                if not vpts:
+                    cells.append("not run")
+                    continue
+                curves.setdefault(system, {}).setdefault(model, []).append(
+                    (steps, float(np.mean(vpts)), float(np.std(vpts))))
+                seeds_note = "" if len(vpts) == len(seeds) else f" [{len(vpts)} seeds]"
+                cells.append(f"{np.mean(vpts):.1f} ({np.std(vpts):.1f}){seeds_note}")
+            lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
+                         + " | ".join(cells) + " |")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    plots.vpt_curves({table.SYSTEM_NAMES[s]: {table.MODEL_NAMES[m]: c for m, c in v.items()}
+                      for s, v in curves.items()}, stem.with_suffix(".png"),
+                     title=f"VPT against training steps, preset {preset}, seeds {list(seeds)}")
+    return stem.with_suffix(".md")

@@ -1,0 +1,176 @@
+"""The paper's Table 1: VPT of every Hamiltonian-suite system x model x seed, in one command.
+
+``locornn reproduce table1 --config hamiltonian:cpu`` (``make table PRESET=cpu``) trains each
+cell's runs with the packaged ``hamiltonian`` experiment (``data.system`` and ``model.kind`` set
+per cell, ``seed`` per run) into ``runs/hamiltonian/<preset>/<system>/<model>/<seed>/`` (where
+``make train`` puts them too) and writes ``results/table1_<preset>.md`` and ``.csv``: VPT mean
+(std) over seeds of each run's median VPT, the paper's numbers beside ours, parameter counts and
+training time per model.
+
+A run whose ``summary.json`` exists (trained for ``train.num_steps``) is finished and reused, so
+the command can be interrupted and restarted (a half-finished run resumes from its checkpoint).
+A run of a different config in a cell's folder (say, from an older preset) stops the table
+with the differing keys named, rather than reporting a number from another setting.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from locornn import configs, plots, train
+from locornn.data.hamiltonian import SYSTEMS
+
+MODELS = ("locornn", "cornn", "lstm", "node")
+MODEL_NAMES = {"locornn": "LocoRNN", "cornn": "coRNN", "lstm": "LSTM", "node": "Neural ODE"}
+SYSTEM_NAMES = {"mass_spring": "Spring", "pendulum": "Pendulum",
+                "double_pendulum": "Double pendulum", "two_body": "Two body",
+                "rock_paper_scissors": "RPS", "matching_pennies": "Pennies"}
+
+# Paper, Table 1 (DESIGN.md section 4): VPT in steps, mean (std) of 3 runs.
+PAPER = {
+    "mass_spring": {"HGN++": (447, 0), "ODE": (430, 26), "LSTM": (302, 63),
+                    "LocoRNN": (311.8, 27)},
+    "pendulum": {"HGN++": (105, 21), "ODE": (212, 65), "LSTM": (3, 4), "LocoRNN": (155.1, 24)},
+    "double_pendulum": {"HGN++": (11, 5), "ODE": (22, 7), "LSTM": (0, 0), "LocoRNN": (9, 9)},
+    "two_body": {"HGN++": (444, 3), "ODE": (439, 11), "LSTM": (263, 92), "LocoRNN": (413, 53)},
+    "rock_paper_scissors": {"HGN++": (141, 23), "ODE": (124, 23), "LSTM": (77, 15),
+                            "LocoRNN": (133, 18)},
+    "matching_pennies": {"HGN++": (79, 6), "ODE": (164, 14), "LSTM": (118, 25),
+                         "LocoRNN": (141, 37)},
+}
+# The paper's column for each of our models where it has one (coRNN is not in the paper).
+_PAPER_COLUMN = {"ODE": "Neural ODE"}
+EXPERIMENT = "hamiltonian"  # the packaged experiment (locornn/experiments/hamiltonian.py)
+
+
+def core_overrides(experiment, preset: str, model: str) -> list[str]:
+    """The experiment's per-core protocol for a preset (``CORE_OVERRIDES[preset][model]`` in the
+    experiment file, as ``--config.*`` overrides): what the table, the ablation and the budget
+    curves train a core with unless told otherwise. Empty if the experiment declares none."""
+    module = configs.experiment_module(experiment)
+    fields = getattr(module, "CORE_OVERRIDES", {}).get(preset, {}).get(model, {})
+    return [f"--config.{key}={value}" for key, value in fields.items()]
+
+
+def cell_config(preset, system, model, seed, experiment, overrides):
+    """A cell's config: preset, the core's own protocol, then ``overrides`` (which win)."""
+    return configs.load(f"{experiment}:{preset}", [
+        f"--config.data.system={system}", f"--config.model.kind={model}",
+        f"--config.seed={seed}", *core_overrides(experiment, preset, model), *overrides])
+
+
+def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
+             experiment=EXPERIMENT, overrides=(), vmap_seeds=False, progress=True) -> list[dict]:
+    """Train (or reuse) one cell's runs and return their ``summary.json`` contents.
+
+    A run with a ``summary.json`` for ``train.num_steps`` is finished and reused. With
+    ``vmap_seeds`` the missing seeds are trained together in one process
+    (:func:`locornn.reproduce.seeds.train_seeds`).
+    """
+    configs_by_seed = {seed: cell_config(preset, system, model, seed, experiment, overrides)
+                       for seed in seeds}
+    workdirs = {seed: train.default_workdir(c, root) for seed, c in configs_by_seed.items()}
+    missing = [seed for seed in seeds if not _finished(configs_by_seed[seed], workdirs[seed])]
+    if missing and vmap_seeds:
+        from locornn.reproduce import seeds as seed_groups
+
+        seed_groups.train_seeds(configs_by_seed[missing[0]], missing, root=root,
+                                progress=progress)
+    else:
+        for seed in missing:
+            train.train_and_evaluate(configs_by_seed[seed], workdirs[seed], progress=progress)
+    return [{**json.loads((workdirs[seed] / "summary.json").read_text()),
+             "window": configs_by_seed[seed].data.sequence_length} for seed in seeds]
+
+
+def _finished(config, workdir: pathlib.Path) -> bool:
+    """Whether ``workdir`` holds a finished run of ``config``; a run of another config there
+    (e.g. an older preset) is an error, never a silently reused number."""
+    train.require_same_config(config, workdir, "remove it to retrain this cell, or give the "
+                                               "table another --root")
+    summary = workdir / "summary.json"
+    return summary.exists() and json.loads(summary.read_text())["steps"] == config.train.num_steps
+
+
+def write_csv(path: pathlib.Path, rows: list[dict]) -> None:
+    """``rows`` (dicts with the same keys) as a CSV file with a header, folders created."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS, root="runs",
+                results="results", experiment=EXPERIMENT, overrides=(), vmap_seeds=False,
+                progress=True) -> pathlib.Path:
+    """Train what is missing, then write ``results/table1_<preset>.{md,csv}``; returns the md."""
+    cells = [(s, m) for s in systems for m in models]
+    summaries = {}
+    for number, (system, model) in enumerate(cells, 1):
+        if progress:  # one line per cell above the run's own progress bar
+            tqdm.write(f"Table 1 [{number}/{len(cells)}] {system} x {model}, seeds {list(seeds)}")
+        summaries[system, model] = run_cell(preset, system, model, seeds, root=root,
+                                            experiment=experiment, overrides=overrides,
+                                            vmap_seeds=vmap_seeds, progress=progress)
+    results = pathlib.Path(results)
+    results.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for (system, model), runs in summaries.items():
+        vpts = [r["test"]["vpt"] for r in runs]
+        rows.append({"system": system, "model": model, "seeds": len(runs),
+                     "vpt_mean": float(np.mean(vpts)), "vpt_std": float(np.std(vpts)),
+                     "vpts": " ".join(f"{v:g}" for v in vpts),
+                     "extrapolation_steps": runs[0]["test"]["extrapolation_steps"],
+                     "vpt_start": runs[0]["test"].get("vpt_start", runs[0]["window"]),
+                     "window": runs[0]["window"],
+                     "num_params": runs[0]["num_params"],
+                     "train_seconds": float(np.mean([r["train_seconds_this_session"]
+                                                     for r in runs]))})
+    write_csv(results / f"table1_{preset}.csv", rows)
+    md_path = results / f"table1_{preset}.md"
+    md_path.write_text(_markdown(preset, rows, systems, models, seeds))
+    by_cell = {(r["system"], r["model"]): r for r in rows}
+    plots.vpt_bars({SYSTEM_NAMES[s]: [(by_cell[s, m]["vpt_mean"], by_cell[s, m]["vpt_std"])
+                                      for m in models] for s in systems},
+                   [MODEL_NAMES[m] for m in models],
+                   {SYSTEM_NAMES[s]: {_PAPER_COLUMN.get(k, k): v for k, v in PAPER[s].items()}
+                    for s in systems},
+                   rows[0]["extrapolation_steps"], results / f"table1_{preset}.png",
+                   title=f"Table 1, preset {preset}: VPT mean (std) over seeds {list(seeds)}")
+    return md_path
+
+
+def _markdown(preset, rows, systems, models, seeds) -> str:
+    by_cell = {(r["system"], r["model"]): r for r in rows}
+    ours = [MODEL_NAMES[m] for m in models]
+    paper = list(next(iter(PAPER.values())))
+    starts = sorted({r["vpt_start"] for r in rows})
+    lines = [f"# Table 1: VPT (steps), preset `{preset}`", "",
+             f"Ours: mean (std) over seeds {list(seeds)} of each run's median VPT over its "
+             f"held-out test trajectories, counted from frame "
+             f"{' or '.join(map(str, starts))} (extrapolation of "
+             f"{rows[0]['extrapolation_steps']} steps at most at this preset). Paper: the "
+             f"published Table 1 (1000-frame test trajectories, full training); only the "
+             f"`paper` preset is comparable to it.", "",
+             "| system | " + " | ".join(f"{n} (ours)" for n in ours) + " | "
+             + " | ".join(f"{n} (paper)" for n in paper) + " |",
+             "|---" * (1 + len(ours) + len(paper)) + "|"]
+    for system in systems:
+        cells = [f"{by_cell[(system, m)]['vpt_mean']:.1f} ({by_cell[(system, m)]['vpt_std']:.1f})"
+                 for m in models]
+        published = [f"{a:g} ({b:g})" for a, b in PAPER[system].values()]
+        lines.append(f"| {SYSTEM_NAMES[system]} | " + " | ".join(cells + published) + " |")
+    lines += ["", "| model | parameters | training window (frames) | training seconds per run "
+                  "(mean) |", "|---|---|---|---|"]
+    for m in models:
+        runs = [by_cell[(s, m)] for s in systems]
+        lines.append(f"| {MODEL_NAMES[m]} | {runs[0]['num_params']:,} | {runs[0]['window']} | "
+                     f"{np.mean([r['train_seconds'] for r in runs]):.0f} |")
+    return "\n".join(lines) + "\n"
