@@ -121,7 +121,7 @@ def test_a_picture_of_maps_gives_back_each_panels_labels_and_statistics(tmp_path
         pairs = set(zip(labels[sel].tolist(), true_labels[sel].tolist(), strict=True))
         assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})
     names = ("a", "b", "c", "d")
-    stats = domains.figure_statistics(path, names=names, grid=side)
+    stats = domains.figure_statistics(path, panels=names, grid=side)
     for name, labels, sel in zip(names, maps, selective, strict=True):
         assert stats[name] == domains.domain_statistics(labels, sel) | {
             "chance_agreement": pytest.approx(domains.chance_agreement(labels, sel))}

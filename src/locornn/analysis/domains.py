@@ -38,11 +38,12 @@ __all__ = [
     "add_command",
 ]
 
-# The panels of the authors' OC_Size_v_WL_v_Ksize.png in reading order: training wavelength
-# 5, 10, 16, 24 px (3x3 kernels), then kernel size 3, 5, 7, 9 (24 px waves; the first of these
-# is the same map as the wavelength-24 panel).
-AUTHORS_PANELS = ("wavelength 5", "wavelength 10", "wavelength 16", "wavelength 24",
-                  "kernel 3", "kernel 5", "kernel 7", "kernel 9")
+# The panels of the authors' OC_Size_v_WL_v_Ksize.png in reading order, as ``(row, value)``
+# (the keys of locornn.analysis.orientation.sweep_figure): training wavelength 5, 10, 16, 24 px
+# (3x3 kernels), then kernel size 3, 5, 7, 9 (24 px waves; the first of these is the same map
+# as the wavelength-24 panel).
+AUTHORS_PANELS = (("wavelength", 5), ("wavelength", 10), ("wavelength", 16), ("wavelength", 24),
+                  ("kernel", 3), ("kernel", 5), ("kernel", 7), ("kernel", 9))
 
 
 def orientation_labels(pref_angle, orientations: int = 8) -> np.ndarray:
@@ -205,14 +206,17 @@ def read_figure_maps(path, grid: int = 72, orientations: int = 8, *,
     return maps
 
 
-def figure_statistics(path, names=AUTHORS_PANELS, grid: int = 72, orientations: int = 8) -> dict:
+def figure_statistics(path, panels=AUTHORS_PANELS, grid: int = 72,
+                      orientations: int = 8) -> dict:
     """:func:`domain_statistics` of every panel of a picture (:func:`read_figure_maps`), keyed by
-    ``names`` (default: the panels of the authors' ``OC_Size_v_WL_v_Ksize.png``; ``panel i``
-    for panels beyond them)."""
+    ``panels`` in reading order (default: the ``(row, value)`` of the authors'
+    ``OC_Size_v_WL_v_Ksize.png``; ``("panel", i)`` for panels beyond them). ``{key:
+    (s["neighbour_agreement"], s["domain_area"])}`` is the ``reference`` of
+    :func:`locornn.analysis.orientation.sweep_figure`."""
     maps = read_figure_maps(path, grid, orientations)
-    names = list(names) + [f"panel {i}" for i in range(len(names), len(maps))]
-    return {name: domain_statistics(labels, selective)
-            for name, (labels, selective) in zip(names, maps, strict=False)}
+    keys = list(panels) + [("panel", i) for i in range(len(panels), len(maps))]
+    return {key: domain_statistics(labels, selective)
+            for key, (labels, selective) in zip(keys, maps, strict=False)}
 
 
 def _command(args) -> int:
@@ -225,8 +229,8 @@ def _command(args) -> int:
           f"{args.grid} sites")
     print("| panel | neighbour agreement | chance | domain area (sites) | fraction selective |")
     print("|---|---:|---:|---:|---:|")
-    for name, s in stats.items():
-        print(f"| {name} | {s['neighbour_agreement']:.3f} | {s['chance_agreement']:.3f} | "
+    for (row, value), s in stats.items():
+        print(f"| {row} {value} | {s['neighbour_agreement']:.3f} | {s['chance_agreement']:.3f} | "
               f"{s['domain_area']:.0f} | {s['fraction_selective']:.3f} |")
     return 0
 
