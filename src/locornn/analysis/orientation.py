@@ -9,7 +9,12 @@ Cohen's d of each orientation against all the others
 gives the preferred orientation (argmax d) and the selective neurons (max d >= 0.65);
 :func:`locornn.analysis.selectivity.selectivity_summary` turns the map into numbers (fraction
 selective, neighbour correlation and its z-score against shuffled positions, domain size,
-pinwheel density, histogram of preferred orientations).
+pinwheel density, histogram of preferred orientations) and
+:func:`locornn.analysis.domains.domain_statistics` into the numbers read off a picture of a
+map (neighbour agreement, area-weighted domain area). That is the ``phases`` protocol, the
+default; :mod:`locornn.analysis.protocols` defines two more (noisy trials at the best phase, a
+phase-invariant amplitude) and the preferred-phase map, argues the choice, and every run
+reports all of them (``docs/orientation.md``).
 
 Angles are radians of the grating's wave vector measured from the image column axis towards the
 row axis (:mod:`locornn.analysis.stimuli`); orientation is 180-periodic. Maps are drawn with
@@ -23,7 +28,10 @@ Entry points:
   static stimuli, one jitted call per batch of stimuli (the recurrence is a ``lax.scan``).
 * :func:`analyze_orientation`: responses -> d -> maps and a JSON-ready summary.
 * :func:`class_selectivity`: the same for categorical stimuli (digits), with a class map.
-* :func:`orientation_map`, :func:`orientation_histogram`, :func:`side_by_side`: figures.
+* :func:`protocol_responses`: the responses every protocol needs (with the blank and the noisy
+  trials).
+* :func:`orientation_map`, :func:`orientation_histogram`, :func:`side_by_side`,
+  :func:`protocol_figure`, :func:`sweep_figure` (the authors' wavelength/kernel layout): figures.
 * :func:`run_analysis`: all of it for a run directory (``locornn analyze orientation RUN_DIR``),
   writing ``orientation_map.png``, ``orientation_histogram.png``, ``selectivity.json`` and
   ``orientation_maps.npz`` (``*_untrained.*`` for the untrained control).
