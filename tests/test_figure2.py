@@ -131,3 +131,16 @@ def test_command_line_figure2(first, calls, capsys, monkeypatch):
     assert args.func(args) == 2
     assert "no run to draw" in capsys.readouterr().err
     assert len(calls) == count
+
+
+def test_maps_written_without_every_protocol_are_measured_again(first):
+    base, _ = first
+    run = base / "runs" / "orientation" / "smoke" / "0"
+    trained, untrained = run / "selectivity.json", run / "selectivity_untrained.json"
+    before = untrained.stat().st_mtime_ns
+    summary = json.loads(trained.read_text())
+    del summary["protocols"]  # as the analysis wrote it when it had one protocol
+    trained.write_text(json.dumps(summary))
+    figures._ensure_maps(run)
+    assert set(json.loads(trained.read_text())["protocols"]) == {"phases", "trials", "amplitude"}
+    assert untrained.stat().st_mtime_ns == before  # complete: left alone

@@ -370,16 +370,17 @@ FIGURE2_EXPECTATION = (
 
 
 def _ensure_maps(workdir: pathlib.Path) -> None:
-    """Run the orientation analysis (trained and untrained) where its outputs are missing."""
+    """Run the orientation analysis (trained and untrained) where its outputs are missing, or
+    were written without every protocol or with another protocol than ``analysis.protocol``."""
     from locornn.analysis import orientation
 
-    config = None
+    config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
     for untrained in (False, True):
         paths = orientation.output_paths(workdir, untrained)
         if paths["json"].is_file() and paths["maps"].is_file():
-            continue
-        if config is None:
-            config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
+            summary = json.loads(paths["json"].read_text())
+            if "protocols" in summary and summary.get("protocol") == config.analysis.protocol:
+                continue
         _say(f"orientation analysis of {workdir}{' (untrained)' if untrained else ''}")
         orientation.run_analysis(workdir, untrained=untrained, **orientation_options(config))
 
