@@ -7,6 +7,9 @@ from PIL import Image
 
 from locornn import cli
 from locornn.analysis import domains
+from tests.conftest import ROOT
+
+AUTHORS_PICTURE = ROOT.parent / "shared" / "reference" / "OC_Size_v_WL_v_Ksize.png"
 
 
 def stripes(side: int, width: int, labels: int = 8) -> np.ndarray:
@@ -142,3 +145,14 @@ def test_a_picture_without_maps_is_refused(tmp_path):
     Image.fromarray(np.full((64, 64, 3), 255, np.uint8)).save(path)
     with pytest.raises(ValueError, match="no map panel"):
         domains.read_figure_maps(path)
+
+
+@pytest.mark.skipif(not AUTHORS_PICTURE.is_file(), reason="the authors' picture is not here")
+def test_the_authors_numbers_are_what_their_picture_measures():
+    stats = domains.figure_statistics(AUTHORS_PICTURE)
+    assert list(stats) == list(domains.AUTHORS_PANELS) == list(domains.AUTHORS_NUMBERS)
+    for key, (agreement, area) in domains.AUTHORS_NUMBERS.items():
+        assert stats[key]["neighbour_agreement"] == pytest.approx(agreement, abs=0.001)
+        assert stats[key]["domain_area"] == pytest.approx(area, abs=0.5)
+        assert stats[key]["fraction_selective"] > 0.9  # nearly every site selective
+    assert stats[("wavelength", 24)] == stats[("kernel", 3)]  # one map drawn twice

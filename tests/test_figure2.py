@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 
 from locornn import figures, train
+from locornn.analysis import domains
+from locornn.figures import _cell
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # trains six 5-step smoke runs (about a minute on 2 busy cores)
@@ -85,6 +87,18 @@ def test_figure2_trains_every_run_and_writes_maps_sweep_and_table(first, calls):
     domain = json.loads((expected[4] / "selectivity.json").read_text())["domain_size"]
     cell = "NaN" if domain is None else f"{domain:.3f}"
     assert body[2].split("|")[4].strip() == cell
+    # the authors' numbers beside the sweep's own, where the authors have that sweep point
+    assert "authors' neighbour agreement" in header
+    authors = domains.AUTHORS_NUMBERS[("kernel", 3)]
+    assert [c.strip() for c in body[2].split("|")[-3:-1]] == [_cell(v) for v in authors]
+    assert [c.strip() for c in body[0].split("|")[-3:-1]] == ["n/a", "n/a"]  # 4 px: none
+    # every protocol's numbers, for each of the three panels
+    protocol_rows = _table(text, "Protocols")[1:]
+    assert [tuple(c.strip() for c in r.split("|")[1:3]) for r in protocol_rows] == [
+        (panel, name) for panel in result["maps"] for name in ("phases", "trials", "amplitude")]
+    assert result["sweep_maps_figure"] == str(results / "figure2_sweep_maps.png")
+    with Image.open(results / "figure2_sweep_maps.png") as sweep_maps:
+        assert sweep_maps.size[1] > 0.5 * sweep_maps.size[0]  # two rows of panels
 
 
 def test_figure2_reuses_finished_runs(first, calls):

@@ -26,6 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = [
+    "AUTHORS_NUMBERS",
     "AUTHORS_PANELS",
     "area_weighted_mean_area",
     "chance_agreement",
@@ -44,6 +45,17 @@ __all__ = [
 # as the wavelength-24 panel).
 AUTHORS_PANELS = (("wavelength", 5), ("wavelength", 10), ("wavelength", 16), ("wavelength", 24),
                   ("kernel", 3), ("kernel", 5), ("kernel", 7), ("kernel", 9))
+
+# (neighbour agreement, area-weighted domain area in sites) of those panels, as
+# ``figure_statistics("OC_Size_v_WL_v_Ksize.png")`` measures them (the picture is the authors',
+# MIT licence, kept outside the repository; tests/test_domains.py checks these against it when
+# it is at ../shared/reference/). The target numbers for Figure 2's sweep.
+AUTHORS_NUMBERS = {
+    ("wavelength", 5): (0.739, 187), ("wavelength", 10): (0.787, 87),
+    ("wavelength", 16): (0.829, 132), ("wavelength", 24): (0.839, 191),
+    ("kernel", 3): (0.839, 191), ("kernel", 5): (0.858, 170),
+    ("kernel", 7): (0.883, 300), ("kernel", 9): (0.903, 339),
+}
 
 
 def orientation_labels(pref_angle, orientations: int = 8) -> np.ndarray:
