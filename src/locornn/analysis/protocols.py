@@ -23,7 +23,10 @@ a constant sequence, responses taken after the transient) and all end in
   does not choose it). Sees linear and nonlinear tuning alike. The model is deterministic, so
   the spread of the samples is the injected noise propagated through the network: d grows as
   ``1 / noise`` and the 0.65 threshold means "tuning larger than 0.65 of the response's noise",
-  with ``noise`` a choice of this protocol, not of the paper.
+  with ``noise`` a choice of this protocol, not of the paper. (The other source of samples, the
+  states of one presentation's time course, is not used: after the transient they are the
+  lattice ringing towards its fixed point, strongly correlated in time, so their spread is not
+  the variability of a response and d would depend on the averaging window.)
 
 ``amplitude`` (c)
   Response: ``mean_t |z_t - z_blank_t|``, the time-averaged distance of the state from its
