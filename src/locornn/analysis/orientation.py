@@ -86,14 +86,29 @@ CMAP = "hsv"  # cyclic: orientation 0 and 180 degrees get the same hue
 
 
 @functools.partial(jax.jit, static_argnames=("model", "length", "transient"))
+def _states(model, params, images, length: int, transient: int):
+    """``(B, h, w, c)`` static images -> ``(B, length - transient, num_neurons)``: ``z_t`` for
+    ``t >= transient``."""
+    frames = jnp.broadcast_to(images[:, None], (images.shape[0], length, *images.shape[1:]))
+    z = model.apply({"params": params}, frames)["z"]
+    return z[:, transient:].reshape(images.shape[0], length - transient, -1)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "length", "transient"))
 def _mean_z(model, params, images, length: int, transient: int):
     """``(B, h, w, c)`` static images -> ``(B, num_neurons)``: ``mean_{t >= transient} z_t``.
 
     Only ``z`` is returned, so XLA drops the decoder.
     """
-    frames = jnp.broadcast_to(images[:, None], (images.shape[0], length, *images.shape[1:]))
-    z = model.apply({"params": params}, frames)["z"]
-    return z[:, transient:].mean(axis=1).reshape(images.shape[0], -1)
+    return _states(model, params, images, length, transient).mean(axis=1)
+
+
+def _check_window(length: int, transient: int) -> tuple[int, int]:
+    length, transient = int(length), int(transient)
+    if not 0 <= transient < length:
+        raise ValueError(f"need 0 <= transient < length, got transient={transient}, "
+                         f"length={length}")
+    return length, transient
 
 
 def _static_responses(model, params, images, length: int, transient: int,
@@ -107,10 +122,7 @@ def _static_responses(model, params, images, length: int, transient: int,
     if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
         raise ValueError(f"stimuli have shape {images.shape[1:]}, the model reads "
                          f"{tuple(image_shape)}")
-    length, transient, batch = int(length), int(transient), int(batch)
-    if not 0 <= transient < length:
-        raise ValueError(f"need 0 <= transient < length, got transient={transient}, "
-                         f"length={length}")
+    (length, transient), batch = _check_window(length, transient), int(batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     n = len(images)
@@ -188,15 +200,6 @@ def class_responses(model, params, images, labels, length: int = 30, transient: 
     return _static_responses(model, params, images, length, transient, batch), labels
 
 
-@functools.partial(jax.jit, static_argnames=("model", "length", "transient"))
-def _states(model, params, images, length: int, transient: int):
-    """``(B, h, w, c)`` static images -> ``(B, length - transient, num_neurons)``: ``z_t`` for
-    ``t >= transient``."""
-    frames = jnp.broadcast_to(images[:, None], (images.shape[0], length, *images.shape[1:]))
-    z = model.apply({"params": params}, frames)["z"]
-    return z[:, transient:].reshape(images.shape[0], length - transient, -1)
-
-
 def protocol_responses(model, params, image_size: int | None = None, *, wavelength: float,
                        orientations: int = 8, phases: int = 4, length: int = 30,
                        transient: int = 10, contrast: float = 1.0, trials: int = 16,
@@ -210,10 +213,7 @@ def protocol_responses(model, params, image_size: int | None = None, *, waveleng
     transient``; ``batch`` images per jitted call (the last call padded, so there is one
     compilation)."""
     size, channels = _model_image_size(model, image_size)
-    length, transient, batch = int(length), int(transient), int(batch)
-    if not 0 <= transient < length:
-        raise ValueError(f"need 0 <= transient < length, got transient={transient}, "
-                         f"length={length}")
+    (length, transient), batch = _check_window(length, transient), int(batch)
     stimuli = protocols_.grating_stimuli(size, wavelength=wavelength, orientations=orientations,
                                          phases=phases, contrast=contrast, trials=trials,
                                          noise=noise, seed=seed)
