@@ -6,7 +6,9 @@ import pytest
 from PIL import Image
 
 from locornn import cli, train
+from locornn.analysis import domains
 from locornn.reproduce import figures
+from locornn.reproduce.figures import _cell
 
 pytestmark = pytest.mark.slow  # trains six 5-step smoke runs (about a minute on 2 busy cores)
 
@@ -84,6 +86,18 @@ def test_figure2_trains_every_run_and_writes_maps_sweep_and_table(first, calls):
     domain = json.loads((expected[4] / "selectivity.json").read_text())["domain_size"]
     cell = "NaN" if domain is None else f"{domain:.3f}"
     assert body[2].split("|")[4].strip() == cell
+    # the authors' numbers beside the sweep's own, where the authors have that sweep point
+    assert "authors' neighbour agreement" in header
+    authors = domains.AUTHORS_NUMBERS[("kernel", 3)]
+    assert [c.strip() for c in body[2].split("|")[-3:-1]] == [_cell(v) for v in authors]
+    assert [c.strip() for c in body[0].split("|")[-3:-1]] == ["n/a", "n/a"]  # 4 px: none
+    # every protocol's numbers, for each of the three panels
+    protocol_rows = _table(text, "Protocols")[1:]
+    assert [tuple(c.strip() for c in r.split("|")[1:3]) for r in protocol_rows] == [
+        (panel, name) for panel in result["maps"] for name in ("phases", "trials", "amplitude")]
+    assert result["sweep_maps_figure"] == str(results / "figure2_sweep_maps.png")
+    with Image.open(results / "figure2_sweep_maps.png") as sweep_maps:
+        assert sweep_maps.size[1] > 0.5 * sweep_maps.size[0]  # two rows of panels
 
 
 def test_figure2_reuses_finished_runs(first, calls):
@@ -127,3 +141,16 @@ def test_command_line_figure2(first, calls, capsys, monkeypatch):
     assert code == 2
     assert "no run to draw" in capsys.readouterr().err
     assert len(calls) == count
+
+
+def test_maps_written_without_every_protocol_are_measured_again(first):
+    base, _ = first
+    run = base / "runs" / "orientation" / "smoke" / "0"
+    trained, untrained = run / "selectivity.json", run / "selectivity_untrained.json"
+    before = untrained.stat().st_mtime_ns
+    summary = json.loads(trained.read_text())
+    del summary["protocols"]  # as the analysis wrote it when it had one protocol
+    trained.write_text(json.dumps(summary))
+    figures._ensure_maps(run)
+    assert set(json.loads(trained.read_text())["protocols"]) == {"phases", "trials", "amplitude"}
+    assert untrained.stat().st_mtime_ns == before  # complete: left alone

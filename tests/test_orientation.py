@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from locornn import cli, configs, models, train
-from locornn.analysis import orientation, stimuli
+from locornn.analysis import (
+    after_training,
+    domains,
+    orientation,
+    protocols,
+    selectivity,
+    stimuli,
+)
 from tests.conftest import experiment_config
 
 SIZE, LATTICE, ORIENTATIONS = 16, 8, 8
@@ -147,6 +154,73 @@ def test_a_cornn_model_has_no_orientation_map():
 
 
 # ----------------------------------------------------------------------------------------------
+# Protocols
+
+
+@pytest.fixture(scope="module")
+def every_protocol(hand_built):
+    model, params = hand_built
+    return orientation.analyze_orientation(model, params, SIZE, wavelength=4.0, num_shuffles=10,
+                                           trials=8, noise=0.3)
+
+
+def test_every_protocol_is_reported_with_its_domain_numbers(every_protocol):
+    summary = every_protocol["summary"]
+    assert summary["protocol"] == protocols.DEFAULT_PROTOCOL == "phases"
+    assert set(summary["protocols"]) == set(protocols.PROTOCOLS)
+    for numbers in summary["protocols"].values():
+        for key in ("fraction_selective", "mean_max_d", "neighbour_correlation",
+                    "neighbour_agreement", "chance_agreement", "domain_area"):
+            assert key in numbers
+    # the top level is the chosen protocol's
+    for key, value in summary["protocols"]["phases"].items():
+        assert summary[key] == value
+    assert summary["stimuli"]["trials"] == 8 and summary["stimuli"]["noise"] == 0.3
+    json.dumps(summary, allow_nan=False)
+
+
+def test_the_phases_protocol_is_cohens_d_over_the_phases_of_each_orientation(every_protocol,
+                                                                             hand_built):
+    model, params = hand_built
+    responses, labels = orientation.grating_responses(model, params, SIZE, wavelength=4.0)
+    np.testing.assert_allclose(every_protocol["protocols"]["phases"]["d"],
+                               selectivity.cohens_d(responses, labels), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(every_protocol["d"], every_protocol["protocols"]["phases"]["d"])
+
+
+@pytest.mark.parametrize("protocol", protocols.PROTOCOLS)
+def test_every_protocol_finds_the_hand_built_map(every_protocol, protocol):
+    maps = every_protocol["protocols"][protocol]
+    np.testing.assert_array_equal(maps["preferred"][..., 0], designed_map())
+    assert maps["selective"].all()
+    numbers = every_protocol["summary"]["protocols"][protocol]
+    assert numbers["neighbour_agreement"] == domains.neighbour_agreement(designed_map())
+
+
+def test_the_protocol_argument_chooses_the_map(hand_built):
+    model, params = hand_built
+    result = orientation.analyze_orientation(model, params, SIZE, wavelength=4.0,
+                                             num_shuffles=2, protocol="amplitude", trials=0)
+    assert result["summary"]["protocol"] == "amplitude"
+    assert result["summary"]["protocols"]["trials"] is None  # no trials: not measured
+    np.testing.assert_array_equal(result["d"], result["protocols"]["amplitude"]["d"])
+    assert result["summary"]["mean_max_d"] == \
+        result["summary"]["protocols"]["amplitude"]["mean_max_d"]
+    with pytest.raises(ValueError, match="trials"):
+        orientation.analyze_orientation(model, params, SIZE, wavelength=4.0, protocol="trials",
+                                        trials=0)
+    with pytest.raises(ValueError, match="protocol"):
+        orientation.analyze_orientation(model, params, SIZE, wavelength=4.0, protocol="best")
+
+
+def test_the_phase_map_is_the_phase_each_neuron_was_wired_for(every_protocol):
+    # every template is a phase-0 grating: the matched grating drives it most at phase 0
+    phase = every_protocol["preferred_phase"][..., 0]
+    assert np.abs(np.angle(np.exp(1j * phase))).max() < 0.2
+    assert every_protocol["summary"]["preferred_phase"]["neighbour_phase_difference"] < 0.2
+
+
+# ----------------------------------------------------------------------------------------------
 # Figures
 
 
@@ -163,6 +237,35 @@ def test_orientation_figures_are_written(tmp_path, hand_built):
                              tmp_path / "fig2.png")
     for name in ("map.png", "hist.png", "fig2.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def stripe_map(side: int, width: int) -> np.ndarray:
+    """Preferred angles in vertical stripes ``width`` sites wide, cycling through 8 angles."""
+    return np.broadcast_to(((np.arange(side) // width) % 8) * np.pi / 8, (side, side)).copy()
+
+
+def test_the_sweep_figure_has_a_panel_per_run_with_its_domain_numbers(tmp_path):
+    side = 12
+    maps = {("wavelength", w): (stripe_map(side, w // 4), np.ones((side, side), bool))
+            for w in (24, 5, 10, 16)}
+    maps |= {("kernel", k): (stripe_map(side, k // 2)[..., None], np.ones((side, side, 1), bool))
+             for k in (3, 5, 7, 9)}
+    sel = np.ones((side, side), bool)
+    sel[2, 2] = False
+    maps[("kernel", 9)] = (stripe_map(side, 4), sel)
+    stats = orientation.sweep_figure(maps, tmp_path / "sweep.png",
+                                     reference={("kernel", 9): (0.91, 391)})
+    assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(stats) == set(maps)
+    for key, (pref, selective) in maps.items():
+        labels = domains.orientation_labels(np.asarray(pref).reshape(side, side))
+        assert stats[key] == domains.domain_statistics(labels, np.reshape(selective,
+                                                                          (side, side)))
+    # wider stripes: larger domains, as the panels are drawn in increasing order
+    areas = [stats[("wavelength", w)]["domain_area"] for w in (5, 10, 16, 24)]
+    assert areas == sorted(areas) and areas[0] < areas[-1]
+    with pytest.raises(ValueError, match="rows"):
+        orientation.sweep_figure({("speed", 1): maps[("kernel", 3)]}, tmp_path / "x.png")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,7 +297,7 @@ def test_run_analysis_writes_the_map_the_histogram_and_the_summary(analysed_run)
     paths = orientation.output_paths(run)
     assert [p.name for p in paths.values()] == [
         "orientation_map.png", "orientation_histogram.png", "selectivity.json",
-        "orientation_maps.npz"]
+        "orientation_maps.npz", "orientation_protocols.png"]
     for path in paths.values():
         assert path.exists(), path
     assert paths["map"].read_bytes()[:4] == b"\x89PNG"
@@ -214,7 +317,8 @@ def test_untrained_control_writes_its_own_files_from_the_initial_parameters(anal
     paths = orientation.output_paths(run, untrained=True)
     assert [p.name for p in paths.values()] == [
         "orientation_map_untrained.png", "orientation_histogram_untrained.png",
-        "selectivity_untrained.json", "orientation_maps_untrained.npz"]
+        "selectivity_untrained.json", "orientation_maps_untrained.npz",
+        "orientation_protocols_untrained.png"]
     for path in paths.values():
         assert path.exists(), path
     assert {p: p.stat().st_mtime_ns for p in trained} == trained  # trained files untouched
@@ -260,6 +364,35 @@ def test_cli_prints_a_summary_and_the_paths_written(trained_run, capsys):
     saved = json.loads((trained_run / "selectivity_untrained.json").read_text())
     assert saved["stimuli"]["wavelength"] == 5.0 and saved["threshold"] == 0.5
     assert saved["stimuli"]["length"] == 16 and saved["stimuli"]["transient"] == 4
+
+
+def test_cli_protocol_chooses_the_map_and_every_protocol_is_printed(trained_run, capsys):
+    code = cli.main(["analyze", "orientation", str(trained_run), "--untrained", "--length", "12",
+                     "--transient", "4", "--protocol", "trials", "--trials", "4",
+                     "--noise", "0.2"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "trials (the map):" in out and "phases:" in out and "amplitude:" in out
+    saved = json.loads((trained_run / "selectivity_untrained.json").read_text())
+    assert saved["protocol"] == "trials"
+    assert saved["stimuli"]["trials"] == 4 and saved["stimuli"]["noise"] == 0.2
+    assert saved["fraction_selective"] == saved["protocols"]["trials"]["fraction_selective"]
+    pref, sel = orientation.load_maps(trained_run, untrained=True)
+    pref_t, sel_t = orientation.load_maps(trained_run, untrained=True, protocol="trials")
+    np.testing.assert_array_equal(pref, pref_t)
+    np.testing.assert_array_equal(sel, sel_t)
+    _, sel_a = orientation.load_maps(trained_run, untrained=True, protocol="amplitude")
+    assert sel_a.mean() == pytest.approx(saved["protocols"]["amplitude"]["fraction_selective"])
+
+
+def test_the_config_chooses_the_protocol_of_the_analysis_after_training():
+    config = experiment_config("waves", analysis__protocol="amplitude", analysis__trials=4,
+                               analysis__noise=0.25)
+    options = after_training.orientation_options(config)
+    assert (options["protocol"], options["trials"], options["noise"]) == ("amplitude", 4, 0.25)
+    assert configs._CHOICES["analysis.protocol"] == protocols.PROTOCOLS
+    with pytest.raises(configs.ConfigError, match="analysis.protocol"):
+        configs.validate(experiment_config("waves", analysis__protocol="best"))
 
 
 def test_default_wavelength_is_the_middle_of_the_training_range():

@@ -197,6 +197,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.analysis.length = 30  # frames each static grating is shown
     c.analysis.transient = 10  # frames dropped before time-averaging z
     c.analysis.threshold = 0.65  # Cohen's d for a neuron to count as selective
+    # the selectivity protocol of the orientation map (all are measured and reported; see
+    # locornn.analysis.protocols): phases, trials or amplitude
+    c.analysis.protocol = "phases"
+    c.analysis.trials = 16  # noisy presentations of each grating (protocol trials; 0: off)
+    c.analysis.noise = 0.5  # their pixel noise standard deviation (the grating's amplitude)
 
     c.figures = ml_collections.ConfigDict()
     c.figures.enabled = True
@@ -240,6 +245,7 @@ _CHOICES = {
     "train.optimizer": ("adam", "sgd"),
     "train.loss": ("mse", "bce"),
     "train.time_reduction": ("sum", "mean"),
+    "analysis.protocol": ("phases", "trials", "amplitude"),
 }
 
 

@@ -5,6 +5,10 @@
 * :mod:`~locornn.analysis.stimuli`: static oriented gratings.
 * :mod:`~locornn.analysis.selectivity`: Cohen's d, preferred orientations and
   topographic-map statistics.
+* :mod:`~locornn.analysis.protocols`: what the samples of d are (phases, noisy trials, a
+  phase-invariant amplitude) and the preferred-phase map.
+* :mod:`~locornn.analysis.domains`: neighbour agreement and domain areas of label maps, also
+  read off a picture of maps.
 
 Angles everywhere are radians measured from the lattice/image column axis (x) towards the row
 axis (y); see :mod:`locornn.analysis.stimuli`.

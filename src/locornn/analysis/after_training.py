@@ -34,7 +34,9 @@ def orientation_options(config: ml_collections.ConfigDict) -> dict:
     """The ``orientation.run_analysis`` options a run's ``analysis.*`` fields give."""
     return dict(wavelength=config.analysis.wavelength or None,
                 threshold=config.analysis.threshold, length=config.analysis.length,
-                transient=config.analysis.transient, seed=config.seed)
+                transient=config.analysis.transient, seed=config.seed,
+                protocol=config.analysis.protocol, trials=config.analysis.trials,
+                noise=config.analysis.noise)
 
 
 def orientation(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 
-ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.wave_report",
+ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.domains",
+            "locornn.analysis.wave_report",
             "locornn.analysis.phase_map",
             "locornn.analysis.stability")
 

@@ -9,7 +9,12 @@ Cohen's d of each orientation against all the others
 gives the preferred orientation (argmax d) and the selective neurons (max d >= 0.65);
 :func:`locornn.analysis.selectivity.selectivity_summary` turns the map into numbers (fraction
 selective, neighbour correlation and its z-score against shuffled positions, domain size,
-pinwheel density, histogram of preferred orientations).
+pinwheel density, histogram of preferred orientations) and
+:func:`locornn.analysis.domains.domain_statistics` into the numbers read off a picture of a
+map (neighbour agreement, area-weighted domain area). That is the ``phases`` protocol, the
+default; :mod:`locornn.analysis.protocols` defines two more (noisy trials at the best phase, a
+phase-invariant amplitude) and the preferred-phase map, argues the choice, and every run
+reports all of them (``docs/orientation.md``).
 
 Angles are radians of the grating's wave vector measured from the image column axis towards the
 row axis (:mod:`locornn.analysis.stimuli`); orientation is 180-periodic. Maps are drawn with
@@ -23,7 +28,10 @@ Entry points:
   static stimuli, one jitted call per batch of stimuli (the recurrence is a ``lax.scan``).
 * :func:`analyze_orientation`: responses -> d -> maps and a JSON-ready summary.
 * :func:`class_selectivity`: the same for categorical stimuli (digits), with a class map.
-* :func:`orientation_map`, :func:`orientation_histogram`, :func:`side_by_side`: figures.
+* :func:`protocol_responses`: the responses every protocol needs (with the blank and the noisy
+  trials).
+* :func:`orientation_map`, :func:`orientation_histogram`, :func:`side_by_side`,
+  :func:`protocol_figure`, :func:`sweep_figure` (the authors' wavelength/kernel layout): figures.
 * :func:`run_analysis`: all of it for a run directory (``locornn analyze orientation RUN_DIR``),
   writing ``orientation_map.png``, ``orientation_histogram.png``, ``selectivity.json`` and
   ``orientation_maps.npz`` (``*_untrained.*`` for the untrained control).
@@ -46,6 +54,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from .. import plots  # noqa: E402
+from . import protocols as protocols_  # noqa: E402
+from .domains import domain_statistics, orientation_labels  # noqa: E402
 from .selectivity import _as_map, cohens_d, preferred, selectivity_summary  # noqa: E402
 from .stimuli import gratings, orientation_angles  # noqa: E402
 
@@ -59,8 +69,11 @@ __all__ = [
     "orientation_histogram",
     "orientation_map",
     "output_paths",
+    "protocol_figure",
+    "protocol_responses",
     "run_analysis",
     "side_by_side",
+    "sweep_figure",
     "add_command",
 ]
 
@@ -73,14 +86,29 @@ CMAP = "hsv"  # cyclic: orientation 0 and 180 degrees get the same hue
 
 
 @functools.partial(jax.jit, static_argnames=("model", "length", "transient"))
+def _states(model, params, images, length: int, transient: int):
+    """``(B, h, w, c)`` static images -> ``(B, length - transient, num_neurons)``: ``z_t`` for
+    ``t >= transient``."""
+    frames = jnp.broadcast_to(images[:, None], (images.shape[0], length, *images.shape[1:]))
+    z = model.apply({"params": params}, frames)["z"]
+    return z[:, transient:].reshape(images.shape[0], length - transient, -1)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "length", "transient"))
 def _mean_z(model, params, images, length: int, transient: int):
     """``(B, h, w, c)`` static images -> ``(B, num_neurons)``: ``mean_{t >= transient} z_t``.
 
     Only ``z`` is returned, so XLA drops the decoder.
     """
-    frames = jnp.broadcast_to(images[:, None], (images.shape[0], length, *images.shape[1:]))
-    z = model.apply({"params": params}, frames)["z"]
-    return z[:, transient:].mean(axis=1).reshape(images.shape[0], -1)
+    return _states(model, params, images, length, transient).mean(axis=1)
+
+
+def _check_window(length: int, transient: int) -> tuple[int, int]:
+    length, transient = int(length), int(transient)
+    if not 0 <= transient < length:
+        raise ValueError(f"need 0 <= transient < length, got transient={transient}, "
+                         f"length={length}")
+    return length, transient
 
 
 def _static_responses(model, params, images, length: int, transient: int,
@@ -94,10 +122,7 @@ def _static_responses(model, params, images, length: int, transient: int,
     if image_shape is not None and tuple(images.shape[1:]) != tuple(image_shape):
         raise ValueError(f"stimuli have shape {images.shape[1:]}, the model reads "
                          f"{tuple(image_shape)}")
-    length, transient, batch = int(length), int(transient), int(batch)
-    if not 0 <= transient < length:
-        raise ValueError(f"need 0 <= transient < length, got transient={transient}, "
-                         f"length={length}")
+    (length, transient), batch = _check_window(length, transient), int(batch)
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     n = len(images)
@@ -175,6 +200,34 @@ def class_responses(model, params, images, labels, length: int = 30, transient: 
     return _static_responses(model, params, images, length, transient, batch), labels
 
 
+def protocol_responses(model, params, image_size: int | None = None, *, wavelength: float,
+                       orientations: int = 8, phases: int = 4, length: int = 30,
+                       transient: int = 10, contrast: float = 1.0, trials: int = 16,
+                       noise: float = 0.5, seed: int = 0,
+                       batch: int = 32) -> protocols_.GratingResponses:
+    """The responses every selectivity protocol needs
+    (:func:`locornn.analysis.protocols.measure_responses`): time-averaged ``z`` and
+    ``|z - z_blank|`` for each grating, and time-averaged ``z`` for ``trials`` noisy
+    presentations of each (pixel noise of standard deviation ``noise``, from ``seed``). Each
+    image is shown as a constant sequence of ``length`` frames, averaged over ``t >=
+    transient``; ``batch`` images per jitted call (the last call padded, so there is one
+    compilation)."""
+    size, channels = _model_image_size(model, image_size)
+    (length, transient), batch = _check_window(length, transient), int(batch)
+    stimuli = protocols_.grating_stimuli(size, wavelength=wavelength, orientations=orientations,
+                                         phases=phases, contrast=contrast, trials=trials,
+                                         noise=noise, seed=seed)
+
+    def respond(images):  # (n <= batch, h, w) -> (n, T, N)
+        n = len(images)
+        chunk = np.repeat(np.asarray(images, np.float32)[..., None], channels, axis=-1)
+        if n < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[-1:], batch - n, axis=0)])
+        return np.asarray(_states(model, params, jnp.asarray(chunk), length, transient))[:n]
+
+    return protocols_.measure_responses(respond, stimuli, batch=batch)
+
+
 # ----------------------------------------------------------------------------------------------
 # Selectivity and maps
 # ----------------------------------------------------------------------------------------------
@@ -203,12 +256,40 @@ def _finite_or_none(value):
     return value
 
 
+def _neighbour_phase_difference(phase) -> float:
+    """Mean ``|wrap(phi_a - phi_b)|`` over 4-neighbour pairs within a channel (``pi / 2`` for
+    independent phases, 0 for a uniform map)."""
+    diffs = [np.abs(np.angle(np.exp(1j * np.diff(phase, axis=axis)))).ravel()
+             for axis in (0, 1)]
+    return float(np.concatenate(diffs).mean())
+
+
+def _protocol_maps(d, lattice_shape, angles, threshold, seed, num_shuffles, circular):
+    """Maps and JSON-ready numbers of one protocol's d: the topography numbers of
+    :func:`~locornn.analysis.selectivity.selectivity_summary` and the domain numbers of
+    :func:`~locornn.analysis.domains.domain_statistics` (on the preferred orientation's label;
+    open boundaries, like a picture of the map)."""
+    pref, sel = preferred(d, threshold)
+    pref_map, sel_map = pref.reshape(lattice_shape), sel.reshape(lattice_shape)
+    stats = selectivity_summary(d, lattice_shape, angles, threshold, seed, num_shuffles,
+                                circular)
+    stats.update(domain_statistics(pref_map, sel_map))
+    return {"summary": {k: _finite_or_none(v) for k, v in stats.items()}, "d": d,
+            "preferred": pref_map, "selective": sel_map}
+
+
 def analyze_orientation(model, params, image_size: int | None = None, lattice_shape=None, *,
                         wavelength: float, threshold: float = 0.65, seed: int = 0,
                         orientations: int = 8, phases: int = 4, length: int = 30,
                         transient: int = 10, contrast: float = 1.0, num_shuffles: int = 200,
-                        circular: bool | None = None, batch: int = 32) -> dict:
-    """Orientation selectivity of a LocoRNN lattice and its map statistics.
+                        circular: bool | None = None, batch: int = 32,
+                        protocol: str = protocols_.DEFAULT_PROTOCOL, trials: int = 16,
+                        noise: float = 0.5) -> dict:
+    """Orientation selectivity of a LocoRNN lattice under every protocol, and its map statistics.
+
+    All protocols of :mod:`locornn.analysis.protocols` (``phases``, ``trials``, ``amplitude``)
+    are measured on the same gratings; ``protocol`` is the one whose map is *the* map (the
+    top-level numbers and arrays, Figure 2).
 
     Args:
       model, params, image_size, wavelength: the network and the gratings, see
@@ -216,53 +297,86 @@ def analyze_orientation(model, params, image_size: int | None = None, lattice_sh
       orientations, phases, length, transient, contrast, batch: likewise.
       lattice_shape: ``(H, W, C)`` of the lattice; default the model's ``state_shape``.
       threshold: a neuron is selective when its largest d is ``>= threshold`` (paper: 0.65).
-      seed, num_shuffles: the position-shuffle null of the topography z-score.
+      seed, num_shuffles: the position-shuffle null of the topography z-score (``seed`` also
+        draws the trial noise).
       circular: periodic lattice neighbourhoods; default: the model's padding is circular.
+      protocol: the protocol of the map (default ``phases``, the paper's reading).
+      trials, noise: the noisy presentations of protocol ``trials`` (0 trials: not measured).
 
     Returns:
       dict with
 
-      * ``summary``: JSON-ready (NaN written as ``None``):
+      * ``summary``: JSON-ready (NaN written as ``None``): the chosen protocol's
         :func:`~locornn.analysis.selectivity.selectivity_summary` (``fraction_selective``,
         ``mean_max_d``, ``preferred_histogram``, ``neighbour_correlation``,
-        ``topography_zscore``, ``domain_size``, ``pinwheel_density``, ...) plus the stimulus
-        settings, ``angles_degrees``, ``lattice_shape`` and ``circular``;
-      * arrays for plotting: ``d`` ``(orientations, num_neurons)``, ``preferred``
+        ``topography_zscore``, ``domain_size``, ``pinwheel_density``, ...) and
+        :func:`~locornn.analysis.domains.domain_statistics` (``neighbour_agreement``,
+        ``chance_agreement``, ``domain_area``, ...); ``protocol``; ``protocols``: the same
+        numbers for every protocol (``None`` for ``trials`` without trials);
+        ``preferred_phase``: ``mean_modulation`` and ``neighbour_phase_difference`` (radians)
+        of the phase map; the stimulus settings, ``angles_degrees``, ``lattice_shape`` and
+        ``circular``;
+      * arrays of the chosen protocol: ``d`` ``(orientations, num_neurons)``, ``preferred``
         ``(H, W, C)`` int orientation index, ``pref_angle`` ``(H, W, C)`` radians,
-        ``selective`` ``(H, W, C)`` bool, ``angles`` ``(orientations,)`` radians.
+        ``selective`` ``(H, W, C)`` bool, ``angles`` ``(orientations,)`` radians;
+        ``preferred_phase`` and ``phase_modulation`` ``(H, W, C)``
+        (:func:`~locornn.analysis.protocols.preferred_phase` at the preferred orientation);
+        ``protocols``: ``{name: {"d", "preferred", "selective"}}`` for every measured protocol.
 
     Raises:
-      ValueError: the model is not a LocoRNN (``kind != "locornn"``), or shapes disagree.
+      ValueError: the model is not a LocoRNN (``kind != "locornn"``), shapes disagree, or the
+        chosen protocol is unknown or not measured.
     """
+    if protocol not in protocols_.PROTOCOLS:
+        raise ValueError(f"unknown selectivity protocol {protocol!r}; choose from "
+                         f"{protocols_.PROTOCOLS}")
+    if protocol == "trials" and trials == 0:
+        raise ValueError("protocol 'trials' needs trials > 0")
     lattice_shape, circular = _lattice_and_circular(model, lattice_shape, circular)
-    responses, labels = grating_responses(
+    responses = protocol_responses(
         model, params, image_size, wavelength=wavelength, orientations=orientations,
-        phases=phases, length=length, transient=transient, contrast=contrast, batch=batch)
-    if responses.shape[1] != math.prod(lattice_shape):
-        raise ValueError(f"the model has {responses.shape[1]} neurons, lattice_shape "
+        phases=phases, length=length, transient=transient, contrast=contrast, trials=trials,
+        noise=noise, seed=seed, batch=batch)
+    num_neurons = responses.mean.shape[2]
+    if num_neurons != math.prod(lattice_shape):
+        raise ValueError(f"the model has {num_neurons} neurons, lattice_shape "
                          f"{lattice_shape} holds {math.prod(lattice_shape)}")
     angles = orientation_angles(orientations)
-    d = cohens_d(responses, labels, num_classes=orientations)
-    pref, sel = preferred(d, threshold)
-    stats = selectivity_summary(d, lattice_shape, angles, threshold, seed, num_shuffles,
-                                circular)
+    measured = [name for name in protocols_.PROTOCOLS if name != "trials" or trials > 0]
+    maps = {name: _protocol_maps(protocols_.protocol_d(name, responses), lattice_shape, angles,
+                                 threshold, seed, num_shuffles, circular)
+            for name in measured}
+    chosen = maps[protocol]
+    phase, modulation = protocols_.preferred_phase(responses, chosen["preferred"].ravel())
+    phase_map, modulation_map = phase.reshape(lattice_shape), modulation.reshape(lattice_shape)
     size, _ = _model_image_size(model, image_size)
     summary = {
-        **{k: _finite_or_none(v) for k, v in stats.items()},
+        **chosen["summary"],
+        "protocol": protocol,
+        "protocols": {name: maps[name]["summary"] if name in maps else None
+                      for name in protocols_.PROTOCOLS},
+        "preferred_phase": {
+            "mean_modulation": _finite_or_none(float(np.nanmean(modulation))
+                                               if np.isfinite(modulation).any() else math.nan),
+            "neighbour_phase_difference": _finite_or_none(
+                _neighbour_phase_difference(phase_map))},
         "lattice_shape": list(lattice_shape),
         "circular": circular,
         "angles_degrees": [float(a) for a in np.rad2deg(angles)],
         "stimuli": {"kind": "static sinusoidal gratings", "image_size": size,
                     "wavelength": float(wavelength), "orientations": int(orientations),
                     "phases": int(phases), "contrast": float(contrast), "length": int(length),
-                    "transient": int(transient)},
-        "response_std": float(responses.std(axis=0).mean()),
+                    "transient": int(transient), "trials": int(trials),
+                    "noise": float(noise)},
+        "response_std": float(responses.mean.reshape(-1, num_neurons).std(axis=0).mean()),
         "num_shuffles": int(num_shuffles),
         "shuffle_seed": int(seed),
     }
-    pref_map = pref.reshape(lattice_shape)
-    return {"summary": summary, "d": d, "preferred": pref_map, "pref_angle": angles[pref_map],
-            "selective": sel.reshape(lattice_shape), "angles": angles}
+    return {"summary": summary, "d": chosen["d"], "preferred": chosen["preferred"],
+            "pref_angle": angles[chosen["preferred"]], "selective": chosen["selective"],
+            "angles": angles, "preferred_phase": phase_map, "phase_modulation": modulation_map,
+            "protocols": {name: {k: m[k] for k in ("d", "preferred", "selective")}
+                          for name, m in maps.items()}}
 
 
 def class_selectivity(model, params, images, labels, lattice_shape=None, *, length: int = 30,
@@ -296,17 +410,11 @@ def _colours(orientations: int) -> np.ndarray:
     return plt.get_cmap(CMAP)(np.arange(orientations) / orientations)[:, :3]
 
 
-def _orientation_index(pref_angle, orientations: int) -> np.ndarray:
-    """Nearest of the ``orientations`` grating orientations (180-periodic)."""
-    step = np.pi / orientations
-    return np.rint(np.asarray(pref_angle, dtype=np.float64) / step).astype(int) % orientations
-
-
 def _draw_map(ax, pref_angle, selective, orientations: int, title: str) -> None:
     """One ``(H, W)`` map: hue = preferred orientation, non-selective neurons washed out and
     marked with a black x."""
     h, w = pref_angle.shape
-    rgb = _colours(orientations)[_orientation_index(pref_angle, orientations)]
+    rgb = _colours(orientations)[orientation_labels(pref_angle, orientations)]
     rgb = np.where(selective[..., None], rgb, 0.5 * rgb + 0.5)
     ax.imshow(rgb, interpolation="nearest")
     rows, cols = np.nonzero(~selective)
@@ -339,15 +447,28 @@ def _draw_legend(ax, orientations: int) -> None:
     ax.set_title("preferred\ngrating", fontsize=8)
 
 
+def _draw_phase(ax, phase, title: str = "preferred grating phase") -> None:
+    """A phase map: hue = phase (cyclic), as the authors draw theirs."""
+    ax.imshow(np.mod(phase, 2 * np.pi), cmap=CMAP, vmin=0.0, vmax=2 * np.pi,
+              interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)
+
+
 def _map_figure(panels: list[tuple[str, np.ndarray, np.ndarray]], out_path, orientations: int,
-                suptitle: str = "") -> None:
+                suptitle: str = "", phase_map=None) -> None:
     n = len(panels)
-    fig, axes = plt.subplots(1, n + 1, figsize=(3.2 * n + 1.1, 3.6),
-                             gridspec_kw={"width_ratios": [1.0] * n + [0.32]}, squeeze=False)
+    extra = 0 if phase_map is None else 1
+    fig, axes = plt.subplots(1, n + extra + 1, figsize=(3.2 * (n + extra) + 1.1, 3.6),
+                             gridspec_kw={"width_ratios": [1.0] * (n + extra) + [0.32]},
+                             squeeze=False)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.1, top=0.8, wspace=0.08)
     for ax, (title, pref, sel) in zip(axes[0, :n], panels, strict=True):
         _draw_map(ax, pref, sel, orientations, title)
-    _draw_legend(axes[0, n], orientations)
+    if phase_map is not None:
+        _draw_phase(axes[0, n], phase_map)
+    _draw_legend(axes[0, n + extra], orientations)
     fig.text(0.5, 0.02, "x: not selective (max d below threshold)", ha="center", fontsize=7)
     if suptitle:
         fig.suptitle(suptitle, fontsize=10)
@@ -356,7 +477,7 @@ def _map_figure(panels: list[tuple[str, np.ndarray, np.ndarray]], out_path, orie
 
 
 def orientation_map(pref_angle_map, selective, out_path, title: str = "", *,
-                    orientations: int = 8) -> None:
+                    orientations: int = 8, phase_map=None) -> None:
     """Orientation map: hue = preferred orientation (cyclic ``hsv``, one hue per grating
     orientation, 180 / ``orientations`` degrees apart), non-selective neurons washed out and
     marked with a black x, and a legend of oriented bars.
@@ -366,6 +487,8 @@ def orientation_map(pref_angle_map, selective, out_path, title: str = "", *,
         per channel).
       selective: same shape, bool.
       out_path: PNG path.
+      phase_map: optional ``(H, W)`` or ``(H, W, C)`` preferred grating phase (radians), drawn
+        (channel 0) beside the orientation map, as the authors pair them.
     """
     pref = _as_map(pref_angle_map, "pref_angle_map")
     sel = _as_map(selective, "selective").astype(bool)
@@ -373,7 +496,31 @@ def orientation_map(pref_angle_map, selective, out_path, title: str = "", *,
         raise ValueError(f"map shape {pref.shape} != selective shape {sel.shape}")
     c = pref.shape[-1]
     panels = [(f"channel {i}" if c > 1 else "", pref[..., i], sel[..., i]) for i in range(c)]
-    _map_figure(panels, out_path, orientations, title)
+    phase = None if phase_map is None else _as_map(phase_map, "phase_map")[..., 0]
+    _map_figure(panels, out_path, orientations, title, phase)
+
+
+def _numbers(stats: dict) -> str:
+    def f(key, spec):
+        value = stats.get(key)
+        return "n/a" if value is None or not np.isfinite(value) else format(value, spec)
+    return (f"agreement {f('neighbour_agreement', '.2f')}, area {f('domain_area', '.0f')}\n"
+            f"selective {f('fraction_selective', '.2f')}")
+
+
+def protocol_figure(result: dict, out_path, *, orientations: int = 8, title: str = "") -> None:
+    """Every protocol's orientation map (channel 0) with its neighbour agreement, domain area
+    and fraction selective, then the preferred-phase map: ``result`` from
+    :func:`analyze_orientation`."""
+    summaries = result["summary"]["protocols"]
+    panels = []
+    for name, maps in result["protocols"].items():
+        mark = " (the map)" if name == result["summary"]["protocol"] else ""
+        panels.append((f"{name}{mark}\n{_numbers(summaries[name])}",
+                       result["angles"][maps["preferred"][..., 0]],
+                       maps["selective"][..., 0]))
+    _map_figure(panels, out_path, orientations, title,
+                _as_map(result["preferred_phase"], "preferred_phase")[..., 0])
 
 
 def side_by_side(maps: dict, out_path, *, orientations: int = 8, title: str = "") -> None:
@@ -390,6 +537,71 @@ def side_by_side(maps: dict, out_path, *, orientations: int = 8, title: str = ""
     _map_figure(panels, out_path, orientations, title)
 
 
+SWEEP_ROWS = {"wavelength": (r"$\lambda^{\mathrm{train}}$", "{:g}"),
+              "kernel": (r"size$(\mathbf{w}_z)$", "{0:g}\N{MULTIPLICATION SIGN}{0:g}")}
+
+
+def sweep_figure(maps: dict, out_path, *, orientations: int = 8, title: str = "",
+                 reference: dict | None = None) -> dict:
+    """The authors' layout of Figure 2's sweep: a row of maps for the training wavelength
+    (5, 10, 16, 24 px) and a row for the coupling kernel size (3, 5, 7, 9), each panel titled
+    with its value and its :func:`~locornn.analysis.domains.domain_statistics` (neighbour
+    agreement, area-weighted domain area, fraction selective).
+
+    Args:
+      maps: ``{(row, value): (pref_angle, selective)}`` with ``row`` ``"wavelength"`` or
+        ``"kernel"``; ``(H, W)`` or ``(H, W, C)`` maps (channel 0 is drawn and measured). Each
+        row lists its values in increasing order; a row without maps is left out.
+      reference: optional ``{(row, value): (neighbour agreement, domain area)}`` printed under
+        each panel's numbers (e.g. the authors').
+
+    Returns:
+      ``{(row, value): domain statistics}`` of every panel drawn.
+    """
+    unknown = {row for row, _ in maps} - set(SWEEP_ROWS)
+    if unknown:
+        raise ValueError(f"sweep rows must be among {tuple(SWEEP_ROWS)}, got {sorted(unknown)}")
+    rows = [row for row in SWEEP_ROWS if any(r == row for r, _ in maps)]
+    if not rows:
+        raise ValueError("no maps to draw")
+    columns = max(sum(r == row for r, _ in maps) for row in rows)
+    fig, axes = plt.subplots(len(rows), columns + 1, squeeze=False,
+                             figsize=(3.0 * columns + 1.4, 3.6 * len(rows)),
+                             gridspec_kw={"width_ratios": [1.0] * columns + [0.32]})
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.04, top=0.88 if title else 0.93,
+                        wspace=0.1, hspace=0.45)
+    stats = {}
+    for i, row in enumerate(rows):
+        label, fmt = SWEEP_ROWS[row]
+        values = sorted(v for r, v in maps if r == row)
+        for j in range(columns):
+            ax = axes[i, j]
+            if j >= len(values):
+                ax.axis("off")
+                continue
+            pref, sel = maps[(row, values[j])]
+            pref = _as_map(pref, "pref_angle")[..., 0]
+            sel = _as_map(sel, "selective")[..., 0].astype(bool)
+            numbers = domain_statistics(orientation_labels(pref, orientations), sel)
+            stats[(row, values[j])] = numbers
+            text = f"{fmt.format(values[j])}\n{_numbers(numbers)}"
+            if reference and (row, values[j]) in reference:
+                agreement, area = reference[(row, values[j])]
+                text += f"\nauthors: {agreement:.2f}, {area:.0f}"
+            _draw_map(ax, pref, sel, orientations, text)
+        axes[i, 0].text(-0.12, 0.5, label, transform=axes[i, 0].transAxes, rotation=90,
+                        ha="right", va="center", fontsize=12)
+        if i == 0:
+            _draw_legend(axes[i, columns], orientations)
+        else:
+            axes[i, columns].axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.savefig(out_path, dpi=150)
+    plt.close(fig)
+    return stats
+
+
 def orientation_histogram(pref_angle, selective, out_path, *, orientations: int = 8,
                           title: str = "") -> None:
     """Bar chart: number of selective neurons preferring each orientation.
@@ -401,7 +613,7 @@ def orientation_histogram(pref_angle, selective, out_path, *, orientations: int 
     selective = np.asarray(selective, dtype=bool)
     if pref_angle.shape != selective.shape:
         raise ValueError(f"shape {pref_angle.shape} != selective shape {selective.shape}")
-    index = _orientation_index(pref_angle, orientations)[selective]
+    index = orientation_labels(pref_angle, orientations)[selective]
     counts = np.bincount(index, minlength=orientations)
     degrees = orientation_angles(orientations, degrees=True)
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
@@ -431,13 +643,15 @@ def default_wavelength(config) -> float:
 
 
 def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
-    """The files :func:`run_analysis` writes: ``map``, ``histogram``, ``json``, ``maps``."""
+    """The files :func:`run_analysis` writes: ``map``, ``histogram``, ``json``, ``maps``,
+    ``protocols``."""
     run_dir = pathlib.Path(run_dir)
     s = "_untrained" if untrained else ""
     return {"map": run_dir / f"orientation_map{s}.png",
             "histogram": run_dir / f"orientation_histogram{s}.png",
             "json": run_dir / f"selectivity{s}.json",
-            "maps": run_dir / f"orientation_maps{s}.npz"}
+            "maps": run_dir / f"orientation_maps{s}.npz",
+            "protocols": run_dir / f"orientation_protocols{s}.png"}
 
 
 def _read_config(run_dir: pathlib.Path):
@@ -483,7 +697,9 @@ def _time_step(config, params) -> float | None:
 def run_analysis(run_dir, *, untrained: bool = False, wavelength: float | None = None,
                  threshold: float = 0.65, length: int = 30, transient: int = 10,
                  orientations: int = 8, phases: int = 4, seed: int = 0,
-                 num_shuffles: int = 200, batch: int = 32) -> dict:
+                 num_shuffles: int = 200, batch: int = 32,
+                 protocol: str = protocols_.DEFAULT_PROTOCOL, trials: int = 16,
+                 noise: float = 0.5) -> dict:
     """Orientation analysis of a run directory; writes its figures and numbers there.
 
     Loads the run with :func:`locornn.checkpoints.load_run` (latest checkpoint), or with
@@ -494,12 +710,20 @@ def run_analysis(run_dir, *, untrained: bool = False, wavelength: float | None =
     ``(model.lattice, model.lattice, model.channels)``; neighbourhoods wrap around when
     ``model.padding`` is circular.
 
+    Every selectivity protocol is measured (:mod:`locornn.analysis.protocols`); ``protocol``
+    picks the one whose map is drawn as the orientation map and whose numbers are the
+    summary's top-level ones.
+
     Writes (see :func:`output_paths`; ``*_untrained.*`` with ``untrained``):
-    ``orientation_map.png``, ``orientation_histogram.png``, ``selectivity.json`` (the summary of
-    :func:`analyze_orientation` plus run, step, the oscillator ``dt`` and ``averaged_time =
-    (length - transient) * dt``, and file names; NaN as ``null``) and
-    ``orientation_maps.npz`` (``d``, ``preferred``, ``pref_angle``, ``selective``, ``angles``;
-    read back with :func:`load_maps`).
+    ``orientation_map.png`` (the chosen protocol's map beside the preferred-phase map),
+    ``orientation_histogram.png``, ``orientation_protocols.png`` (every protocol's map with its
+    numbers, and the phase map), ``selectivity.json`` (the summary of
+    :func:`analyze_orientation`, with every protocol's numbers under ``protocols``, plus run,
+    step, the oscillator ``dt`` and ``averaged_time = (length - transient) * dt``, and file
+    names; NaN as ``null``) and ``orientation_maps.npz`` (the chosen protocol's ``d``,
+    ``preferred``, ``pref_angle``, ``selective``, ``angles``, the ``preferred_phase`` and
+    ``phase_modulation`` maps, and ``d_<protocol>``, ``preferred_<protocol>``,
+    ``selective_<protocol>`` of every measured protocol; read back with :func:`load_maps`).
 
     The averaging window should span at least one oscillator period, ``2 pi / sqrt(gamma)``
     in time units (~6.3, i.e. ~13 steps at ``dt = 0.5`` but ~50 at ``dt = 0.125``): raise
@@ -530,7 +754,8 @@ def run_analysis(run_dir, *, untrained: bool = False, wavelength: float | None =
         model, params, config.data.image_size, lattice_shape, wavelength=wavelength,
         threshold=threshold, seed=seed, orientations=orientations, phases=phases,
         length=length, transient=transient, num_shuffles=num_shuffles,
-        circular=config.model.padding == "circular", batch=batch)
+        circular=config.model.padding == "circular", batch=batch, protocol=protocol,
+        trials=trials, noise=noise)
     paths = output_paths(run_dir, untrained)
     label = "untrained" if untrained else f"trained, step {step}"
     name = f"{config.experiment}/{config.preset} seed {config.seed} ({label})"
@@ -541,24 +766,32 @@ def run_analysis(run_dir, *, untrained: bool = False, wavelength: float | None =
                "averaged_time": None if dt is None else (length - transient) * dt,
                "files": {k: p.name for k, p in paths.items()}}
     orientation_map(result["pref_angle"], result["selective"], paths["map"],
-                    title=f"{name}\n{wavelength:g} px gratings, "
+                    title=f"{name}\n{wavelength:g} px gratings, protocol {protocol}, "
                           f"{100 * summary['fraction_selective']:.0f}% selective",
-                    orientations=orientations)
+                    orientations=orientations, phase_map=result["preferred_phase"])
     orientation_histogram(result["pref_angle"], result["selective"], paths["histogram"],
                           orientations=orientations)
-    np.savez_compressed(paths["maps"], **{k: result[k] for k in
-                                          ("d", "preferred", "pref_angle", "selective",
-                                           "angles")})
+    protocol_figure(result, paths["protocols"], orientations=orientations,
+                    title=f"{name}, {wavelength:g} px gratings")
+    arrays = {k: result[k] for k in ("d", "preferred", "pref_angle", "selective", "angles",
+                                     "preferred_phase", "phase_modulation")}
+    for which, maps in result["protocols"].items():
+        arrays.update({f"{k}_{which}": v for k, v in maps.items()})
+    np.savez_compressed(paths["maps"], **arrays)
     paths["json"].write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n")
     return {**summary, "files": {k: str(p) for k, p in paths.items()}}
 
 
-def load_maps(run_dir, untrained: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def load_maps(run_dir, untrained: bool = False,
+              protocol: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(pref_angle, selective)`` ``(H, W, C)`` maps written by :func:`run_analysis`, e.g. for
     ``side_by_side({"waves": load_maps(a), "noise": load_maps(b),
-    "untrained": load_maps(a, untrained=True)}, "figure2.png")``."""
+    "untrained": load_maps(a, untrained=True)}, "figure2.png")``: the run's chosen protocol,
+    or ``protocol``'s map (``KeyError`` when that protocol was not measured)."""
     with np.load(output_paths(run_dir, untrained)["maps"]) as f:
-        return f["pref_angle"], f["selective"]
+        if protocol is None:
+            return f["pref_angle"], f["selective"]
+        return f["angles"][f[f"preferred_{protocol}"]], f[f"selective_{protocol}"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -574,7 +807,8 @@ def _command(args) -> int:
     try:
         summary = run_analysis(args.run_dir, untrained=args.untrained,
                                wavelength=args.wavelength, threshold=args.threshold,
-                               length=args.length, transient=args.transient)
+                               length=args.length, transient=args.transient,
+                               protocol=args.protocol, trials=args.trials, noise=args.noise)
     except (FileNotFoundError, ValueError) as error:
         print(f"locornn: {error}", file=sys.stderr)
         return 2
@@ -585,6 +819,16 @@ def _command(args) -> int:
           f"(z = {_fmt(summary['topography_zscore'], '.2f')} vs shuffled positions); "
           f"domain size {_fmt(summary['domain_size'], '.2f')} lattice units; "
           f"pinwheel density {_fmt(summary['pinwheel_density'], '.2f')}")
+    for which, numbers in summary["protocols"].items():
+        mark = " (the map)" if which == summary["protocol"] else ""
+        if numbers is None:
+            print(f"  {which}: not measured (no trials)")
+            continue
+        print(f"  {which}{mark}: {100 * numbers['fraction_selective']:.1f}% selective, "
+              f"neighbour agreement {_fmt(numbers['neighbour_agreement'], '.3f')} "
+              f"(chance {_fmt(numbers['chance_agreement'], '.3f')}), domain area "
+              f"{_fmt(numbers['domain_area'], '.0f')} sites, mean max d "
+              f"{numbers['mean_max_d']:.2f}")
     for path in summary["files"].values():
         print(f"wrote {path}")
     return 0
@@ -609,4 +853,14 @@ def add_command(subparsers) -> None:
     p.add_argument("--length", type=int, default=30, help="frames per stimulus (default 30)")
     p.add_argument("--transient", type=int, default=10,
                    help="leading steps left out of the time average (default 10)")
+    p.add_argument("--protocol", choices=protocols_.PROTOCOLS,
+                   default=protocols_.DEFAULT_PROTOCOL,
+                   help="the selectivity protocol of the map (all are measured and reported; "
+                        f"default {protocols_.DEFAULT_PROTOCOL}, see docs/orientation.md)")
+    p.add_argument("--trials", type=int, default=16,
+                   help="noisy presentations of each grating for protocol 'trials' "
+                        "(0: not measured; default 16)")
+    p.add_argument("--noise", type=float, default=0.5,
+                   help="pixel noise standard deviation of those presentations (default 0.5, "
+                        "the grating's amplitude)")
     p.set_defaults(func=_command)

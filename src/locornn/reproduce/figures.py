@@ -38,6 +38,7 @@ import numpy as np
 from PIL import Image
 
 from locornn import configs, plots
+from locornn.analysis import domains
 from locornn.analysis import wave_report as wave_report_module
 from locornn.analysis.after_training import orientation_options
 from locornn.checkpoints import load_run
@@ -368,16 +369,17 @@ FIGURE2_EXPECTATION = (
 
 
 def _ensure_maps(workdir: pathlib.Path) -> None:
-    """Run the orientation analysis (trained and untrained) where its outputs are missing."""
+    """Run the orientation analysis (trained and untrained) where its outputs are missing, or
+    were written without every protocol or with another protocol than ``analysis.protocol``."""
     from locornn.analysis import orientation
 
-    config = None
+    config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
     for untrained in (False, True):
         paths = orientation.output_paths(workdir, untrained)
         if paths["json"].is_file() and paths["maps"].is_file():
-            continue
-        if config is None:
-            config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
+            summary = json.loads(paths["json"].read_text())
+            if "protocols" in summary and summary.get("protocol") == config.analysis.protocol:
+                continue
         _say(f"orientation analysis of {workdir}{' (untrained)' if untrained else ''}")
         orientation.run_analysis(workdir, untrained=untrained, **orientation_options(config))
 
@@ -456,8 +458,12 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
 
     Writes to ``results_dir``: ``figure2.png`` (:func:`locornn.analysis.orientation.side_by_side`:
     trained on waves / trained on noise / untrained), ``figure2_sweep.png`` (domain size against
-    training wavelength and against kernel size; untrained dashed) and ``figure2.md`` (the
-    numbers: domain size, fraction selective, topography z-score, as measured).
+    training wavelength and against kernel size; untrained dashed), ``figure2_sweep_maps.png``
+    (the sweep's maps in the authors' layout, :func:`locornn.analysis.orientation.sweep_figure`,
+    with the authors' numbers :data:`locornn.analysis.domains.AUTHORS_NUMBERS`) and
+    ``figure2.md`` (the numbers: domain size, fraction selective, topography z-score, neighbour
+    agreement and domain area beside the authors', and every selectivity protocol's numbers,
+    as measured).
 
     Args:
       train_missing: train missing or unfinished runs; if False they are skipped with a note.
@@ -465,7 +471,8 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
       experiments_dir, overrides: as in :func:`figure1` (``overrides`` apply to every run).
 
     Returns:
-      ``{"figure", "sweep_figure", "table", "maps": {panel: run}, "sweep": [{"sweep",
+      ``{"figure", "sweep_figure", "table", "sweep_maps_figure", "maps": {panel: run},
+      "sweep": [{"sweep",
       "value", "run", "trained", "untrained"}], "skipped": [labels]}`` (``figure`` is ``None``
       when neither the waves nor the noise run exists).
 
@@ -529,6 +536,14 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
                                  title=f"Orientation maps ({preset} preset, seed {seed})")
     sweep_figure = results_dir / "figure2_sweep.png"
     _sweep_plot(sweep, sweep_figure, f"Orientation domain size ({preset} preset, seed {seed})")
+    sweep_maps = None
+    if sweep:
+        sweep_maps = results_dir / "figure2_sweep_maps.png"
+        orientation.sweep_figure(
+            {(r["sweep"], r["value"]): orientation.load_maps(r["run"]) for r in sweep},
+            sweep_maps, reference=domains.AUTHORS_NUMBERS,
+            title=f"Orientation maps of the sweep ({preset} preset, seed {seed}; "
+                  f"neighbour agreement, domain area in sites; authors' below)")
 
     lines = [f"# Orientation selectivity and maps (Figure 2; {preset} preset, seed {seed})", "",
              FIGURE2_EXPECTATION, "",
@@ -552,6 +567,26 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
                          + " | ".join(_cell(_value(summary, k)) for k in metrics) + " |")
     else:
         lines.append("No waves or noise run.")
+    protocol_rows = []
+    for panel, (workdir, untrained) in sources.items():
+        for name, numbers in (_selectivity(workdir, untrained).get("protocols") or {}).items():
+            cells = ["n/a"] * 5 if numbers is None else [
+                _cell(_value(numbers, k)) for k in ("fraction_selective", "mean_max_d",
+                                                    "neighbour_agreement", "chance_agreement",
+                                                    "domain_area")]
+            protocol_rows.append(f"| {panel} | {name} | " + " | ".join(cells) + " |")
+    if protocol_rows:
+        lines += ["", "## Protocols", "",
+                  "Every selectivity protocol on the same gratings (`docs/orientation.md`): "
+                  "`phases` (phases as the samples of d; the map above unless "
+                  "`analysis.protocol` says otherwise), `trials` (noisy presentations at the "
+                  "best phase), `amplitude` (phase-invariant |z - z_blank|). Neighbour "
+                  "agreement: fraction of 4-neighbour pairs of selective sites with the same "
+                  "preferred orientation (chance: the sum of squared label frequencies); domain "
+                  "area: area-weighted mean area of same-orientation domains, in sites.", "",
+                  "| panel | protocol | fraction selective | mean max d | neighbour agreement "
+                  "| chance | domain area |", "|---|---|---:|---:|---:|---:|---:|",
+                  *protocol_rows]
     lines += ["", "## Sweep", "",
               "Wavelength rows: trained on one wavelength (`data.wavelength_min = "
               "data.wavelength_max`), probed with gratings of that wavelength. Kernel rows: "
@@ -560,7 +595,9 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
     header = ["sweep", "value", "grating wavelength (px)", "domain size (trained)",
               "domain size (untrained)", "fraction selective (trained)",
               "fraction selective (untrained)", "topography z (trained)",
-              "topography z (untrained)"]
+              "topography z (untrained)", "neighbour agreement (trained)",
+              "domain area in sites (trained)", "authors' neighbour agreement",
+              "authors' domain area"]
     lines += ["| " + " | ".join(header) + " |", "|---|---:|" + "---:|" * (len(header) - 2)]
     for row in sweep:
         t, u = row["trained"], row["untrained"]
@@ -568,7 +605,10 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
                  _cell(t["stimuli"]["wavelength"]),
                  _cell(_value(t, "domain_size")), _cell(_value(u, "domain_size")),
                  _cell(_value(t, "fraction_selective")), _cell(_value(u, "fraction_selective")),
-                 _cell(_value(t, "topography_zscore")), _cell(_value(u, "topography_zscore"))]
+                 _cell(_value(t, "topography_zscore")), _cell(_value(u, "topography_zscore")),
+                 _cell(_value(t, "neighbour_agreement")), _cell(_value(t, "domain_area"))]
+        authors = domains.AUTHORS_NUMBERS.get((row["sweep"], row["value"]))
+        cells += ["n/a", "n/a"] if authors is None else [_cell(v) for v in authors]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "Runs: " + "; ".join(
         [f"{k} `{v}`" for k, v in runs.items() if v is not None]
@@ -580,6 +620,7 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
     _say(f"wrote {figure or '(no maps)'}, {sweep_figure} and {table}")
     return {"figure": None if figure is None else str(figure),
             "sweep_figure": str(sweep_figure), "table": str(table),
+            "sweep_maps_figure": None if sweep_maps is None else str(sweep_maps),
             "maps": {panel: str(w) for panel, (w, _) in sources.items()},
             "sweep": sweep, "skipped": skipped}
 
