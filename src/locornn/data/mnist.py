@@ -59,6 +59,10 @@ IDX_FILES = {
 DIGITS_TRAIN = 1500  # scikit-learn digits: images [0, 1500) train, [1500, 1797) test
 
 
+class DigitsUnavailable(DataError, RuntimeError):
+    """The source asked for is not on this machine (nothing is ever downloaded)."""
+
+
 class MNISTData(NamedTuple):
     train_images: np.ndarray  # (N, 28, 28) float32 in [0, 1]
     train_labels: np.ndarray  # (N,) int64
@@ -249,17 +253,17 @@ def load_mnist(mnist_dir=None, source: str = "auto", tfds_data_dir=None) -> MNIS
     folder = mnist_dir or os.environ.get(ENV_VAR) or None
     if source == "idx" or (source == "auto" and folder):
         if not folder:
-            raise ValueError(f"source='idx' needs mnist_dir or ${ENV_VAR}")
+            raise DataError(f"source='idx' needs mnist_dir or ${ENV_VAR}")
         return load_idx_folder(folder)
     if source in ("auto", "tfds"):
         data = load_tfds(tfds_data_dir)
         if data is not None:
             return data
         if source == "tfds":
-            raise RuntimeError("tensorflow-datasets MNIST is not available locally in "
-                               f"{_tfds_data_dir(tfds_data_dir)} (nothing is downloaded)")
+            raise DigitsUnavailable("tensorflow-datasets MNIST is not available locally in "
+                                    f"{_tfds_data_dir(tfds_data_dir)} (nothing is downloaded)")
     elif source != "digits":
-        raise ValueError(f"unknown MNIST source {source!r}: auto, idx, tfds or digits")
+        raise DataError(f"unknown MNIST source {source!r}: auto, idx, tfds or digits")
     return load_sklearn_digits()
 
 
