@@ -22,7 +22,7 @@ import pathlib
 import numpy as np
 from tqdm.auto import tqdm
 
-from locornn import table
+from locornn import configs, table
 
 # The fields every variant sets (the open-loop model of the first Table 1 unless changed: its
 # 64-frame windows, VPT from their end). Windows are in frames of the cpu preset's trajectories;
@@ -87,7 +87,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 def overrides(variant: str) -> list[str]:
     """``--config.*`` overrides of a variant."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown ablation variant {variant!r}; choose from {list(VARIANTS)}")
+        raise configs.ConfigError(f"unknown ablation variant {variant!r}; choose from "
+                                  f"{list(VARIANTS)}")
     return [f"--config.{key}={value}" for key, value in VARIANTS[variant][1].items()]
 
 
