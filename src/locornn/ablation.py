@@ -104,7 +104,7 @@ def _row(variant: str, runs: list[dict]) -> dict:
             "mse": float(np.mean([r["test"]["mse"] for r in runs])),
             "alpha": mean("alpha"), "velocity_kernel_sum": mean("velocity_kernel_sum"),
             "train_seconds": float(np.mean([r["train_seconds_this_session"] for r in runs])),
-            "description": VARIANTS[variant][0]}
+            "description": VARIANTS[variant][0], "data": table.data_label(runs)}
 
 
 def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",

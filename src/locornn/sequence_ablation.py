@@ -83,7 +83,7 @@ def _row(variant: str, summary: dict, baseline: float) -> dict:
             "traveling_untrained": untrained.get("traveling_wave_strength", float("nan")),
             "wavelength_sites": trained.get("autocorrelation_length", float("nan")),
             "train_seconds": summary["train_seconds_this_session"],
-            "description": VARIANTS[variant][0]}
+            "description": VARIANTS[variant][0], "data": table.data_label([summary])}
 
 
 def _diverged_row(variant: str, message: str) -> dict:
@@ -91,7 +91,8 @@ def _diverged_row(variant: str, message: str) -> dict:
     return {"variant": variant, "mse": nan, "mse_over_mean_frame": nan, "loss": nan,
             "traveling_trained": nan, "traveling_untrained": nan, "wavelength_sites": nan,
             "train_seconds": nan,
-            "description": f"{VARIANTS[variant][0]}. DIVERGED: {message.split(';')[0]}"}
+            "description": f"{VARIANTS[variant][0]}. DIVERGED: {message.split(';')[0]}",
+            "data": ""}
 
 
 def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps: int = 1000,
