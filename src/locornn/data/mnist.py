@@ -33,6 +33,7 @@ import functools
 import gzip
 import os
 import pathlib
+import zlib
 from typing import NamedTuple
 
 import jax
@@ -91,7 +92,7 @@ def read_idx(path) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise DataError(f"{path}: corrupt or truncated gzip stream ({error})") from None
     if len(raw) < 4:
         raise DataError(f"{path}: too short for an IDX file ({len(raw)} bytes)")
