@@ -12,6 +12,7 @@ Specification:
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -219,3 +220,14 @@ def test_table_rows_name_the_data_of_their_runs(tmp_path):
     with (tmp_path / "results" / "table1_smoke.csv").open() as handle:
         assert next(csv.DictReader(handle))["data"] == fingerprint.label(recorded)
     assert fingerprint.label(recorded) in md.read_text()
+
+
+def test_the_runs_table_names_the_data_of_each_run(mnist_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(mnist_run[0], run)
+    (run / "waves.json").write_text(json.dumps({"metrics": {}}))  # a row needs wave metrics
+    assert cli.main(["figures", "runs-table", str(run), "--out", str(tmp_path / "runs.md")]) == 0
+    header, _, row = (tmp_path / "runs.md").read_text().splitlines()[:3]
+    recorded = json.loads((run / "data.json").read_text())
+    assert header.split("|")[2].strip() == "data"
+    assert row.split("|")[2].strip() == fingerprint.label(recorded)

@@ -23,6 +23,7 @@ import re
 import shutil
 import sys
 
+import ml_collections
 import orbax.checkpoint as ocp
 
 from locornn import configs, tasks
@@ -31,8 +32,6 @@ from locornn.optim import create_train_state
 
 CHECKPOINTS = "checkpoints"
 DAMAGED = "damaged_checkpoints"
-
-
 _READING = ocp.CheckpointManagerOptions(create=False)  # reading a run never creates folders
 
 
@@ -45,7 +44,7 @@ def warn(message: str) -> None:
     print(f"locornn: warning: {message}", file=sys.stderr, flush=True)
 
 
-def read_config(workdir: pathlib.Path) -> configs.ml_collections.ConfigDict:
+def read_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
     """The config of the run in ``workdir``; FileNotFoundError / ConfigError in one line."""
     path = pathlib.Path(workdir) / "config.json"
     if not path.is_file():
@@ -147,7 +146,7 @@ def restore_newest_intact(manager: ocp.CheckpointManager, state, workdir: pathli
     return state, None
 
 
-def _data_overrides(config, overrides) -> configs.ml_collections.ConfigDict:
+def _data_overrides(config, overrides) -> ml_collections.ConfigDict:
     """``config`` with ``--config.data.<key>=<value>`` overrides (only ``data.*``)."""
     values = json.loads(config.to_json())
     for item in overrides:

@@ -208,8 +208,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             f"{workdir} holds a checkpoint at step {latest}, beyond train.num_steps = "
             f"{config.train.num_steps}; use another workdir or ask for >= {latest} steps")
     if latest is not None:
-        state, latest = checkpoints.restore_newest_intact(manager, state, workdir,
-                                                          move_aside=primary)
+        try:
+            state, latest = checkpoints.restore_newest_intact(manager, state, workdir,
+                                                              move_aside=primary)
+        except checkpoints.CheckpointError:
+            manager.close()
+            raise
     if latest is not None:
         if primary:
             _truncate_metrics(metrics_path, latest)
