@@ -207,6 +207,7 @@ DAMAGE = {
 }
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")  # no stray traces
 @pytest.mark.parametrize("part", list(DAMAGE))
 def test_a_damaged_newest_checkpoint_is_reported_moved_aside_and_training_resumes_from_the_last_intact_one(  # noqa: E501
         tmp_path, capsys, finished, part):
@@ -221,8 +222,9 @@ def test_a_damaged_newest_checkpoint_is_reported_moved_aside_and_training_resume
     assert cli.main(["eval", str(workdir)]) == 0  # eval: the intact step, said so
     out, err = capsys.readouterr()
     assert json.loads(out.splitlines()[-1])["step"] == 10
-    warning = [line for line in err.splitlines() if "cannot be restored" in line]
-    assert len(warning) == 1 and "step 20" in warning[0] and "using step 10" in warning[0]
+    warning = err.strip().splitlines()
+    assert len(warning) == 1 and "cannot be restored" in warning[0], err
+    assert "step 20" in warning[0] and "using step 10" in warning[0]
     named = damaged.relative_to(workdir) if part == "_METADATA" else \
         damaged.parent.parent.parent.relative_to(workdir)  # the array database holding it
     assert str(named) in warning[0]

@@ -17,6 +17,7 @@ moved and :class:`CheckpointError` says so.
 from __future__ import annotations
 
 import ast
+import gc
 import json
 import pathlib
 import re
@@ -127,7 +128,17 @@ def restore_newest_intact(manager: ocp.CheckpointManager, state, workdir: pathli
         except Exception as error:  # noqa: BLE001 - orbax and tensorstore raise many types
             step_dir = pathlib.Path(manager.directory) / str(step)
             damaged.append((step, *_damaged_file(step_dir, error)))
-            continue
+        else:
+            break
+        _collect_abandoned_reads()
+    else:
+        if damaged:
+            step, path, why = damaged[0]
+            raise CheckpointError(
+                f"no checkpoint of {workdir} can be restored (newest: step {step}, {path}: "
+                f"{why}); move {workdir / CHECKPOINTS} aside to train from the start")
+        return state, None
+    if damaged:
         for bad_step, path, why in damaged:
             shown = path.relative_to(workdir) if path.is_relative_to(workdir) else path
             shown = f"{shown}/" if path.is_dir() else shown
@@ -135,15 +146,21 @@ def restore_newest_intact(manager: ocp.CheckpointManager, state, workdir: pathli
                      if move_aside else "left in place")
             warn(f"checkpoint at step {bad_step} cannot be restored ({shown}: {why}); {where}; "
                  f"using step {step}, the newest intact checkpoint")
-        if damaged and move_aside:
+        if move_aside:
             manager.reload()
-        return restored, step
-    if damaged:
-        step, path, why = damaged[0]
-        raise CheckpointError(
-            f"no checkpoint of {workdir} can be restored (newest: step {step}, {path}: {why}); "
-            f"move {workdir / CHECKPOINTS} aside to train from the start")
-    return state, None
+    return restored, step
+
+
+def _collect_abandoned_reads() -> None:
+    """A failed orbax restore leaves the reads of its other arrays pending; collected later,
+    each prints its own traceback ("Exception ignored in: <coroutine ...>"). They are the
+    failure already reported in one line: collect them now, without the noise."""
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _data_overrides(config, overrides) -> ml_collections.ConfigDict:
