@@ -122,6 +122,7 @@ def restore_newest_intact(manager: ocp.CheckpointManager, state, workdir: pathli
     :class:`CheckpointError` and moves nothing."""
     workdir = pathlib.Path(workdir)
     damaged = []
+    _silence_abandoned_reads()
     for step in sorted(manager.all_steps(), reverse=True):
         try:
             restored = manager.restore(step, args=ocp.args.StandardRestore(state))
@@ -130,7 +131,7 @@ def restore_newest_intact(manager: ocp.CheckpointManager, state, workdir: pathli
             damaged.append((step, *_damaged_file(step_dir, error)))
         else:
             break
-        _collect_abandoned_reads()
+        gc.collect()  # the failed restore's abandoned reads, now (see _silence_abandoned_reads)
     else:
         if damaged:
             step, path, why = damaged[0]
@@ -151,16 +152,32 @@ def restore_newest_intact(manager: ocp.CheckpointManager, state, workdir: pathli
     return restored, step
 
 
-def _collect_abandoned_reads() -> None:
-    """A failed orbax restore leaves the reads of its other arrays pending; collected later,
-    each prints its own traceback ("Exception ignored in: <coroutine ...>"). They are the
-    failure already reported in one line: collect them now, without the noise."""
-    hook = sys.unraisablehook
-    sys.unraisablehook = lambda unraisable: None
-    try:
-        gc.collect()
-    finally:
-        sys.unraisablehook = hook
+def _is_abandoned_read(unraisable) -> bool:
+    """Whether an exception Python could not raise is the noise of a failed orbax restore: one
+    of the reads it abandoned (an orbax coroutine) being collected, or tensorstore finishing
+    such a read into orbax's event loop, already closed."""
+    code = getattr(unraisable.object, "cr_code", None)
+    if code is not None and "orbax" in code.co_filename:
+        return True
+    return isinstance(unraisable.exc_value, RuntimeError) and \
+        str(unraisable.exc_value) == "Event loop is closed"
+
+
+def _silence_abandoned_reads() -> None:
+    """A failed restore leaves the reads of its other arrays pending; each would print its own
+    traceback when it ends ("Exception ignored in: ..."), at any later time. They are the
+    failure already reported in one line: from the first restore on, they are dropped (every
+    other unraisable exception still reaches the hook in place before)."""
+    if getattr(sys.unraisablehook, "drops_abandoned_reads", False):
+        return
+    forward = sys.unraisablehook
+
+    def hook(unraisable):
+        if not _is_abandoned_read(unraisable):
+            forward(unraisable)
+
+    hook.drops_abandoned_reads = True
+    sys.unraisablehook = hook
 
 
 def _data_overrides(config, overrides) -> ml_collections.ConfigDict:
