@@ -152,15 +152,25 @@ def cmd_train(args) -> int:
 
 def cmd_eval(args) -> int:
     from locornn import train
+    from locornn.data import fingerprint
 
     def action():
         run_dir = pathlib.Path(args.run_dir)
-        if not (run_dir / "config.json").is_file():
-            raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-        config, task, state = train.load_run(run_dir)
-        result = {"step": int(state.step), "split": "test", **task.final(state.params, run_dir)}
+        config, task, state = train.load_run(run_dir, data_override=args.data_override,
+                                             overrides=tuple(args.overrides))
+        trained_on = fingerprint.read_record(run_dir)
+        # on other data the results go to their own folder: the run's files stay its own
+        other = not fingerprint.same_data(trained_on, task.data)
+        out = run_dir / f"eval_{fingerprint.label(task.data).replace(':', '_')}" if other \
+            else run_dir
+        out.mkdir(exist_ok=True)
+        result = {"step": int(state.step), "split": "test", "data": task.data,
+                  "trained_on": trained_on, **task.final(state.params, out)}
         print(json.dumps(result))
-        train.write_figures(config, task, state.params, run_dir)
+        if other:
+            (out / "summary.json").write_text(json.dumps(result, indent=2) + "\n")
+        else:
+            train.write_figures(config, task, state.params, run_dir)
 
     return guarded(action)
 
@@ -314,9 +324,14 @@ def _add_train(p) -> None:
 
 
 def _add_eval(p) -> None:
+    p.description = ("Evaluate a run's newest intact checkpoint on the data it was trained on. "
+                     "--config.data.*=... with --data-override evaluates it on other data on "
+                     "purpose (into RUN_DIR/eval_<data>/).")
     p.add_argument("run_dir", metavar="RUN_DIR",
                    help="a trained run's directory (config.json, checkpoints)")
-    p.set_defaults(func=cmd_eval)
+    p.add_argument("--data-override", action="store_true",
+                   help="evaluate on data other than the run's own (into RUN_DIR/eval_<data>/)")
+    p.set_defaults(func=cmd_eval, takes_overrides=True)
 
 
 def _add_bench(p) -> None:
@@ -457,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or (overrides and not getattr(args, "takes_overrides", False)):
         parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
     args.overrides = overrides
-    return args.func(args)
+    return guarded(lambda: args.func(args))
 
 
 if __name__ == "__main__":

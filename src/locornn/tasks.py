@@ -53,6 +53,7 @@ class Task:
     figure_sequence: np.ndarray  # one held-out sequence for figure1.png / hidden.gif
     probe: Callable[[object], dict] | None = None  # metrics of the hidden state, logged as "probe"
     prediction_shift: int = 1  # prediction[t] shows frame t + shift (1: next frame, 0: aligned)
+    data: dict | None = None  # what the task loaded (locornn.data.fingerprint.record)
 
 
 def _check_finite(split: str, sequences: np.ndarray) -> None:
@@ -165,7 +166,7 @@ def sequence_task(config: ml_collections.ConfigDict) -> Task:
                 train_batch=lambda step, rows=slice(None): data.train_batch(
                     dataset.train, step, tc.batch_size, config.seed, rows),
                 loss=loss, evaluate=evaluate, final=final, figure_sequence=dataset.test[:1],
-                probe=probe if config.train.probe_sequences else None)
+                probe=probe if config.train.probe_sequences else None, data=dataset.record)
 
 
 def curriculum_fraction(step, curriculum_steps: int):
@@ -230,7 +231,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
       frames and rolls out open-loop; steps are counted from the end of the training window
       (frame index ``data.sequence_length``). The run's VPT is the median over trajectories.
     """
-    from locornn.data import hamiltonian
+    from locornn.data import fingerprint, hamiltonian
     from locornn.models.forecasting import build_forecast_model, learned_constants
 
     dc, tc = config.data, config.train
@@ -302,7 +303,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
     source = f"{dc.system} ({dataset.source}; dt {dataset.dt})"
     return Task(model=model, sample=figure_sequence, source=source, train_batch=train_batch,
                 loss=loss, evaluate=evaluate, final=final, figure_sequence=figure_sequence,
-                prediction_shift=0)
+                prediction_shift=0, data=fingerprint.hamiltonian_record(dataset, dc, source))
 
 
 def build_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:

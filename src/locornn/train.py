@@ -4,14 +4,20 @@ What a run writes to ``workdir`` (:func:`default_workdir` from the CLI):
 
 * ``config.json``: the resolved config. A workdir is tied to one config: starting again with
   a different one stops with an error instead of mixing two runs (only ``train.num_steps`` and
-  ``figures.*`` may change, to train further or redraw).
+  ``figures.*`` may change, to train further or redraw). It is written only once the data has
+  loaded, so a start that fails leaves no ``config.json`` behind.
+* ``data.json``: what the run trains on (:mod:`locornn.data.fingerprint`): kind, path and a
+  content fingerprint. A workdir is tied to its data too: resuming on other data (another
+  MNIST folder, the built-in digits instead of MNIST) stops with an error.
 * ``metrics.jsonl``: one JSON object per line, ``{"step", "split": "train"|"test"|"probe", ...}``;
   test and probe records are on the held-out split, never on training data.
 * ``checkpoints/<step>/``: orbax checkpoints of the train state (params, optimiser state, step)
   every ``train.checkpoint_every`` steps, at the end, and when interrupted.
 * ``summary.json``, ``loss.png``, ``figure1.png``, ``hidden.gif`` after training.
 
-Resume: a run that finds checkpoints continues from the latest. Batches are a pure function of
+Resume: a run that finds checkpoints continues from the newest one that restores; a newer
+damaged one is reported in one line and moved to ``damaged_checkpoints/``
+(:func:`locornn.checkpoints.restore_newest_intact`). Batches are a pure function of
 ``(seed, step)`` (:func:`locornn.data.train_batch`), so an interrupted and resumed run reaches the
 same parameters as an uninterrupted one. Ctrl-C or SIGTERM saves a checkpoint and exits.
 
@@ -41,9 +47,10 @@ import optax
 import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
-from locornn import configs, plots, sharding, tasks
+from locornn import checkpoints, configs, plots, sharding, tasks
 from locornn.analysis.after_training import AFTER_TRAINING
 from locornn.checkpoints import load_run  # noqa: F401  (public API: train.load_run)
+from locornn.data import fingerprint
 from locornn.optim import TrainState, create_train_state, make_optimizer  # noqa: F401
 
 # Fields that may differ between a workdir's saved config and a resumed run.
@@ -98,7 +105,7 @@ def config_changes(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> 
     path = pathlib.Path(workdir) / "config.json"
     if not path.exists():
         return []
-    saved = _flat(json.loads(configs.from_dict(json.loads(path.read_text())).to_json()))
+    saved = _flat(json.loads(checkpoints.read_config(workdir).to_json()))
     now = _flat(json.loads(config.to_json()))
     return sorted(k for k in set(saved) | set(now)
                   if saved.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES))
@@ -115,9 +122,18 @@ def require_same_config(config: ml_collections.ConfigDict, workdir: pathlib.Path
             f"{advice}")
 
 
-def _claim_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> None:
-    """Write config.json, or check that the one already there belongs to this run."""
-    require_same_config(config, workdir)
+def _claim_workdir(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                   task: tasks.Task) -> None:
+    """Check that a run already in ``workdir`` trained on this task's data, then write
+    data.json and (last: it marks a run) config.json."""
+    recorded = fingerprint.require_same_data(
+        workdir, task.data, "train on this data in another workdir, or restore the data the run "
+        "was trained on (e.g. LOCORNN_MNIST_DIR or data.* as when it started)")
+    if recorded is None and (workdir / "config.json").exists():
+        checkpoints.warn(f"{workdir} has no record of its data (written by an older locornn); "
+                         f"recording {fingerprint.describe(task.data)}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    fingerprint.write_record(workdir, task.data)
     (workdir / "config.json").write_text(config.to_json(indent=2) + "\n")
 
 
@@ -166,12 +182,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     primary = sharding.is_primary()  # one process writes; all compute
     progress = progress and primary
     workdir = pathlib.Path(workdir).absolute()
-    workdir.mkdir(parents=True, exist_ok=True)
-    if primary:
-        _claim_workdir(config, workdir)
+    if primary:  # before the data loads: a run of another config there is refused at once
+        require_same_config(config, workdir)
     log = tqdm.write if progress else (lambda *_: None)
 
     task = tasks.build_task(config, progress=progress)  # --quiet silences data generation too
+    if primary:
+        _claim_workdir(config, workdir, task)
     state = sharding.place_state(create_train_state(config, task), mesh)
     num_params = sum(x.size for x in jax.tree.leaves(state.params))
     log(f"locornn: {config.experiment}/{config.preset} seed {config.seed}: "
@@ -191,7 +208,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
             f"{workdir} holds a checkpoint at step {latest}, beyond train.num_steps = "
             f"{config.train.num_steps}; use another workdir or ask for >= {latest} steps")
     if latest is not None:
-        state = manager.restore(latest, args=ocp.args.StandardRestore(state))
+        try:
+            state, latest = checkpoints.restore_newest_intact(manager, state, workdir,
+                                                              move_aside=primary)
+        except checkpoints.CheckpointError:
+            manager.close()
+            raise
+    if latest is not None:
         if primary:
             _truncate_metrics(metrics_path, latest)
         log(f"locornn: resuming from checkpoint at step {latest}")
@@ -236,7 +259,7 @@ def finish_run(config, task: tasks.Task, state: TrainState, workdir: pathlib.Pat
     summary = {"experiment": config.experiment, "preset": config.preset, "seed": config.seed,
                "model": config.model.kind, "devices": devices,
                "num_params": int(sum(x.size for x in jax.tree.leaves(state.params))),
-               "data_source": task.source, "steps": int(state.step),
+               "data_source": task.source, "data": task.data, "steps": int(state.step),
                "train_seconds_this_session": seconds,
                "test": task.final(state.params, workdir)}
     if config.figures.enabled:

@@ -655,12 +655,9 @@ def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
 
 
 def _read_config(run_dir: pathlib.Path):
-    from locornn import configs
+    from locornn.checkpoints import read_config
 
-    path = run_dir / "config.json"
-    if not path.exists():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json)")
-    return configs.from_dict(json.loads(path.read_text()))
+    return read_config(run_dir)
 
 
 def _untrained_model(config):

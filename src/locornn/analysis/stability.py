@@ -185,14 +185,17 @@ def trained_model(run_dir) -> RecurrentModel:
       FileNotFoundError: not a run directory, or no checkpoint.
       ValueError: the run's model is not an oscillator (LocoRNN/coRNN).
     """
-    from locornn.checkpoints import load_run
+    from locornn.checkpoints import load_run, read_config
     from locornn.models.forecasting import oscillator_core
 
     run_dir = pathlib.Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise FileNotFoundError(f"{run_dir} is not a run directory (no config.json); pass a "
                                 f"directory written by `locornn train`")
-    kind = json.loads((run_dir / "config.json").read_text()).get("model", {}).get("kind")
+    try:
+        kind = json.loads((run_dir / "config.json").read_text()).get("model", {}).get("kind")
+    except (ValueError, AttributeError):  # not a JSON object: read_config says so in one line
+        kind = read_config(run_dir).model.kind
     if kind not in ("locornn", "cornn"):
         raise ValueError(f"{run_dir} is a {kind!r} run; --run needs a locornn or cornn run")
     config, _, state = load_run(run_dir)

@@ -285,8 +285,8 @@ def _finite(value) -> bool:
 
 def _load(run_dir: pathlib.Path, untrained: bool):
     """``(config, task, params, step)``: the run's latest checkpoint, or its initial params."""
-    from locornn import configs, tasks
-    from locornn.checkpoints import load_run
+    from locornn import tasks
+    from locornn.checkpoints import load_run, read_config
     from locornn.optim import create_train_state
 
     if not (run_dir / "config.json").is_file():
@@ -295,7 +295,7 @@ def _load(run_dir: pathlib.Path, untrained: bool):
     if not untrained:
         config, task, state = load_run(run_dir)
         return config, task, state.params, int(state.step)
-    config = configs.from_dict(json.loads((run_dir / "config.json").read_text()))
+    config = read_config(run_dir)
     task = tasks.build_task(config)
     return config, task, create_train_state(config, task).params, 0
 

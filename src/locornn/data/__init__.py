@@ -15,7 +15,7 @@ import ml_collections
 import numpy as np
 
 from locornn.configs import ON_DEMAND_SETS
-from locornn.data import mnist, waves
+from locornn.data import fingerprint, mnist, waves
 
 
 class SequenceData(NamedTuple):
@@ -23,6 +23,7 @@ class SequenceData(NamedTuple):
     train: np.ndarray | waves.OnDemand
     test: np.ndarray | waves.OnDemand  # (num_test, T', ...): held out (T' may exceed T)
     source: str  # where the frames came from, recorded with the run
+    record: dict | None = None  # what was loaded, with its fingerprint (fingerprint.record)
 
 
 def load(data_config: ml_collections.ConfigDict) -> SequenceData:
@@ -46,11 +47,13 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
             f", periods {kwargs['period'][0]:g}-{kwargs['period'][1]:g} frames"
             if kwargs["period"] else "")
     elif data_config.name == "rotating_mnist":
+        digits = mnist.load_mnist(data_config.mnist_dir or None, data_config.mnist_source)
         train, test, source = mnist.load_rotating_mnist(
             data_config.num_train, data_config.num_test, length, size, data_config.seed,
-            mnist_dir=data_config.mnist_dir or None, test_sequence_length=test_length,
-            step_deg=data_config.rotation_step, start_deg=data_config.rotation_start,
-            source=data_config.mnist_source, centre=data_config.rotation_centre)
+            test_sequence_length=test_length, step_deg=data_config.rotation_step,
+            start_deg=data_config.rotation_start, digits=digits,
+            centre=data_config.rotation_centre)
+        record = fingerprint.digits_record(digits, data_config, source)
     elif data_config.name == "noise":
         make = waves.noise_on_demand if on_demand else waves.noise
         train = make(train_key, data_config.num_train, length, size)
@@ -60,8 +63,12 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     else:
         raise ValueError(f"unknown data set {data_config.name!r}")
     if on_demand:
-        return SequenceData(train, test, source + ", rendered on demand")
-    return SequenceData(np.asarray(train), np.asarray(test), source)
+        source += ", rendered on demand"
+    if data_config.name != "rotating_mnist":
+        record = fingerprint.generated_record(data_config.name, source, data_config)
+    if on_demand:
+        return SequenceData(train, test, source, record)
+    return SequenceData(np.asarray(train), np.asarray(test), source, record)
 
 
 def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int,

@@ -36,6 +36,7 @@ import functools
 import gzip
 import os
 import pathlib
+import zlib
 from typing import NamedTuple
 
 import jax
@@ -60,6 +61,10 @@ IDX_FILES = {
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
 DIGITS_TRAIN = 1500  # scikit-learn digits: images [0, 1500) train, [1500, 1797) test
+
+
+class DigitsUnavailable(DataError, RuntimeError):
+    """The source asked for is not on this machine (nothing is ever downloaded)."""
 
 
 class MNISTData(NamedTuple):
@@ -90,7 +95,7 @@ def read_idx(path) -> np.ndarray:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as error:
+        except (OSError, EOFError, zlib.error) as error:
             raise DataError(f"{path}: corrupt or truncated gzip stream ({error})") from None
     if len(raw) < 4:
         raise DataError(f"{path}: too short for an IDX file ({len(raw)} bytes)")
@@ -252,17 +257,17 @@ def load_mnist(mnist_dir=None, source: str = "auto", tfds_data_dir=None) -> MNIS
     folder = mnist_dir or os.environ.get(ENV_VAR) or None
     if source == "idx" or (source == "auto" and folder):
         if not folder:
-            raise ValueError(f"source='idx' needs mnist_dir or ${ENV_VAR}")
+            raise DataError(f"source='idx' needs mnist_dir or ${ENV_VAR}")
         return load_idx_folder(folder)
     if source in ("auto", "tfds"):
         data = load_tfds(tfds_data_dir)
         if data is not None:
             return data
         if source == "tfds":
-            raise RuntimeError("tensorflow-datasets MNIST is not available locally in "
-                               f"{_tfds_data_dir(tfds_data_dir)} (nothing is downloaded)")
+            raise DigitsUnavailable("tensorflow-datasets MNIST is not available locally in "
+                                    f"{_tfds_data_dir(tfds_data_dir)} (nothing is downloaded)")
     elif source != "digits":
-        raise ValueError(f"unknown MNIST source {source!r}: auto, idx, tfds or digits")
+        raise DataError(f"unknown MNIST source {source!r}: auto, idx, tfds or digits")
     return load_sklearn_digits()
 
 

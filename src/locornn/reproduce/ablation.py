@@ -22,6 +22,7 @@ import pathlib
 import numpy as np
 from tqdm.auto import tqdm
 
+from locornn import configs
 from locornn.reproduce import table
 
 # The fields every variant sets (the open-loop model of the first Table 1 unless changed: its
@@ -87,7 +88,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {
 def overrides(variant: str) -> list[str]:
     """``--config.*`` overrides of a variant."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown ablation variant {variant!r}; choose from {list(VARIANTS)}")
+        raise configs.ConfigError(f"unknown ablation variant {variant!r}; choose from "
+                                  f"{list(VARIANTS)}")
     return [f"--config.{key}={value}" for key, value in VARIANTS[variant][1].items()]
 
 
@@ -103,7 +105,7 @@ def _row(variant: str, runs: list[dict]) -> dict:
             "mse": float(np.mean([r["test"]["mse"] for r in runs])),
             "alpha": mean("alpha"), "velocity_kernel_sum": mean("velocity_kernel_sum"),
             "train_seconds": float(np.mean([r["train_seconds_this_session"] for r in runs])),
-            "description": VARIANTS[variant][0]}
+            "description": VARIANTS[variant][0], "data": table.data_label(runs)}
 
 
 def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",

@@ -74,7 +74,8 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
                                                 train_missing=train_missing).items():
             rows.append({"system": system, "model": model, "seed": seed, "steps": steps,
                          "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"],
-                         "vpt_start": summary["test"].get("vpt_start", "window end")})
+                         "vpt_start": summary["test"].get("vpt_start", "window end"),
+                         "data": table.data_label([summary])})
     stem = pathlib.Path(results) / f"vpt_vs_steps_{preset}"
     table.write_csv(stem.with_suffix(".csv"), rows)
     curves = {}  # system -> model -> [(steps, mean, std)]

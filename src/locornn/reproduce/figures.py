@@ -42,6 +42,7 @@ from locornn.analysis import domains
 from locornn.analysis import wave_report as wave_report_module
 from locornn.analysis.after_training import orientation_options
 from locornn.checkpoints import load_run
+from locornn.data import fingerprint
 from locornn.exits import guarded
 from locornn.reproduce.runs import ensure_trained, run_dir
 from locornn.reproduce.runs import say as _say
@@ -333,12 +334,13 @@ def runs_table(run_dirs, out_path, mean_frame: bool = False) -> pathlib.Path:
     run_dirs = [pathlib.Path(run) for run in run_dirs]
     baselines = [_cell(mean_frame_mse(configs.from_dict(json.loads(
         (run / "config.json").read_text())))) if mean_frame else "-" for run in run_dirs]
-    rows = ["| run | steps | held-out MSE | mean-frame MSE | state | signal | "
+    rows = ["| run | data | steps | held-out MSE | mean-frame MSE | state | signal | "
             + " | ".join(TABLE_METRICS.values()) + " |",
-            "|---|---:|---:|---:|---|---|" + "---:|" * len(TABLE_METRICS)]
+            "|---|---|---:|---:|---:|---|---|" + "---:|" * len(TABLE_METRICS)]
     for run, baseline in zip(run_dirs, baselines, strict=True):
         summary = json.loads((run / "summary.json").read_text())
-        head = [f"`{run}`", str(summary["steps"]), _cell(summary["test"]["mse"]), baseline]
+        head = [f"`{run}`", fingerprint.label(summary.get("data")), str(summary["steps"]),
+                _cell(summary["test"]["mse"]), baseline]
         for state, name in (("untrained", "waves_untrained.json"), ("trained", "waves.json")):
             path = run / name
             if not path.is_file():
@@ -349,7 +351,7 @@ def runs_table(run_dirs, out_path, mean_frame: bool = False) -> pathlib.Path:
                     cells = [*head, state, signal,
                              *(_cell(report[key].get(k)) for k in TABLE_METRICS)]
                     rows.append("| " + " | ".join(cells) + " |")
-                    head = ["", "", "", ""]
+                    head = [""] * len(head)
     out_path = pathlib.Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text("\n".join(rows) + "\n")

@@ -46,9 +46,10 @@ def train_seeds(config: ml_collections.ConfigDict, seeds, *, root="runs",
     runs = [_with_seed(config, seed) for seed in seeds]
     workdirs = [train.default_workdir(c, root).absolute() for c in runs]
     for run, workdir in zip(runs, workdirs, strict=True):
-        workdir.mkdir(parents=True, exist_ok=True)
-        train._claim_workdir(run, workdir)
+        train.require_same_config(run, workdir)
     seed_tasks = [tasks.build_task(run) for run in runs]
+    for run, workdir, task in zip(runs, workdirs, seed_tasks, strict=True):
+        train._claim_workdir(run, workdir, task)  # once its data loaded
     states = [train.create_train_state(run, task) for run, task in zip(runs, seed_tasks,
                                                                         strict=True)]
     # One model and optimiser object for all (the seeds differ only in arrays), then stack.

@@ -110,7 +110,7 @@ def _row(variant: str, summary: dict, baseline: float) -> dict:
                                                       float("nan")),
             "plane_wave_fraction": trained.get("phase_plane_wave_fraction", float("nan")),
             "train_seconds": summary["train_seconds_this_session"],
-            "description": describe(variant)[0]}
+            "description": describe(variant)[0], "data": table.data_label([summary])}
 
 
 def _diverged_row(variant: str, message: str) -> dict:
@@ -119,7 +119,8 @@ def _diverged_row(variant: str, message: str) -> dict:
             "traveling_trained": nan, "traveling_untrained": nan, "wavelength_sites": nan,
             "phase_wavelength": nan, "neighbour_phase_difference": nan,
             "plane_wave_fraction": nan, "train_seconds": nan,
-            "description": f"{describe(variant)[0]}. DIVERGED: {message.split(';')[0]}"}
+            "description": f"{describe(variant)[0]}. DIVERGED: {message.split(';')[0]}",
+            "data": ""}
 
 
 def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps: int = 1000,

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from locornn import configs, plots, train
+from locornn.data import fingerprint
 from locornn.data.hamiltonian import SYSTEMS
 
 MODELS = ("locornn", "cornn", "lstm", "node")
@@ -97,6 +98,11 @@ def _finished(config, workdir: pathlib.Path) -> bool:
     return summary.exists() and json.loads(summary.read_text())["steps"] == config.train.num_steps
 
 
+def data_label(runs: list[dict]) -> str:
+    """The data the runs (their summaries) trained on, one ``kind:fingerprint`` each."""
+    return " ".join(dict.fromkeys(fingerprint.label(r.get("data")) for r in runs))
+
+
 def write_csv(path: pathlib.Path, rows: list[dict]) -> None:
     """``rows`` (dicts with the same keys) as a CSV file with a header, folders created."""
     path = pathlib.Path(path)
@@ -132,7 +138,8 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                      "window": runs[0]["window"],
                      "num_params": runs[0]["num_params"],
                      "train_seconds": float(np.mean([r["train_seconds_this_session"]
-                                                     for r in runs]))})
+                                                     for r in runs])),
+                     "data": data_label(runs)})
     write_csv(results / f"table1_{preset}.csv", rows)
     md_path = results / f"table1_{preset}.md"
     md_path.write_text(_markdown(preset, rows, systems, models, seeds))
@@ -173,4 +180,7 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
         runs = [by_cell[(s, m)] for s in systems]
         lines.append(f"| {MODEL_NAMES[m]} | {runs[0]['num_params']:,} | {runs[0]['window']} | "
                      f"{np.mean([r['train_seconds'] for r in runs]):.0f} |")
+    lines += ["", "Data (kind:fingerprint, as in each run's data.json): " + "; ".join(
+        f"{SYSTEM_NAMES[s]} {' '.join(dict.fromkeys(by_cell[(s, m)]['data'] for m in models))}"
+        for s in systems)]
     return "\n".join(lines) + "\n"

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from locornn.data.errors import DataError
 from locornn.data.hamiltonian import cache as _cache
 from locornn.data.hamiltonian import suite_format
 from locornn.data.hamiltonian.generate import Trajectories
@@ -119,11 +120,11 @@ def sample_windows(images, key: jax.Array, batch_size: int, window: int,
 def _crop(traj: Trajectories, num: int, steps: int, where: str) -> Trajectories:
     frames = steps + 1
     if traj.images.shape[1] < frames:
-        raise ValueError(
+        raise DataError(
             f"{where} has trajectories of {traj.images.shape[1]} frames; {frames} requested"
         )
     if len(traj) < num:
-        raise ValueError(f"{where} has {len(traj)} trajectories; {num} requested")
+        raise DataError(f"{where} has {len(traj)} trajectories; {num} requested")
     return Trajectories(
         images=traj.images[:num, :frames],
         states=traj.states[:num, :frames],
@@ -137,7 +138,7 @@ def _read_suite(
     suite_dir, system: str, split: str, num: int, steps: int
 ) -> tuple[Trajectories, Path]:
     folder = suite_format.find_folder(suite_dir, system)
-    frames = suite_format.parse_features((folder / suite_format.FEATURES_FILE).read_text())
+    frames = suite_format.read_features(folder)
     available = frames["image"][0][0] if "image" in frames else 0
     if steps + 1 > available:
         try:  # the suite publishes long test trajectories as separate data sets

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from locornn.data.errors import DataError
 from locornn.data.hamiltonian.generate import Trajectories
 from locornn.data.hamiltonian.systems import get_system
 
@@ -83,13 +84,24 @@ def parse_features(text: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
             continue
         match = _LINE.match(line)
         if not match:
-            raise ValueError(
+            raise DataError(
                 f"{FEATURES_FILE} line {number} is not 'key, (shape), dtype': {line!r}"
             )
         shape_text = match.group("shape").strip()
         shape = tuple(int(s) for s in shape_text.split(",") if s.strip()) if shape_text else ()
+        if any(n < 0 for n in shape):
+            raise ValueError(f"{FEATURES_FILE} line {number} has a negative size: {line!r}")
         features[match.group("key")] = (shape, _parse_dtype(match.group("dtype")))
     return features
+
+
+def read_features(folder: str | os.PathLike) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """``folder/features.txt`` parsed; :class:`DataError` naming the file if it is not one."""
+    path = Path(folder) / FEATURES_FILE
+    try:
+        return parse_features(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, TypeError) as error:
+        raise DataError(f"{path}: {error}") from None
 
 
 def format_features(features: dict[str, tuple[tuple[int, ...], np.dtype]]) -> str:
@@ -152,22 +164,27 @@ def count_records(path: str | os.PathLike) -> int:
         while (pos := f.tell()) < size:
             header = f.read(12)
             if len(header) < 12:
-                raise ValueError(f"{path}: truncated record header at byte {pos}")
+                raise DataError(f"{path}: truncated record header at byte {pos}")
             (length,) = struct.unpack("<Q", header[:8])
+            if pos + 12 + length + 4 > size:  # (a damaged length may exceed any seek)
+                raise DataError(f"{path}: truncated last record (file has {size} bytes)")
             f.seek(length + 4, os.SEEK_CUR)
             count += 1
         if f.tell() != size:
-            raise ValueError(f"{path}: truncated last record (file has {size} bytes)")
+            raise DataError(f"{path}: truncated last record (file has {size} bytes)")
     return count
 
 
 def _decode_png(data: bytes) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as img:
-        if img.mode not in ("RGB", "L"):
-            img = img.convert("RGB")
-        array = np.asarray(img)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.mode not in ("RGB", "L"):
+                img = img.convert("RGB")
+            array = np.asarray(img)
+    except Exception as error:  # noqa: BLE001 - Pillow raises many types for a bad image
+        raise DataError(f"not a readable PNG ({error})") from None
     if array.ndim == 2:  # a grey PNG: repeat into 3 channels
         array = np.repeat(array[..., None], 3, axis=-1)
     return array
@@ -177,16 +194,16 @@ def _decode(feature, key: str, shape: tuple[int, ...], dtype: np.dtype) -> np.nd
     kind = feature.WhichOneof("kind")
     if dtype == np.uint8:
         if kind != "bytes_list":
-            raise ValueError(f"feature {key!r}: expected PNG bytes, found {kind}")
+            raise DataError(f"feature {key!r}: expected PNG bytes, found {kind}")
         value = _decode_png(feature.bytes_list.value[0])
     elif kind != "int64_list":
-        raise ValueError(f"feature {key!r}: expected an int64_list, found {kind}")
+        raise DataError(f"feature {key!r}: expected an int64_list, found {kind}")
     elif dtype.kind == "f":
         value = np.asarray(feature.int64_list.value, dtype="<i8").view(dtype.newbyteorder("<"))
     else:
         value = np.asarray(feature.int64_list.value, dtype=np.int64).astype(dtype)
     if value.size != int(np.prod(shape)):
-        raise ValueError(f"feature {key!r}: {value.size} values do not fit shape {shape}")
+        raise DataError(f"feature {key!r}: {value.size} values do not fit shape {shape}")
     return value.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
@@ -209,15 +226,15 @@ def iter_records(path: str | os.PathLike, limit: int | None = None):
             if not header:
                 return
             if len(header) < 12:
-                raise ValueError(f"{path}: truncated record header (record {index})")
+                raise DataError(f"{path}: truncated record header (record {index})")
             if masked_crc(header[:8]) != header[8:]:
-                raise ValueError(f"{path}: record {index}: length CRC mismatch (corrupt file)")
+                raise DataError(f"{path}: record {index}: length CRC mismatch (corrupt file)")
             (length,) = struct.unpack("<Q", header[:8])
             data, crc = f.read(length), f.read(4)
             if len(data) < length or len(crc) < 4:
-                raise ValueError(f"{path}: truncated last record (record {index})")
+                raise DataError(f"{path}: truncated last record (record {index})")
             if masked_crc(data) != crc:
-                raise ValueError(f"{path}: record {index}: data CRC mismatch (corrupt file)")
+                raise DataError(f"{path}: record {index}: data CRC mismatch (corrupt file)")
             yield data
 
 
@@ -225,18 +242,24 @@ def iter_split(folder: str | os.PathLike, split: str, *, limit: int | None = Non
     """Yield one split's trajectories one at a time, each ``{feature key: (*shape) array}``."""
     _, _, example_pb2 = _tfrecord()
     folder = Path(folder)
-    features = parse_features((folder / FEATURES_FILE).read_text())
+    features = read_features(folder)
     path = folder / f"{split}.tfrecord"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     with contextlib.closing(iter_records(path, limit)) as records:
         for i, record in enumerate(records):
-            feature_map = example_pb2.Example.FromString(record).features.feature
+            try:
+                feature_map = example_pb2.Example.FromString(record).features.feature
+            except Exception as error:  # noqa: BLE001 - protobuf's DecodeError and others
+                raise DataError(f"{path} record {i} is not a tf.train.Example ({error})") from None
             example = {}
             for key, (shape, dtype) in features.items():
                 if key not in feature_map:
-                    raise ValueError(f"{path} record {i} has no feature {key!r}")
-                example[key] = _decode(feature_map[key], key, shape, dtype)
+                    raise DataError(f"{path} record {i} has no feature {key!r}")
+                try:
+                    example[key] = _decode(feature_map[key], key, shape, dtype)
+                except (ValueError, TypeError) as error:  # (DataError is a ValueError)
+                    raise DataError(f"{path} record {i}: {error}") from None
             yield example
 
 
@@ -250,18 +273,22 @@ def read_split(
     (1, 2) -> (2,)).
     """
     folder = Path(folder)
-    features = parse_features((folder / FEATURES_FILE).read_text())
+    features = read_features(folder)
     path = folder / f"{split}.tfrecord"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
     n = count_records(path)
     if limit is not None:
         n = min(n, int(limit))
-    out = {k: np.empty((n, *shape), dtype) for k, (shape, dtype) in features.items()}
+    out = None  # allocated once the first record has matched features.txt's sizes
     with contextlib.closing(iter_split(folder, split, limit=n)) as examples:
         for i, example in enumerate(examples):
+            if out is None:
+                out = {k: np.empty((n, *v.shape), v.dtype) for k, v in example.items()}
             for key, value in example.items():
                 out[key][i] = value
+    if out is None:
+        out = {k: np.empty((0, *shape), dtype) for k, (shape, dtype) in features.items()}
     for key, value in list(out.items()):
         if key.startswith("other/") and value.ndim >= 2 and value.shape[1] == 1:
             out[key] = value[:, 0]
@@ -275,7 +302,7 @@ def read_trajectories(
     raw = read_split(folder, split, limit=limit)
     missing = {"image", "x"} - raw.keys()
     if missing:
-        raise ValueError(f"{folder}: features {sorted(missing)} missing from {FEATURES_FILE}")
+        raise DataError(f"{folder}: features {sorted(missing)} missing from {FEATURES_FILE}")
     if dt is None:
         match = re.search(r"_dt_(\d+)_(\d+)$", Path(folder).name)
         dt = float(f"{match.group(1)}.{match.group(2)}") if match else float("nan")
