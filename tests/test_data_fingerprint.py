@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from locornn import cli
-from locornn.reproduce import table
 from locornn.data import fingerprint, hamiltonian, mnist
-from tests.conftest import ROOT, experiment_config
+from locornn.reproduce import table
+from tests.conftest import experiment_config
 
-MNIST = f"{ROOT / 'experiments' / 'rotating_mnist.py'}:smoke"
+MNIST = "rotating_mnist:smoke"
 
 
 @pytest.fixture(autouse=True)
@@ -212,7 +212,6 @@ def test_eval_takes_only_data_overrides(mnist_run, capsys):
 def test_table_rows_name_the_data_of_their_runs(tmp_path):
     md = table.build_table("smoke", seeds=(0,), systems=("mass_spring",), models=("locornn",),
                            root=tmp_path / "runs", results=tmp_path / "results",
-                           experiment=ROOT / "experiments" / "hamiltonian.py",
                            overrides=[f"--config.data.cache_dir={tmp_path / 'cache'}",
                                       "--config.figures.enabled=False"], progress=False)
     run = tmp_path / "runs" / "hamiltonian" / "smoke" / "mass_spring" / "locornn" / "0"

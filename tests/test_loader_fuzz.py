@@ -19,7 +19,6 @@ from locornn import cli
 from locornn.data import hamiltonian, mnist
 from locornn.data.hamiltonian import cache
 from locornn.exits import guarded
-from tests.conftest import ROOT
 
 FUZZ = settings(max_examples=40, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -125,7 +124,7 @@ def test_a_damaged_idx_folder_through_the_command_line_is_one_line_and_writes_no
     monkeypatch.delenv(mnist.ENV_VAR, raising=False)
     folder = _mnist_folder(tmp_path / "mnist")
     _apply(folder / "train-images-idx3-ubyte", ("truncate", 30, b""))
-    code = cli.main(["train", "--config", f"{ROOT / 'experiments' / 'rotating_mnist.py'}:smoke",
+    code = cli.main(["train", "--config", "rotating_mnist:smoke",
                      "--workdir", str(tmp_path / "run"), "--quiet",
                      f"--config.data.mnist_dir={folder}"])
     err = capsys.readouterr().err.strip()

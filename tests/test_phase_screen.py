@@ -59,7 +59,7 @@ def test_screen_trains_measures_and_tabulates_each_run(tmp_path):
     md = phase_screen.run_screen(sources=("digits",), variants=("details_off", "reference"),
                                  root=tmp_path / "runs", results=tmp_path, progress=False,
                                  budget=TINY)
-    rows = (tmp_path / "phase_screen_rotating_mnist.csv").read_text().splitlines()
+    rows = (tmp_path / "phase_screen_rotating_mnist_seed0.csv").read_text().splitlines()
     assert len(rows) == 3  # header and one row per run
     text = md.read_text()
     assert "| digits | details_off | 4 |" in text and "| digits | reference | 4 |" in text

@@ -266,11 +266,12 @@ def cmd_phase_screen(args) -> int:
     def action():
         from locornn.reproduce import phase_screen
 
-        _report(phase_screen.run_screen(
-            mnist_dir=args.mnist_dir, sources=tuple(args.sources),
-            variants=tuple(args.variants or phase_screen.VARIANTS), seed=args.seeds[0],
-            steps=args.train_steps, root=args.runs_root, results=args.results_dir,
-            progress=not args.quiet))
+        for seed in args.seeds:
+            _report(phase_screen.run_screen(
+                mnist_dir=args.mnist_dir, sources=tuple(args.sources),
+                variants=tuple(args.variants or phase_screen.VARIANTS), seed=seed,
+                steps=args.train_steps, root=args.runs_root, results=args.results_dir,
+                progress=not args.quiet))
 
     return guarded(action, ValueError)
 
@@ -403,7 +404,7 @@ def _add_reproduce(p, chosen: str | None) -> None:
                 "reference code's details turned on from locornn's defaults, on each digit "
                 "source, at a screening budget; measure the band-passed phase of each run "
                 "(wavelength, neighbour phase difference, plane-wave fraction) and write "
-                "RESULTS_DIR/phase_screen_rotating_mnist.md/.csv.")
+                "RESULTS_DIR/phase_screen_rotating_mnist_seed<SEED>.md/.csv.")
             q.add_argument("--mnist-dir", default="", metavar="DIR",
                            help="a folder of MNIST-format IDX files (MNIST, Fashion-MNIST) for "
                                 "the 'idx' source")
@@ -413,8 +414,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
             q.add_argument("--variants", nargs="+", default=None, choices=list(
                 phase_screen.VARIANTS), metavar="VARIANT", help="default: all; " + "; ".join(
                     f"{k} ({v[0]})" for k, v in phase_screen.VARIANTS.items()))
-            q.add_argument("--seeds", type=int, nargs=1, default=[0], metavar="SEED",
-                           help="the seed of every run (default 0)")
+            q.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+                           help="one screen per seed, each its own table (default: 0)")
             q.add_argument("--train-steps", type=int, default=0, metavar="N",
                            help=f"training steps of each run (default "
                                 f"{phase_screen.SCREEN['train.num_steps']})")

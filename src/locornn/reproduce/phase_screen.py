@@ -19,7 +19,7 @@ to ``<root>/phase_screen/<source>/<variant>/rotating_mnist/reference/<seed>`` an
 finished, so the command can be stopped and restarted.
 
 ``locornn reproduce phase-screen --mnist-dir DIR`` writes
-``results/phase_screen_rotating_mnist.md`` and ``.csv``.
+``results/phase_screen_rotating_mnist_seed<seed>.md`` and ``.csv``.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def run_screen(*, mnist_dir: str = "", sources=SOURCES, variants=tuple(VARIANTS)
 def write_table(rows: list[dict], results: pathlib.Path, seed: int,
                 budget: dict | None = None) -> pathlib.Path:
     budget = SCREEN if budget is None else budget
-    stem = results / "phase_screen_rotating_mnist"
+    stem = results / f"phase_screen_rotating_mnist_seed{seed}"
     table.write_csv(stem.with_suffix(".csv"), rows)
     size = (f"batch {budget['train.batch_size']} (where the variant does not say otherwise), "
             f"{budget['data.num_train']} training sequences")
