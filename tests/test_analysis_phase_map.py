@@ -137,6 +137,12 @@ def test_phase_video_command_measures_each_video_and_refuses_a_broken_one(tmp_pa
     assert args.func(args) == 0
     row = capsys.readouterr().out.splitlines()[-1].split()
     assert row[0] == "wave.gif" and float(row[1]) == pytest.approx(6.0, rel=0.02)
+    figure = tmp_path / "side_by_side.png"
+    args = parser.parse_args(["phase-video", str(good), str(good), "--labels", "a", "b",
+                              "--figure", str(figure)])
+    assert args.func(args) == 0 and figure.read_bytes()[:4] == b"\x89PNG"
+    args = parser.parse_args(["phase-video", str(good), "--labels", "a", "b"])
+    assert args.func(args) == 2  # one title per video
     broken = tmp_path / "broken.gif"
     broken.write_bytes(b"not a gif")
     args = parser.parse_args(["phase-video", str(good), str(broken)])

@@ -89,6 +89,11 @@ def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plo
     for key, value in expected.items():
         assert _same(saved["phase_map"][key], value), key
     assert (run_dir / "phase_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the phase alone, one pixel a site: read back as the authors' videos are, it is the phase
+    read = phase_map.phase_from_gif(run_dir / "waves_phase_sites.gif", frames=None)
+    phase = analysis_waves.reference_phase(loaded[3][0])[1][..., 0]
+    assert read.shape == phase.shape
+    assert float(np.mean(np.abs(np.angle(np.exp(1j * (read - phase)))))) < 0.05
 
 
 def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_one(

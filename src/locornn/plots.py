@@ -109,13 +109,15 @@ def _to_rgb(image: np.ndarray, cmap: str, lo: float, hi: float, size: int) -> np
     return np.asarray(pil.resize((pil.size[0] * scale, pil.size[1] * scale), Image.NEAREST))
 
 
-def _save_gif(panels_per_step, out: str | pathlib.Path, duration_ms: int) -> None:
-    """One GIF frame per step from that step's RGB panels, side by side."""
+def _save_gif(panels_per_step, out: str | pathlib.Path, duration_ms: int,
+              margin: int = 4) -> None:
+    """One GIF frame per step from that step's RGB panels, side by side (``margin`` white
+    columns either side of each)."""
     pictures = []
     for panels in panels_per_step:
         height = max(p.shape[0] for p in panels)
-        panels = [np.pad(p, ((0, height - p.shape[0]), (4, 4), (0, 0)), constant_values=255)
-                  for p in panels]
+        panels = [np.pad(p, ((0, height - p.shape[0]), (margin, margin), (0, 0)),
+                         constant_values=255) for p in panels]
         pictures.append(Image.fromarray(np.concatenate(panels, axis=1)))
     pictures[0].save(out, save_all=True, append_images=pictures[1:], duration=duration_ms,
                      loop=0)
@@ -144,6 +146,32 @@ def phase_gif(z: np.ndarray, filtered: np.ndarray, phase: np.ndarray,
                 _to_rgb(lattice_image(filtered[t]), "RdBu_r", -fmax, fmax, size),
                 _to_rgb(lattice_image(phase[t]), "hsv", -np.pi, np.pi, size)]
                for t in range(len(z))), out, duration_ms)
+
+
+def phase_sites_gif(phase: np.ndarray, out: str | pathlib.Path, duration_ms: int = 250) -> None:
+    """``(T, H, W)`` phase as a video of one pixel a site, hue = ``(phase + pi) / 2 pi`` at full
+    saturation and value: the authors' wave-video format, which
+    :func:`locornn.analysis.phase_map.phase_from_gif` reads back."""
+    from matplotlib.colors import hsv_to_rgb
+
+    hue = (np.asarray(phase) + np.pi) / (2 * np.pi)
+    rgb = hsv_to_rgb(np.stack([np.mod(hue, 1.0), np.ones_like(hue), np.ones_like(hue)], -1))
+    _save_gif(([(255 * frame).round().astype(np.uint8)] for frame in rgb), out, duration_ms,
+              margin=0)
+
+
+def phase_panels(panels: list[tuple[str, np.ndarray, dict]], out: str | pathlib.Path) -> None:
+    """Phase fields side by side (hue), each titled with its phase-map numbers: the authors'
+    video frames beside a run's, measured the same way."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.8 * len(panels), 3.3), squeeze=False)
+    for ax, (title, phase, metrics) in zip(axes[0], panels, strict=True):
+        ax.imshow(phase, cmap="hsv", vmin=-np.pi, vmax=np.pi, interpolation="nearest")
+        ax.set_title(f"{title}\nwavelength {metrics['mean_wavelength']:.1f}, "
+                     f"d(phase) {metrics['neighbour_phase_difference']:.2f}\nplane-wave "
+                     f"fraction {metrics['plane_wave_fraction']:.2f}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    save(fig, out)
 
 
 def phase_map_figure(phase: np.ndarray, fit: np.ndarray, spectrum: np.ndarray,

@@ -236,16 +236,28 @@ def _command(args) -> int:
 
     print(f"{'video':<40s} {'wavelength':>10s} {'peak':>6s} {'neighbour diff.':>15s} "
           f"{'plane-wave frac.':>16s}")
-    for path in args.videos:
+    labels = args.labels or [pathlib.Path(path).stem for path in args.videos]
+    if len(labels) != len(args.videos):
+        print(f"locornn: --labels gives {len(labels)} names for {len(args.videos)} videos",
+              file=sys.stderr)
+        return 2
+    panels = []
+    for path, label in zip(args.videos, labels, strict=True):
         try:
-            metrics = phase_map_metrics(phase_from_gif(path, args.frames),
-                                        circular=not args.zero_padding)
+            phase = phase_from_gif(path, args.frames)
+            metrics = phase_map_metrics(phase, circular=not args.zero_padding)
         except (FileNotFoundError, ValueError) as error:
             print(f"locornn: {error}", file=sys.stderr)
             return 2
         print(f"{pathlib.Path(path).name:<40s} {metrics['mean_wavelength']:10.2f} "
               f"{metrics['peak_wavelength']:6.2f} {metrics['neighbour_phase_difference']:15.2f} "
               f"{metrics['plane_wave_fraction']:16.2f}")
+        panels.append((label, phase[-1], metrics))
+    if args.figure:
+        from locornn import plots
+
+        plots.phase_panels(panels, args.figure)
+        print(f"wrote {args.figure}")
     return 0
 
 
@@ -263,4 +275,9 @@ def add_command(subparsers) -> None:
                         f"last rotation period of a 72-frame rotating-MNIST video)")
     p.add_argument("--zero-padding", action="store_true",
                    help="the lattice does not wrap (default: circular, as the authors')")
+    p.add_argument("--figure", metavar="PNG",
+                   help="also draw each video's last measured frame side by side, titled with "
+                        "its numbers")
+    p.add_argument("--labels", nargs="+", metavar="NAME",
+                   help="panel titles, one per video (default: the file names)")
     p.set_defaults(func=_command)

@@ -11,8 +11,10 @@ strength, standing-wave index, dominant frequency, ...) and writes, into ``RUN_D
   during training (``"probe"`` records of ``metrics.jsonl``, present when
   ``train.probe_sequences > 0``, including step 0) on one shared step axis, so that "the loss
   drops when synchronous dynamics emerge" can be read off (or seen not to hold);
-* ``waves_phase.gif`` (the authors' wave video: z, band-passed z, Hilbert phase as hue) and
-  ``phase_map.png`` beside it (the phase's wavelength, neighbour phase difference and
+* ``waves_phase.gif`` (the authors' wave video: z, band-passed z, Hilbert phase as hue),
+  ``waves_phase_sites.gif`` (the phase alone, one pixel a site, in the authors' own video
+  format: ``locornn analyze phase-video`` measures both the same way) and ``phase_map.png``
+  beside them (the phase's wavelength, neighbour phase difference and
   plane-wave fraction, :mod:`locornn.analysis.phase_map`; ``_untrained`` for the control).
 
 Held-out sequences: the first ``num_sequences`` of the test split (the probe logged during
@@ -70,12 +72,14 @@ SEQUENCE_TASKS = ("waves", "noise", "rotating_mnist")
 
 
 def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
-    """Where :func:`wave_report` writes: ``json``, ``plot`` and ``video`` (the phase GIF)."""
+    """Where :func:`wave_report` writes: ``json``, ``plot``, ``video`` (the phase GIF),
+    ``phase_map`` (its still) and ``phase_sites`` (the phase, one pixel a site)."""
     run_dir = pathlib.Path(run_dir)
     suffix = "_untrained" if untrained else ""
     return {"json": run_dir / f"waves{suffix}.json", "plot": run_dir / "synchrony_vs_loss.png",
             "video": run_dir / f"waves_phase{suffix}.gif",
-            "phase_map": run_dir / f"phase_map{suffix}.png"}
+            "phase_map": run_dir / f"phase_map{suffix}.png",
+            "phase_sites": run_dir / f"waves_phase_sites{suffix}.gif"}
 
 
 def flat_metrics(report: dict) -> dict[str, float]:
@@ -86,12 +90,16 @@ def flat_metrics(report: dict) -> dict[str, float]:
                                     if key != "frames"}}
 
 
-def phase_map_report(z: np.ndarray, out=None, title: str = "",
-                     circular: bool = True) -> dict[str, float]:
+def phase_map_report(z: np.ndarray, out=None, title: str = "", circular: bool = True,
+                     video=None) -> dict[str, float]:
     """:func:`~locornn.analysis.phase_map.band_passed_phase_map` of a batch ``(B, T, H, W, C)``;
-    with ``out``, the still of the first sequence (:func:`locornn.plots.phase_map_figure`).
-    ``circular``: the lattice wraps (circular padding)."""
+    with ``out``, the still of the first sequence (:func:`locornn.plots.phase_map_figure`);
+    with ``video``, the first sequence's whole phase (channel 0) in the authors' video format,
+    one pixel a site (:func:`locornn.plots.phase_sites_gif`). ``circular``: the lattice wraps
+    (circular padding)."""
     metrics, phases = phase_map.band_passed_phase_map(z, circular)
+    if video is not None:
+        plots.phase_sites_gif(analysis_waves.reference_phase(z[0])[1][..., 0], video)
     if out is not None:
         first = phases[0, ..., 0]  # (frames, H, W): channel 0, as the video
         fit, _ = phase_map.local_plane_waves(first[-1:], circular=circular)
@@ -343,12 +351,13 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
         phase_metrics = phase_map_report(
             z, paths["phase_map"], f"{config.experiment} ({config.preset}, seed {config.seed}, "
                                    f"{which}): reference band",
-            circular=config.model.padding == "circular")
+            circular=config.model.padding == "circular", video=paths["phase_sites"])
     else:  # a dense state has no lattice: nothing spatial to measure
         metrics = banded = dict.fromkeys(METRIC_KEYS, float("nan"))
         phase_metrics = {}
         paths.pop("video")
         paths.pop("phase_map")
+        paths.pop("phase_sites")
     metrics = {key: float(metrics[key]) for key in METRIC_KEYS}
     banded = {key: float(banded[key]) for key in METRIC_KEYS}
     report = {"run_dir": str(run_dir), "experiment": config.experiment, "preset": config.preset,
