@@ -66,3 +66,19 @@ def test_screen_trains_measures_and_tabulates_each_run(tmp_path):
     run = next((tmp_path / "runs" / "phase_screen" / "digits" / "reference").rglob("waves.json"))
     measured = json.loads(run.read_text())["phase_map"]["neighbour_phase_difference"]
     assert f"{measured:.2f}" in text.split("| digits | reference |")[1].split("\n")[0]
+    # without training: the finished runs, and the missing one named
+    md = phase_screen.run_screen(sources=("digits",), root=tmp_path / "runs", results=tmp_path,
+                                 variants=("details_off", "reference", "pytorch_init"),
+                                 progress=False, budget=TINY, train_missing=False)
+    text = md.read_text()
+    assert "| digits | reference |" in text and "| digits | pytorch_init |" not in text
+    assert "Not run: digits/pytorch_init." in text
+
+
+@pytest.mark.slow
+def test_without_training_the_table_has_the_finished_runs_and_names_the_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no finished phase-screen run"):
+        phase_screen.run_screen(sources=("digits",), variants=("reference",), root=tmp_path,
+                                results=tmp_path, progress=False, budget=TINY,
+                                train_missing=False)
+    assert not (tmp_path / "phase_screen").exists()  # nothing was trained

@@ -271,7 +271,7 @@ def cmd_phase_screen(args) -> int:
                 mnist_dir=args.mnist_dir, sources=tuple(args.sources),
                 variants=tuple(args.variants or phase_screen.VARIANTS), seed=seed,
                 steps=args.train_steps, root=args.runs_root, results=args.results_dir,
-                progress=not args.quiet))
+                progress=not args.quiet, train_missing=not args.no_train))
 
     return guarded(action, ValueError)
 
@@ -419,6 +419,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
             q.add_argument("--train-steps", type=int, default=0, metavar="N",
                            help=f"training steps of each run (default "
                                 f"{phase_screen.SCREEN['train.num_steps']})")
+            q.add_argument("--no-train", action="store_true",
+                           help="tabulate the finished runs; train nothing")
             _where(q)
             q.set_defaults(func=cmd_phase_screen)
         else:

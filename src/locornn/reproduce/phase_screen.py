@@ -123,29 +123,39 @@ def _wave_reports(workdir: pathlib.Path) -> dict:
 
 def run_screen(*, mnist_dir: str = "", sources=SOURCES, variants=tuple(VARIANTS),
                seed: int = 0, steps: int = 0, root="runs", results="results",
-               progress: bool = True, budget: dict | None = None) -> pathlib.Path:
-    """Train (or reuse) every variant on every source; write the table; return its path."""
-    rows = []
+               progress: bool = True, budget: dict | None = None,
+               train_missing: bool = True) -> pathlib.Path:
+    """Train (or reuse) every variant on every source; write the table; return its path.
+    Without ``train_missing`` the table has the finished runs only (and says which are
+    missing)."""
+    rows, missing = [], []
     for source in sources:
         baseline = None
         for variant in variants:
             config = configs.load(f"{EXPERIMENT}:reference",
                                   [*overrides(variant, source, mnist_dir, steps, budget),
                                    f"--config.seed={seed}"])
+            workdir = run_dir(pathlib.Path(root) / "phase_screen" / source / variant, config)
+            if not ensure_trained(f"{source}/{variant}", config, workdir,
+                                  train_missing=train_missing, progress=progress):
+                missing.append(f"{source}/{variant}")
+                continue
             if baseline is None:
                 baseline = mean_frame_mse(config)
-            workdir = run_dir(pathlib.Path(root) / "phase_screen" / source / variant, config)
-            ensure_trained(f"{source}/{variant}", config, workdir, progress=progress)
             summary = json.loads((workdir / "summary.json").read_text())
             rows.append(_row(variant, source, summary, _wave_reports(workdir), baseline,
                              config.train.batch_size))
             gc.collect()
             jax.clear_caches()
-    return write_table(rows, pathlib.Path(results), seed, SCREEN if budget is None else budget)
+    if not rows:
+        raise FileNotFoundError(f"no finished phase-screen run under {root} (missing: "
+                                f"{', '.join(missing)})")
+    return write_table(rows, pathlib.Path(results), seed, SCREEN if budget is None else budget,
+                       missing)
 
 
 def write_table(rows: list[dict], results: pathlib.Path, seed: int,
-                budget: dict | None = None) -> pathlib.Path:
+                budget: dict | None = None, missing=()) -> pathlib.Path:
     budget = SCREEN if budget is None else budget
     stem = results / f"phase_screen_rotating_mnist_seed{seed}"
     table.write_csv(stem.with_suffix(".csv"), rows)
@@ -174,6 +184,8 @@ def write_table(rows: list[dict], results: pathlib.Path, seed: int,
             f"{r['neighbour_phase_difference_trained']:.2f} | "
             f"{r['plane_wave_fraction_trained']:.2f} | {r['mean_wavelength_untrained']:.2f} | "
             f"{r['neighbour_phase_difference_untrained']:.2f} | {r['description']} |")
+    if missing:
+        lines += ["", f"Not run: {', '.join(missing)}."]
     md = stem.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n")
     return md
