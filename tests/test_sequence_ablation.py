@@ -70,6 +70,7 @@ def test_the_table_has_one_row_per_variant_with_its_runs_numbers(ablation):
                               / "0" / "summary.json").read_text())
         assert summary["steps"] == 6
         assert f"{summary['test']['mse']:.4f}" in row
+        assert "Every variant also has `--config.analysis.waves=True`." in md.read_text()
         # the phase map of the trained network, as its summary holds it (analysis.phase_map)
         trained = summary["waves"]["trained"]
         assert f"| {trained['phase_neighbour_phase_difference']:.2f} | " in row

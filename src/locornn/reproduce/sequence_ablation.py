@@ -158,7 +158,10 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
     table.write_csv(stem.with_suffix(".csv"), rows)
     lines = [
         f"# Ablation: {experiment} at the `{preset}` preset, {steps} steps, seed {seed}", "",
-        f"Each variant changes one choice of the preset. MSE: held-out next-frame MSE per pixel; "
+        *([f"Every variant also has `{' '.join(extra_overrides)}`.", ""]
+          if extra_overrides else []),
+        f"Each variant changes one choice of the preset (`a+b`: both). MSE: held-out next-frame "
+        f"MSE per pixel; "
         f"/ mean frame: that MSE over the MSE of predicting the held-out mean pixel value "
         f"({baseline:.4f}), so 1.00 means nothing was learned; traveling-wave strength of the "
         f"hidden z on held-out sequences, trained and untrained; autocorrelation length of z in "
