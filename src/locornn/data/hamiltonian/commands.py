@@ -100,12 +100,17 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     return data
 
 
-def run_generate(args: argparse.Namespace) -> int:
+def _for_each_system(run_one, args: argparse.Namespace) -> int:
+    """``run_one(system, args)`` for every ``--systems`` entry, stopping at the first failure."""
     for system in args.systems:
-        code = _generate_one(system, args)
+        code = run_one(system, args)
         if code:
             return code
     return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    return _for_each_system(_generate_one, args)
 
 
 def _generate_one(system: str, args: argparse.Namespace) -> int:
@@ -187,11 +192,7 @@ def animation_frames(images: np.ndarray, scale: int, gap: int = 2) -> list[np.nd
 
 
 def run_show(args: argparse.Namespace) -> int:
-    for system in args.systems:
-        code = _show_one(system, args)
-        if code:
-            return code
-    return 0
+    return _for_each_system(_show_one, args)
 
 
 def _show_one(name: str, args: argparse.Namespace) -> int:
