@@ -69,14 +69,18 @@ def _wrap(a: np.ndarray) -> np.ndarray:
     return np.angle(np.exp(1j * a))
 
 
+def _frequencies(h: int, w: int) -> np.ndarray:
+    """``(H, W)``: the spatial frequency |f| (cycles per site) of each FFT entry."""
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
+    return np.hypot(fx, fy)
+
+
 def phase_spectrum(phase) -> tuple[np.ndarray, np.ndarray]:
     """``(power, |f|)``: the power spectrum of ``exp(i phase)`` averaged over the fields, and the
     spatial frequency (cycles per site) of each entry, both ``(H, W)`` in FFT order."""
     fields = _fields(phase)
     power = np.mean(np.abs(np.fft.fft2(np.exp(1j * fields))) ** 2, axis=0)
-    h, w = fields.shape[1:]
-    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
-    return power, np.hypot(fx, fy)
+    return power, _frequencies(*fields.shape[1:])
 
 
 def spectrum_wavelengths(phase) -> tuple[float, float]:
@@ -84,7 +88,7 @@ def spectrum_wavelengths(phase) -> tuple[float, float]:
     fields (module docstring). NaN for a field with no power away from ``f = 0``."""
     fields = _fields(phase)
     power = np.abs(np.fft.fft2(np.exp(1j * fields))) ** 2
-    _, freq = phase_spectrum(fields[:1])
+    freq = _frequencies(*fields.shape[1:])
     away = freq > 0
     p, f = power[:, away], freq[away]
     total = p.sum(axis=1)

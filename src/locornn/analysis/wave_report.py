@@ -90,16 +90,12 @@ def flat_metrics(report: dict) -> dict[str, float]:
                                     if key != "frames"}}
 
 
-def phase_map_report(z: np.ndarray, out=None, title: str = "", circular: bool = True,
-                     video=None) -> dict[str, float]:
+def phase_map_report(z: np.ndarray, out=None, title: str = "",
+                     circular: bool = True) -> dict[str, float]:
     """:func:`~locornn.analysis.phase_map.band_passed_phase_map` of a batch ``(B, T, H, W, C)``;
-    with ``out``, the still of the first sequence (:func:`locornn.plots.phase_map_figure`);
-    with ``video``, the first sequence's whole phase (channel 0) in the authors' video format,
-    one pixel a site (:func:`locornn.plots.phase_sites_gif`). ``circular``: the lattice wraps
-    (circular padding)."""
+    with ``out``, the still of the first sequence (:func:`locornn.plots.phase_map_figure`).
+    ``circular``: the lattice wraps (circular padding)."""
     metrics, phases = phase_map.band_passed_phase_map(z, circular)
-    if video is not None:
-        plots.phase_sites_gif(analysis_waves.reference_phase(z[0])[1][..., 0], video)
     if out is not None:
         first = phases[0, ..., 0]  # (frames, H, W): channel 0, as the video
         fit, _ = phase_map.local_plane_waves(first[-1:], circular=circular)
@@ -346,12 +342,14 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     if lattice:
         metrics = analysis_waves.wave_metrics(z)
         banded = analysis_waves.wave_metrics(z, band="reference")
-        plots.phase_gif(z[0], *analysis_waves.reference_phase(z[0]), paths["video"])
+        filtered, phase = analysis_waves.reference_phase(z[0])
+        plots.phase_gif(z[0], filtered, phase, paths["video"])
+        plots.phase_sites_gif(phase[..., 0], paths["phase_sites"])  # the authors' format
         which = "untrained" if untrained else f"trained, step {step}"
         phase_metrics = phase_map_report(
             z, paths["phase_map"], f"{config.experiment} ({config.preset}, seed {config.seed}, "
                                    f"{which}): reference band",
-            circular=config.model.padding == "circular", video=paths["phase_sites"])
+            circular=config.model.padding == "circular")
     else:  # a dense state has no lattice: nothing spatial to measure
         metrics = banded = dict.fromkeys(METRIC_KEYS, float("nan"))
         phase_metrics = {}
