@@ -109,11 +109,11 @@ def _row(variant: str, source: str, summary: dict, waves: dict, baseline: float,
 def _wave_reports(workdir: pathlib.Path) -> dict:
     """The run's trained wave report with the untrained one under ``"untrained"``, computed
     when missing or older than the phase-map measurement."""
-    from locornn.analysis.wave_report import wave_report
+    from locornn.analysis.wave_report import output_paths, wave_report
 
     reports = {}
-    for untrained, name in ((False, "waves.json"), (True, "waves_untrained.json")):
-        path = workdir / name
+    for untrained in (False, True):
+        path = output_paths(workdir, untrained)["json"]
         report = json.loads(path.read_text()) if path.is_file() else {}
         if "phase_map" not in report:
             report = wave_report(workdir, untrained=untrained)
