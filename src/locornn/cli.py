@@ -218,17 +218,11 @@ def cmd_ablation(args) -> int:
         from locornn.reproduce import ablation, sequence_ablation
 
         name, preset = _name_and_preset(args.config)
-        for variant in args.variants or ():  # a misspelt variant: one line before any training
-            try:
-                if name not in sequence_ablation.EXPERIMENTS and variant not in ablation.VARIANTS:
-                    raise ValueError(f"unknown ablation variant {variant!r}; choose from "
-                                     f"{list(ablation.VARIANTS)}")
-                if name in sequence_ablation.EXPERIMENTS:
-                    sequence_ablation.describe(variant)
-            except ValueError as error:
-                from locornn.configs import ConfigError
-
-                raise ConfigError(str(error)) from None
+        # a misspelt variant: one line (ConfigError) before any training
+        check = (sequence_ablation.describe if name in sequence_ablation.EXPERIMENTS
+                 else ablation.overrides)
+        for variant in args.variants or ():
+            check(variant)
         if name in sequence_ablation.EXPERIMENTS:
             _report(sequence_ablation.run_ablation(
                 name, preset, steps=args.train_steps,

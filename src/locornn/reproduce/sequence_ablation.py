@@ -69,8 +69,8 @@ def describe(variant: str) -> tuple[str, dict]:
     parts = variant.split("+")
     for part in parts:
         if part not in VARIANTS:
-            raise ValueError(f"unknown ablation variant {part!r}; choose from {list(VARIANTS)}, "
-                             f"or several joined by '+'")
+            raise configs.ConfigError(f"unknown ablation variant {part!r}; choose from "
+                                      f"{list(VARIANTS)}, or several joined by '+'")
     fields = {}
     for part in parts:
         fields.update(VARIANTS[part][1])
