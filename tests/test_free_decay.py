@@ -69,8 +69,21 @@ def test_an_undamped_lattice_never_decays_and_says_so():
     times = free_decay.decay_steps(free_decay.free_amplitudes(params, initial, LOCAL, 500))
     assert np.all(np.isinf(times))
     summary = free_decay.free_decay(params, initial, LOCAL, 500)
-    assert summary == {"free_decay_steps": None, "free_decay_horizon": 500,
-                       "free_decay_undecayed": 1.0, "alpha_decay_steps": None}
+    assert {key: summary[key] for key in ("free_decay_steps", "free_decay_horizon",
+                                          "free_decay_undecayed", "free_first_below_steps",
+                                          "alpha_decay_steps")} == {
+        "free_decay_steps": None, "free_decay_horizon": 500, "free_decay_undecayed": 1.0,
+        "free_first_below_steps": None, "alpha_decay_steps": None}
+    assert summary["free_end_amplitude"] == pytest.approx(1.0, rel=1e-3)  # it keeps moving
+
+
+def test_a_lattice_that_dips_and_swings_up_again_has_no_decay_time_but_a_first_dip():
+    t = np.arange(300.0)
+    dip_then_cycle = 1.0 - 0.8 * np.exp(-((t - 40) / 15) ** 2) + 0.3 * (t > 100)
+    amplitudes = np.stack([dip_then_cycle, np.exp(-t / 50.0)], axis=1)
+    assert np.isinf(free_decay.decay_steps(amplitudes)[0])
+    first = free_decay.first_below_steps(amplitudes)
+    assert first[0] == np.argmax(dip_then_cycle <= 1 / math.e) and first[1] == 50
 
 
 def test_the_decay_is_that_of_the_envelope_counted_from_the_first_step():

@@ -85,5 +85,9 @@ def test_decay_cells_say_when_the_lattice_did_not_decay_within_the_horizon():
 
     assert table.decay_cell(table.core_diagnostics(runs(120, 140, 200))) == "140"
     assert table.decay_cell(table.core_diagnostics(runs(120, None, None))) == "> 399"
+    swinging = runs(None, None)
+    for run, end in zip(swinging, (1.2, 1.3), strict=True):
+        run["test"]["core"]["free_end_amplitude"] = end
+    assert table.decay_cell(table.core_diagnostics(swinging)) == "> 399, end 1.25x"
     lstm = table.core_diagnostics([{"test": {}}])
     assert table.decay_cell(lstm) == "-" and np.isnan(lstm["alpha"])

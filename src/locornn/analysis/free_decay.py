@@ -40,7 +40,11 @@ the coupling's own damping (e.g. ``sum(K_v) < 0`` through the tanh) shows in ``A
 amplitude still reaches from ``t`` on) has fallen to ``A_0 / e``: the amplitude never comes back
 above ``A_0 / e`` after it, within the horizon. A rollout that does not get there within the
 horizon (an undamped, growing or diverged one) has decay time ``inf``: it is reported as "not
-within ``horizon`` steps", never as a number.
+within ``horizon`` steps", never as a number. Two more numbers say what such a lattice does
+instead: the first step at which ``A_t`` itself dips to ``A_0 / e`` (:func:`first_below_steps`;
+a lattice that dips and then swings up again into a self-sustained oscillation has one, but no
+decay time) and ``A`` at the horizon over ``A_0`` (near 0: a slow decay to rest; near or
+above 1: it keeps moving).
 
 **Known case.** Uncoupled and lightly damped, ``A_t = (1 - \alpha\Delta t)^{t/2} A_0``, so the
 decay time is the first whole step at or after ``-2 / \ln(1 - \alpha\Delta t)``
@@ -61,7 +65,8 @@ from jax import lax
 
 from locornn import dynamics
 
-__all__ = ["GAMMA_FLOOR", "alpha_decay_steps", "decay_steps", "free_amplitudes", "free_decay"]
+__all__ = ["GAMMA_FLOOR", "alpha_decay_steps", "decay_steps", "first_below_steps",
+           "free_amplitudes", "free_decay"]
 
 GAMMA_FLOOR = 1e-3
 
@@ -128,6 +133,20 @@ def alpha_decay_steps(alpha: float, gamma: float, dt: float) -> float | None:
     return -2.0 / math.log1p(-damping)
 
 
+def first_below_steps(amplitudes) -> np.ndarray:
+    """Per trajectory, the first step at which ``A_t <= A_0 / e`` itself (it may rise again
+    later, as in a lattice that swings into a self-sustained oscillation); ``inf`` where it
+    never is. ``(T, B) -> (B,)``."""
+    amplitudes = np.asarray(amplitudes, np.float64)
+    below = amplitudes <= amplitudes[0] / math.e
+    return np.where(below.any(axis=0), np.argmax(below, axis=0), np.inf)
+
+
+def _median_or_none(values: np.ndarray) -> float | None:
+    median = float(np.median(values))
+    return median if math.isfinite(median) else None
+
+
 def free_decay(params: dynamics.OscillatorParams, initial: dynamics.State, coupling,
                horizon: int) -> dict:
     """The free decay of a core from ``B`` initial states, summarised for a run's summary.
@@ -136,13 +155,21 @@ def free_decay(params: dynamics.OscillatorParams, initial: dynamics.State, coupl
       ``{"free_decay_steps": median over the B trajectories of :func:`decay_steps` (``None``
       when that median is not reached within the horizon), "free_decay_horizon": horizon,
       "free_decay_undecayed": fraction of trajectories not decayed within the horizon,
-      "alpha_decay_steps": :func:`alpha_decay_steps` of the core's constants (``None`` when
-      undefined)}``.
+      "free_first_below_steps": median of :func:`first_below_steps` (``None`` likewise),
+      "free_end_amplitude": median of ``A_{horizon - 1} / A_0`` (what "not decayed" means:
+      near 0 a slow decay to rest, near or above 1 a lattice that keeps moving or grows;
+      ``None`` if not finite), "alpha_decay_steps": :func:`alpha_decay_steps` of the core's
+      constants (``None`` when undefined)}``.
     """
-    times = decay_steps(free_amplitudes(params, dynamics.State(*initial), coupling, horizon))
-    median = float(np.median(times))
-    return {"free_decay_steps": median if math.isfinite(median) else None,
+    amplitudes = np.asarray(free_amplitudes(params, dynamics.State(*initial), coupling,
+                                            horizon), np.float64)
+    times = decay_steps(amplitudes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        end = amplitudes[-1] / amplitudes[0]
+    return {"free_decay_steps": _median_or_none(times),
             "free_decay_horizon": int(horizon),
             "free_decay_undecayed": float(np.mean(np.isinf(times))),
+            "free_first_below_steps": _median_or_none(first_below_steps(amplitudes)),
+            "free_end_amplitude": _median_or_none(np.where(np.isnan(end), np.inf, end)),
             "alpha_decay_steps": alpha_decay_steps(float(params.alpha), float(params.gamma),
                                                    float(params.dt))}

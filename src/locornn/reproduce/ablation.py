@@ -138,8 +138,9 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
              "and the velocity kernel's sum, mean over the runs that recorded them (NaN for "
              "cores without them); free decay: steps for the lattice's free oscillation (drive "
              "off, from the inferred initial states) to fall to 1/e of its starting amplitude, "
-             "median over test trajectories and runs (`> N`: not within the N-step horizon; "
-             "`-`: not recorded; `locornn.analysis.free_decay`); train s/run: wall time, with "
+             "median over test trajectories and runs (`> N`: not within the N-step horizon, "
+             "`end r x`: the amplitude there is r times the start; `-`: not recorded; "
+             "`locornn.analysis.free_decay`); train s/run: wall time, with "
              "whatever else ran on the machine.", "",
              "| variant | VPT mean (std) | VPT per seed | held-out MSE | alpha | sum(K_v) | "
              "free decay | train s/run | what it changes |",

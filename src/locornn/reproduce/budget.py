@@ -130,8 +130,9 @@ def _decay_table(rows, systems, models, budgets) -> list[str]:
         return []
     lines = ["", "Oscillator cores: free decay of the lattice from the inferred initial states, "
              "drive off (steps to 1/e of the starting amplitude; median over test "
-             "trajectories, then over seeds; `> N`: not within the N-step horizon), and the "
-             "learned damping alpha (mean over seeds). See `locornn.analysis.free_decay`.", "",
+             "trajectories, then over seeds; `> N`: not within the N-step horizon, `end r x`: "
+             "the amplitude at the horizon is r times the start), and the learned damping "
+             "alpha (mean over seeds). See `locornn.analysis.free_decay`.", "",
              "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
              "|---|---|" + "---:|" * len(budgets)]
     for system in systems:
@@ -142,9 +143,9 @@ def _decay_table(rows, systems, models, budgets) -> list[str]:
                 if not runs:
                     cells.append("not run")
                     continue
-                decay = {"free_decay_steps": float(np.median([r["free_decay_steps"]
-                                                              for r in runs])),
-                         "free_decay_horizon": min(r["free_decay_horizon"] for r in runs)}
+                decay = {key: float(np.median([r[key] for r in runs]))
+                         for key in ("free_decay_steps", "free_end_amplitude")}
+                decay["free_decay_horizon"] = min(r["free_decay_horizon"] for r in runs)
                 alpha = np.mean([r["alpha"] for r in runs])
                 cells.append(f"{table.decay_cell(decay)} (alpha {alpha:.2f})")
             lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "

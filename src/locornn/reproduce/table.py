@@ -131,21 +131,30 @@ def core_diagnostics(runs: list[dict]) -> dict:
         values = [c[key] for c in cores if key in c]
         return float(np.mean(values)) if values else float("nan")
 
-    decays = [np.inf if c["free_decay_steps"] is None else c["free_decay_steps"]
-              for c in cores if "free_decay_steps" in c]
+    def median(key):  # None (not reached within the horizon) counts as inf
+        values = [np.inf if c[key] is None else c[key] for c in cores if key in c]
+        return float(np.median(values)) if values else float("nan")
+
     horizons = [c["free_decay_horizon"] for c in cores if "free_decay_horizon" in c]
     return {"alpha": mean("alpha"), "dt": mean("dt"), "gamma": mean("gamma"),
-            "free_decay_steps": float(np.median(decays)) if decays else float("nan"),
-            "free_decay_horizon": min(horizons) if horizons else 0}
+            "free_decay_steps": median("free_decay_steps"),
+            "free_decay_horizon": min(horizons) if horizons else 0,
+            "free_first_below_steps": median("free_first_below_steps"),
+            "free_end_amplitude": median("free_end_amplitude")}
 
 
 def decay_cell(diagnostics: dict) -> str:
-    """A free-decay time for a table: steps, ``> N`` when not within the N-step horizon, ``-``
-    when there is none (not an oscillator core)."""
+    """A free-decay time for a table: steps; ``> N`` when not within the N-step horizon, with
+    the amplitude at the horizon over the start (``end 1.2x``: it keeps moving) where known;
+    ``-`` when there is none (not an oscillator core)."""
     steps = diagnostics["free_decay_steps"]
     if np.isnan(steps):
         return "-"
-    return f"> {diagnostics['free_decay_horizon']}" if np.isinf(steps) else f"{steps:g}"
+    if np.isfinite(steps):
+        return f"{steps:g}"
+    end = diagnostics.get("free_end_amplitude", float("nan"))
+    return f"> {diagnostics['free_decay_horizon']}" + (
+        f", end {end:.2f}x" if np.isfinite(end) else "")
 
 
 def _finished(config, workdir: pathlib.Path) -> bool:
@@ -240,7 +249,8 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
     if oscillators:
         lines += ["", "Oscillator cores: free decay of the lattice from the inferred initial "
                   "states, drive off (steps to 1/e of the starting amplitude, median over test "
-                  "trajectories, then over seeds; `> N`: not within the N-step horizon), and "
+                  "trajectories, then over seeds; `> N`: not within the N-step horizon, "
+                  "`end r x`: the amplitude at the horizon is r times the start), and "
                   "the learned damping alpha (mean over seeds). "
                   "See `locornn.analysis.free_decay`.", "",
                   "| system | " + " | ".join(f"{MODEL_NAMES[m]} decay (alpha)"
