@@ -37,7 +37,8 @@ def test_ablation_trains_each_variant_into_its_own_folder_and_tabulates_it(tmp_p
             section, field = key.split(".")
             assert config[section][field] == value, (variant, key)
     undamped = next(r for r in rows if r.startswith("| undamped"))
-    assert "| 0.000 | 0.000 |" in undamped  # alpha stays 0, K_v sums to 0
+    assert "| 0.000 | 0.000 | > 19" in undamped  # alpha stays 0, K_v sums to 0: no decay
+    assert "VPT is capped at 10 steps: test trajectories of 20 frames" in md.read_text()
     monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: pytest.fail("retrained"))
     assert ablation.run_ablation("smoke", variants=variants, seeds=(0,), root=tmp_path / "runs",
                                  results=tmp_path / "results",
@@ -53,6 +54,10 @@ def test_budget_curves_read_each_budget_off_one_resumed_run(tmp_path):
     md = budget.build_curves("smoke", budgets=(4, 8), **options)
     row = next(line for line in md.read_text().splitlines() if line.startswith("| Spring"))
     assert row.count("(") == 2  # one cell per budget
+    text = md.read_text()
+    assert "VPT is capped at 10 steps: test trajectories of 20 frames" in text
+    decay_row = text.split("Oscillator cores: free decay")[1].split("| Spring | LocoRNN |")[1]
+    assert decay_row.count("(alpha ") == 2  # the lattice's decay beside each budget's VPT
     assert (tmp_path / "results" / "vpt_vs_steps_smoke.png").stat().st_size > 0
     run = tmp_path / "runs" / "budget" / "hamiltonian" / "smoke" / "mass_spring" / "locornn" / "0"
     resumed = json.loads((run / "summary_8.json").read_text())

@@ -75,6 +75,7 @@ READS_A_RUN = {
     "eval": lambda run, tmp: ["eval", str(run)],
     "analyze orientation": lambda run, tmp: ["analyze", "orientation", str(run)],
     "analyze waves": lambda run, tmp: ["analyze", "waves", str(run)],
+    "analyze state-probe": lambda run, tmp: ["analyze", "state-probe", str(run)],
     "analyze stability": lambda run, tmp: ["analyze", "stability", "--run", str(run),
                                            "--steps", "4", "--lattice", "2", "--batch", "1",
                                            "--out", str(tmp / "stability.png")],

@@ -133,7 +133,8 @@ config = experiment_config("hamiltonian", figures__enabled=False, data__num_test
 summary = train.train_and_evaluate(config, sys.argv[1], progress=False)
 print(json.dumps({"devices": mesh.size, "padded": list(padded.shape), "rows": rows,
                   "spread": len(padded.sharding.device_set), "vpt": summary["test"]["vpt"],
-                  "mse": summary["test"]["mse"], "per_trajectory": json.loads(
+                  "mse": summary["test"]["mse"], "core": summary["test"]["core"],
+                  "per_trajectory": json.loads(
                       open(sys.argv[1] + "/vpt.json").read())["per_trajectory"]}))
 """
 
@@ -149,3 +150,7 @@ def test_vpt_is_computed_with_the_test_trajectories_split_over_the_devices(tmp_p
     assert len(four["per_trajectory"]) == 6
     assert four["per_trajectory"] == one["per_trajectory"]
     assert four["mse"] == pytest.approx(one["mse"], rel=1e-5)
+    # the free decay starts from every trajectory's inferred state, padding rows dropped
+    assert four["core"].keys() == one["core"].keys()
+    for key, value in one["core"].items():
+        assert four["core"][key] == (value if value is None else pytest.approx(value, rel=1e-5))

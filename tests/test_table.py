@@ -1,5 +1,6 @@
 """Table 1: every cell filled from real runs, finished runs reused on restart."""
 
+import numpy as np
 import pytest
 
 from locornn import configs, train
@@ -21,6 +22,9 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     cells = [c.strip() for c in row.strip("|").split("|")][1:]
     assert len(cells) == 6 and all(c[0].isdigit() for c in cells)  # 2 ours + 4 published
     assert "311.8 (27)" in row  # the paper's LocoRNN number beside ours
+    assert "VPT is capped at 10 steps: test trajectories of 20 frames, counted from frame 10" \
+        in text
+    assert "| Spring | " in text.split("Oscillator cores: free decay")[1]  # LocoRNN's decay
     csv_rows = (tmp_path / "results" / "table1_smoke.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + 2
     assert (tmp_path / "results" / "table1_smoke.png").stat().st_size > 0  # the bar chart
@@ -52,3 +56,38 @@ def test_each_core_trains_with_its_own_protocol_and_overrides_still_win():
     assert cell("lstm").data.sequence_length == 64
     assert cell("locornn").evaluation.vpt_start == 64 and cell("lstm").evaluation.vpt_start == 0
     assert cell("lstm", "--config.data.sequence_length=96").data.sequence_length == 96
+
+
+def test_every_table_states_the_vpt_cap_its_protocol_allows():
+    """The cap is test trajectory length minus the frame VPT counts from, read off the config:
+    336 steps at the cpu preset (400 frames from 64) for every core, 936 on the paper's
+    1000-frame test trajectories."""
+    def protocol(model, *overrides):
+        return table.evaluation_protocol(table.cell_config("cpu", "mass_spring", model, 0,
+                                                           "hamiltonian", overrides))
+
+    assert protocol("locornn") == {"window": 128, "test_frames": 400, "vpt_start": 64,
+                                   "vpt_cap": 336}
+    assert protocol("lstm")["vpt_cap"] == 336  # 64-frame windows: VPT from their end, 64
+    long = protocol("locornn", "--config.data.test_sequence_length=1000")
+    assert long["vpt_cap"] == 936 and long["test_frames"] == 1000
+    same = table.cap_note({"LocoRNN": protocol("locornn"), "LSTM": protocol("lstm")})
+    assert same.startswith("VPT is capped at 336 steps: test trajectories of 400 frames")
+    mixed = table.cap_note({"LocoRNN": long, "LSTM": protocol("lstm")})
+    assert "936 steps for LocoRNN" in mixed and "336 steps for LSTM" in mixed
+
+
+def test_decay_cells_say_when_the_lattice_did_not_decay_within_the_horizon():
+    def runs(*decays):
+        return [{"test": {"core": {"alpha": 0.5, "dt": 0.1, "gamma": 1.0,
+                                   "free_decay_steps": d, "free_decay_horizon": 399}}}
+                for d in decays]
+
+    assert table.decay_cell(table.core_diagnostics(runs(120, 140, 200))) == "140"
+    assert table.decay_cell(table.core_diagnostics(runs(120, None, None))) == "> 399"
+    swinging = runs(None, None)
+    for run, end in zip(swinging, (1.2, 1.3), strict=True):
+        run["test"]["core"]["free_end_amplitude"] = end
+    assert table.decay_cell(table.core_diagnostics(swinging)) == "> 399, end 1.25x"
+    lstm = table.core_diagnostics([{"test": {}}])
+    assert table.decay_cell(lstm) == "-" and np.isnan(lstm["alpha"])

@@ -54,6 +54,7 @@ class Task:
     probe: Callable[[object], dict] | None = None  # metrics of the hidden state, logged as "probe"
     prediction_shift: int = 1  # prediction[t] shows frame t + shift (1: next frame, 0: aligned)
     data: dict | None = None  # what the task loaded (locornn.data.fingerprint.record)
+    dataset: object | None = None  # the loaded data (forecasting: HamiltonianData, true states)
 
 
 def _check_finite(split: str, sequences: np.ndarray) -> None:
@@ -219,6 +220,31 @@ def forecast_objectives(config, model):
     return loss, eval_step
 
 
+def vpt_start(config: ml_collections.ConfigDict) -> int:
+    """The frame VPT counts from: ``evaluation.vpt_start``, or (0) the end of the training
+    window, frame ``data.sequence_length``."""
+    return config.evaluation.vpt_start or config.data.sequence_length
+
+
+def vpt_cap(config: ml_collections.ConfigDict) -> int:
+    """The largest VPT a forecasting config can measure: the steps from :func:`vpt_start` to
+    the end of the test trajectories, ``data.test_sequence_length - vpt_start`` (a forecast
+    valid to the last frame scores this, however much longer it would have stayed valid)."""
+    return (config.data.test_sequence_length or config.data.sequence_length) - vpt_start(config)
+
+
+def _free_decay(params, model_config, initial, horizon: int) -> dict:
+    """The oscillator core's free decay from the inferred initial states
+    (:mod:`locornn.analysis.free_decay`); ``{}`` for cores that are not oscillators."""
+    from locornn.analysis import free_decay
+    from locornn.models.forecasting import is_oscillator, oscillator_parameters
+
+    if not is_oscillator(model_config):
+        return {}
+    oscillator, coupling = oscillator_parameters(params, model_config)
+    return free_decay.free_decay(oscillator, initial, coupling, horizon)
+
+
 def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:
     """Forecasting a Hamiltonian-suite system: windows for training, VPT on long trajectories.
 
@@ -228,8 +254,13 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
     * held-out loss (every ``train.eval_every`` steps): the first window of each test trajectory;
     * final: VPT (:func:`locornn.metrics.vpt_batch`) of every long test trajectory
       (``data.test_sequence_length`` frames); the model reads the first ``model.context_frames``
-      frames and rolls out open-loop; steps are counted from the end of the training window
-      (frame index ``data.sequence_length``). The run's VPT is the median over trajectories.
+      frames and rolls out open-loop; steps are counted from :func:`vpt_start` (the end of the
+      training window unless ``evaluation.vpt_start``), at most :func:`vpt_cap`. The run's VPT
+      is the median over trajectories; ``vpt_at_cap`` counts the trajectories valid to their
+      last frame. Oscillator cores also report, under ``core``, their learned constants
+      (:func:`~locornn.models.forecasting.learned_constants`) and the free decay of the lattice
+      from the inferred initial states over the test trajectory's ``test_sequence_length - 1``
+      steps (:func:`locornn.analysis.free_decay.free_decay`).
     """
     from locornn.data import fingerprint, hamiltonian
     from locornn.models.forecasting import build_forecast_model, learned_constants
@@ -237,7 +268,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
     dc, tc = config.data, config.train
     window, context = dc.sequence_length, config.model.context_frames
     test_frames = dc.test_sequence_length or window
-    vpt_start = config.evaluation.vpt_start or window  # checked by configs.validate
+    start = vpt_start(config)  # checked by configs.validate
     dataset = hamiltonian.load_dataset(
         dc.system, num_train=dc.num_train, num_test=dc.num_test,
         train_steps=dc.trajectory_length - 1, test_steps=test_frames - 1, seed=dc.seed,
@@ -262,28 +293,34 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
 
     @jax.jit
     def forecast(params, conditioning):
-        return model.apply({"params": params}, conditioning,
-                           num_steps=test_frames - context)["prediction"]
+        out = model.apply({"params": params}, conditioning, num_steps=test_frames - context)
+        return out["prediction"], out["initial_state"]
 
     def final(params, workdir):
         """VPT of every test trajectory, chunk by chunk (the test set can be large)."""
         threshold = config.evaluation.vpt_threshold
-        vpts, errors, first = [], [], None
+        vpts, errors, initial, first = [], [], [], None
         mesh = sharding.local_mesh()  # the trajectories split over this process's devices
         for frames in test_chunks(test_frames, partial=True):  # every trajectory counts
             conditioning, rows = sharding.split_evenly(frames[:, :context], mesh)
-            prediction = np.asarray(forecast(params, conditioning))[:rows]
-            vpts.append(np.asarray(metrics.vpt_batch(prediction[:, vpt_start:],
-                                                     frames[:, vpt_start:], threshold)))
-            errors.append(np.asarray(metrics.normalised_error(prediction[:, vpt_start:],
-                                                              frames[:, vpt_start:])))
+            prediction, state = forecast(params, conditioning)
+            prediction = np.asarray(prediction)[:rows]
+            initial.append([np.asarray(part)[:rows] for part in state])
+            vpts.append(np.asarray(metrics.vpt_batch(prediction[:, start:], frames[:, start:],
+                                                     threshold)))
+            errors.append(np.asarray(metrics.normalised_error(prediction[:, start:],
+                                                              frames[:, start:])))
             if first is None:
                 first = (frames[0], np.asarray(prediction[0]))
         vpts, errors = np.concatenate(vpts), np.concatenate(errors)
+        cap = vpt_cap(config)
         result = {**evaluate(params), "vpt": float(np.median(vpts)),
                   "vpt_mean": float(vpts.mean()), "vpt_trajectories": len(vpts),
-                  "extrapolation_steps": int(test_frames - vpt_start), "vpt_start": vpt_start}
-        core = learned_constants(params, config.model)
+                  "vpt_at_cap": int(np.sum(vpts >= cap)),
+                  "extrapolation_steps": cap, "vpt_start": start}
+        initial = [np.concatenate(parts) for parts in zip(*initial, strict=True)]
+        core = {**learned_constants(params, config.model),
+                **_free_decay(params, config.model, initial, test_frames - 1)}
         if core:
             result["core"] = core
         if workdir is not None:
@@ -296,14 +333,15 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
             plots.vpt_error_curve(errors, threshold, workdir / "vpt_error.png", result["vpt"],
                                   title)
             plots.forecast_frames(*first, workdir / "forecast.png", start=context,
-                                  title=f"{title} (frame {vpt_start} = step 0)")
+                                  title=f"{title} (frame {start} = step 0)")
         return result
 
     figure_sequence = hamiltonian.to_float(test_images[:1, :window])
     source = f"{dc.system} ({dataset.source}; dt {dataset.dt})"
     return Task(model=model, sample=figure_sequence, source=source, train_batch=train_batch,
                 loss=loss, evaluate=evaluate, final=final, figure_sequence=figure_sequence,
-                prediction_shift=0, data=fingerprint.hamiltonian_record(dataset, dc, source))
+                prediction_shift=0, data=fingerprint.hamiltonian_record(dataset, dc, source),
+                dataset=dataset)
 
 
 def build_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:

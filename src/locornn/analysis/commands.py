@@ -11,7 +11,8 @@ import importlib
 ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.domains",
             "locornn.analysis.wave_report",
             "locornn.analysis.phase_map",
-            "locornn.analysis.stability")
+            "locornn.analysis.stability",
+            "locornn.analysis.state_probe")
 
 
 def add_analyze_commands(subparsers) -> None:

@@ -186,7 +186,7 @@ def trained_model(run_dir) -> RecurrentModel:
       ValueError: the run's model is not an oscillator (LocoRNN/coRNN).
     """
     from locornn.checkpoints import load_run, read_config
-    from locornn.models.forecasting import oscillator_core
+    from locornn.models.forecasting import oscillator_parameters
 
     run_dir = pathlib.Path(run_dir)
     if not (run_dir / "config.json").is_file():
@@ -199,8 +199,7 @@ def trained_model(run_dir) -> RecurrentModel:
     if kind not in ("locornn", "cornn"):
         raise ValueError(f"{run_dir} is a {kind!r} run; --run needs a locornn or cornn run")
     config, _, state = load_run(run_dir)
-    core, coupling = oscillator_core(config.model, name=None)
-    params = core.apply({"params": state.params["core"]})
+    params, coupling = oscillator_parameters(state.params, config.model)
     shape = ((config.model.lattice, config.model.lattice, config.model.channels)
              if kind == "locornn" else (config.model.hidden_units,))
     return oscillator_model(f"{'LocoRNN' if kind == 'locornn' else 'coRNN'} (trained)",

@@ -23,6 +23,21 @@ Presets:
          500k steps, Adam lr 1.5e-4, 64-channel conv nets, VPT on 1000 test trajectories of
          1000 frames. The train set is 39 GB of uint8 frames held in memory: a host with
          >= 64 GB RAM.
+
+The test protocol is one field, ``data.test_sequence_length``: the paper's protocol (VPT on
+1000-frame test trajectories, as the suite's ``_long_trajectory`` sets) is
+``--config.data.test_sequence_length=1000`` on any preset (the ``paper`` preset has it). No
+separate switch: a second field naming the protocol would have to agree with this one. At the
+cpu preset the 1000-frame test set is 32 x 1000 frames of 32x32x3 uint8 (98 MB; generated in
+1.1 s for the spring, 2.9 s for the pendulum), and its first 400 frames are the 400-frame
+set's (the same trajectories, integrated further), so a forecast's VPT below the 400-frame cap
+is the same under both protocols; only the cap moves. The cap, the largest VPT a protocol can
+measure, is ``test_sequence_length - vpt_start`` (:func:`locornn.tasks.vpt_cap`; 336 steps at
+the cpu preset, 936 with 1000-frame test trajectories): every table of ``locornn reproduce table1 |
+budget | ablation`` states it, and a run's ``summary.json`` has it (``test.extrapolation_steps``)
+with the count of trajectories that reach it (``test.vpt_at_cap``). A run trained under one
+protocol is scored under the other without retraining by ``locornn eval RUN --data-override
+--config.data.test_sequence_length=1000`` (into ``RUN/eval_<data>/``).
 """
 
 from locornn import configs

@@ -247,6 +247,31 @@ def integrate_node(layers, z0: jax.Array, num_steps: int, frame_dt: float,
 
 
 # --------------------------------------------------------------------------------------------
+# Encoder and decoder
+
+
+def build_codecs(config, image_shape: tuple[int, int, int],
+                 encoded_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
+    """The encoder ``f`` and decoder ``g`` a model section names, called ``"encoder"`` and
+    ``"decoder"``: built inside a module they are its submodules; built outside, standalone
+    modules that read ``params["encoder"]`` / ``params["decoder"]`` of a trained model."""
+    conv = dict(features=_field(config, "conv_features"), blocks=_field(config, "conv_blocks"),
+                depth=_field(config, "conv_depth"))
+    layernorm = _field(config, "drive_layernorm")
+    if _field(config, "encoder") == "conv":
+        encoder = ConvEncoder(encoded_shape, layernorm=layernorm, name="encoder", **conv)
+    else:
+        encoder = MLPEncoder(encoded_shape, layernorm=layernorm, name="encoder")
+    if _field(config, "decoder") == "conv":
+        decoder = ConvDecoder(image_shape, output=_field(config, "output"), name="decoder",
+                              **conv)
+    else:
+        decoder = MLPDecoder(image_shape, output=_field(config, "output"),
+                             hidden=_field(config, "decoder_hidden"), name="decoder")
+    return encoder, decoder
+
+
+# --------------------------------------------------------------------------------------------
 # The model
 
 
@@ -299,20 +324,7 @@ class ForecastModel(nn.Module):
         return (self._get("encoded_units"),)
 
     def _codecs(self) -> tuple[nn.Module, nn.Module]:
-        conv = dict(features=self._get("conv_features"), blocks=self._get("conv_blocks"),
-                    depth=self._get("conv_depth"))
-        layernorm = self._get("drive_layernorm")
-        if self._get("encoder") == "conv":
-            encoder = ConvEncoder(self.encoded_shape, layernorm=layernorm, name="encoder", **conv)
-        else:
-            encoder = MLPEncoder(self.encoded_shape, layernorm=layernorm, name="encoder")
-        if self._get("decoder") == "conv":
-            decoder = ConvDecoder(self.image_shape, output=self._get("output"), name="decoder",
-                                  **conv)
-        else:
-            decoder = MLPDecoder(self.image_shape, output=self._get("output"),
-                                 hidden=self._get("decoder_hidden"), name="decoder")
-        return encoder, decoder
+        return build_codecs(self.config, self.image_shape, self.encoded_shape)
 
     def _infer(self, encoded: jax.Array, num_parts: int) -> list[jax.Array]:
         """Backward GRU over ``(B, K, ...)`` -> ``num_parts`` arrays ``(B, *state_shape)``.
@@ -547,18 +559,33 @@ def oscillator_core(model_config, name: str = "core") -> tuple[OscillatorCore, o
     return core, coupling
 
 
+def is_oscillator(model_config) -> bool:
+    """Whether the core is an oscillator lattice (LocoRNN, coRNN), with ``dt``, ``gamma``,
+    ``alpha`` and a free oscillation; the LSTM and the ODE are not."""
+    return _field(model_config, "kind") in ("locornn", "cornn")
+
+
+def oscillator_parameters(params, model_config) -> tuple[dynamics.OscillatorParams, object]:
+    """The effective :class:`~locornn.dynamics.OscillatorParams` a trained oscillator core's
+    rollout sees (constraints and caps applied, by the same :class:`OscillatorCore` applied to
+    ``params["core"]``) and its coupling."""
+    if not is_oscillator(model_config):
+        raise ValueError(f"a {_field(model_config, 'kind')!r} core has no oscillator parameters")
+    core, coupling = oscillator_core(model_config, name=None)
+    return core.apply({"params": params["core"]}), coupling
+
+
 def learned_constants(params, model_config) -> dict[str, float]:
     """The oscillator core's learned ``dt``, ``gamma``, ``alpha`` (after the cap) and the sums
     of its effective position and velocity kernels (``{}`` for the LSTM and the ODE): the
-    parameters the rollout sees, from the same :class:`OscillatorCore` applied to ``params``.
+    parameters the rollout sees (:func:`oscillator_parameters`).
 
     A kernel's sum is its response to a uniform field: ``sum(K_v) < 0`` damps the velocity
     through the tanh on top of ``alpha`` (for small arguments).
     """
-    if _field(model_config, "kind") not in ("locornn", "cornn"):
+    if not is_oscillator(model_config):
         return {}
-    core, _ = oscillator_core(model_config, name=None)
-    effective = core.apply({"params": params["core"]})
+    effective, _ = oscillator_parameters(params, model_config)
     position = effective.position_kernel
     velocity = position if effective.velocity_kernel is None else effective.velocity_kernel
     taps = tuple(range(velocity.ndim - 1))
@@ -569,6 +596,18 @@ def learned_constants(params, model_config) -> dict[str, float]:
             "velocity_kernel_sum": total(velocity)}
 
 
+def encode_frames(model: ForecastModel, params, frames: jax.Array) -> jax.Array:
+    """What a trained model's encoder makes of every frame: ``(B, T, h, w, c)`` (uint8 or
+    floats in [0, 1]) -> ``(B, T, *model.encoded_shape)``, from ``params["encoder"]``."""
+    encoder, _ = build_codecs(model.config, model.image_shape, model.encoded_shape)
+    frames = jnp.asarray(frames)
+    if frames.dtype == jnp.uint8:  # stored frames: the loaders' x * (1/255), as the model
+        frames = frames.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
+    flat = frames.reshape(-1, *frames.shape[2:]).astype(jnp.float32)
+    encoded = encoder.apply({"params": params["encoder"]}, flat)
+    return encoded.reshape(*frames.shape[:2], *encoded.shape[1:])
+
+
 def build_forecast_model(model_config: ml_collections.ConfigDict,
                          image_shape: tuple[int, int, int]) -> ForecastModel:
     """The forecasting model a config's ``model`` section names (any of :data:`KINDS`)."""
@@ -577,6 +616,7 @@ def build_forecast_model(model_config: ml_collections.ConfigDict,
     return ForecastModel(config, tuple(image_shape))
 
 
-__all__ = ["ForecastModel", "build_forecast_model", "learned_constants", "check_config",
+__all__ = ["ForecastModel", "build_forecast_model", "build_codecs", "encode_frames",
+           "is_oscillator", "oscillator_parameters", "learned_constants", "check_config",
            "coupling_initializer", "DEFAULTS", "KINDS", "ROLLOUTS", "VectorField",
            "mlp_vector_field", "integrate_node", "node_substeps"]

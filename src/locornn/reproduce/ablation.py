@@ -10,9 +10,11 @@ to ``runs/ablation/<variant>/hamiltonian/<preset>/<system>/<model>/<seed>/`` and
 when finished (:func:`locornn.table.run_cell`), so the command can be interrupted and
 restarted. The table (``results/ablation_<preset>_<system>_<model>_seed<seeds>.md`` and
 ``.csv``, e.g. ``ablation_cpu_mass_spring_locornn_seed0-1-2.md``) gives per variant: VPT of
-every seed and their mean, held-out window MSE, the learned damping (``alpha`` and the velocity
-kernel's sum, the two ways the open-loop lattice was measured to damp itself out) and the
-training time.
+every seed and their mean (and, in one sentence, the largest VPT each variant's protocol can
+measure: :func:`locornn.tasks.vpt_cap`), held-out window MSE, the learned damping (``alpha``
+and the velocity kernel's sum, the two ways the open-loop lattice was measured to damp itself
+out), the free decay time of the lattice (:mod:`locornn.analysis.free_decay`) and the training
+time.
 """
 
 from __future__ import annotations
@@ -100,10 +102,12 @@ def _row(variant: str, runs: list[dict]) -> dict:
         values = [c[key] for c in core if key in c]
         return float(np.mean(values)) if values else float("nan")
 
+    protocol = {key: runs[0][key] for key in ("window", "test_frames", "vpt_start", "vpt_cap")}
     return {"variant": variant, "vpt_mean": float(np.mean(vpts)),
             "vpt_std": float(np.std(vpts)), "vpts": " ".join(f"{v:g}" for v in vpts),
-            "mse": float(np.mean([r["test"]["mse"] for r in runs])),
-            "alpha": mean("alpha"), "velocity_kernel_sum": mean("velocity_kernel_sum"),
+            **protocol, "mse": float(np.mean([r["test"]["mse"] for r in runs])),
+            **table.core_diagnostics(runs),
+            "velocity_kernel_sum": mean("velocity_kernel_sum"),
             "train_seconds": float(np.mean([r["train_seconds_this_session"] for r in runs])),
             "description": VARIANTS[variant][0], "data": table.data_label(runs)}
 
@@ -128,16 +132,23 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
     lines = [f"# Ablation: {table.MODEL_NAMES.get(model, model)} on "
              f"{table.SYSTEM_NAMES.get(system, system)}, preset `{preset}`, seeds {list(seeds)}",
              "", "VPT: each run's median over its held-out test trajectories, in steps counted "
-             "from frame `evaluation.vpt_start` (or the end of the training window); MSE: "
-             "held-out window MSE per pixel; alpha and sum(K_v): the learned damping and the "
-             "velocity kernel's sum, mean over the runs that recorded them (NaN for cores "
-             "without them); train s/run: wall time, with whatever else ran on the machine.", "",
+             "from frame `evaluation.vpt_start` (or the end of the training window). "
+             + table.cap_note({r["variant"]: r for r in rows})
+             + " MSE: held-out window MSE per pixel; alpha and sum(K_v): the learned damping "
+             "and the velocity kernel's sum, mean over the runs that recorded them (NaN for "
+             "cores without them); free decay: steps for the lattice's free oscillation (drive "
+             "off, from the inferred initial states) to fall to 1/e of its starting amplitude, "
+             "median over test trajectories and runs (`> N`: not within the N-step horizon, "
+             "`end r x`: the amplitude there is r times the start; `-`: not recorded; "
+             "`locornn.analysis.free_decay`); train s/run: wall time, with "
+             "whatever else ran on the machine.", "",
              "| variant | VPT mean (std) | VPT per seed | held-out MSE | alpha | sum(K_v) | "
-             "train s/run | what it changes |", "|---|---:|---|---:|---:|---:|---:|---|"]
+             "free decay | train s/run | what it changes |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['vpt_mean']:.1f} ({r['vpt_std']:.1f}) | {r['vpts']} "
                      f"| {r['mse']:.2e} | {r['alpha']:.3f} | {r['velocity_kernel_sum']:.3f} | "
-                     f"{r['train_seconds']:.0f} | {r['description']} |")
+                     f"{table.decay_cell(r)} | {r['train_seconds']:.0f} | {r['description']} |")
     md = stem.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n")
     return md

@@ -10,7 +10,12 @@ run's folder ``runs/budget/hamiltonian/<preset>/<system>/<model>/<seed>/``, so t
 be interrupted and restarted.
 
 Writes ``results/vpt_vs_steps_<preset>.md``, ``.csv`` and ``.png`` (one panel per system,
-VPT mean and spread over seeds against steps, per model).
+VPT mean and spread over seeds against steps, per model). The markdown states the largest VPT
+the protocol can measure (:func:`locornn.tasks.vpt_cap`) and, for the oscillator cores, a
+second table of the lattice's free decay time (:mod:`locornn.analysis.free_decay`) and learned
+``alpha`` at every budget: does VPT track the decay? The CSV has one row per run and budget,
+with ``alpha``, ``dt``, ``gamma`` and ``free_decay_steps`` (``inf``: not within
+``free_decay_horizon`` steps; NaN: not an oscillator core).
 """
 
 from __future__ import annotations
@@ -28,7 +33,8 @@ from locornn.reproduce import table
 
 def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, progress,
                       train_missing=True):
-    """Train one run through ``budgets`` (ascending); return ``{steps: summary}``. Without
+    """Train one run through ``budgets`` (ascending); return ``{steps: summary}``, each with
+    its config's :func:`~locornn.reproduce.table.evaluation_protocol`. Without
     ``train_missing``, only the budgets already finished."""
     found = {}
     for steps in budgets:
@@ -47,7 +53,7 @@ def _budget_summaries(preset, system, model, seed, budgets, *, root, overrides, 
         if not kept.exists():
             train.train_and_evaluate(config, workdir, progress=progress)
             shutil.copyfile(workdir / "summary.json", kept)
-        found[steps] = json.loads(kept.read_text())
+        found[steps] = {**json.loads(kept.read_text()), **table.evaluation_protocol(config)}
     return found
 
 
@@ -74,23 +80,26 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
                                                 train_missing=train_missing).items():
             rows.append({"system": system, "model": model, "seed": seed, "steps": steps,
                          "vpt": summary["test"]["vpt"], "mse": summary["test"]["mse"],
-                         "vpt_start": summary["test"].get("vpt_start", "window end"),
+                         "vpt_start": summary["vpt_start"], "vpt_cap": summary["vpt_cap"],
+                         "test_frames": summary["test_frames"],
+                         **table.core_diagnostics([summary]),
                          "data": table.data_label([summary])})
     stem = pathlib.Path(results) / f"vpt_vs_steps_{preset}"
-    table.write_csv(stem.with_suffix(".csv"), rows)
+    if rows:
+        table.write_csv(stem.with_suffix(".csv"), rows)
     curves = {}  # system -> model -> [(steps, mean, std)]
+    protocols = {f"{table.MODEL_NAMES[r['model']]}": r for r in rows}
     lines = [f"# VPT against training steps, preset `{preset}`", "",
-             f"Mean (std) over seeds {list(seeds)} of each run's median VPT, in steps counted "
-             f"from frame {' or '.join(sorted({str(r['vpt_start']) for r in rows}))}; one run "
-             f"per seed, read at every budget.", "",
+             f"Mean (std) over seeds {list(seeds)} of each run's median VPT over its held-out "
+             f"test trajectories; one run per seed, read at every budget. "
+             + (table.cap_note(protocols) if rows else "No budget has finished yet."), "",
              "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
              "|---|---|" + "---:|" * len(budgets)]
     for system in systems:
         for model in models:
             cells = []
             for steps in budgets:
-                vpts = [r["vpt"] for r in rows
-                        if (r["system"], r["model"], r["steps"]) == (system, model, steps)]
+                vpts = [r["vpt"] for r in _cell(rows, system, model, steps)]
                 if not vpts:
                     cells.append("not run")
                     continue
@@ -100,8 +109,45 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
                 cells.append(f"{np.mean(vpts):.1f} ({np.std(vpts):.1f}){seeds_note}")
             lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
                          + " | ".join(cells) + " |")
+    lines += _decay_table(rows, systems, models, budgets)
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     plots.vpt_curves({table.SYSTEM_NAMES[s]: {table.MODEL_NAMES[m]: c for m, c in v.items()}
                       for s, v in curves.items()}, stem.with_suffix(".png"),
                      title=f"VPT against training steps, preset {preset}, seeds {list(seeds)}")
     return stem.with_suffix(".md")
+
+
+def _cell(rows: list[dict], system: str, model: str, steps: int) -> list[dict]:
+    return [r for r in rows if (r["system"], r["model"], r["steps"]) == (system, model, steps)]
+
+
+def _decay_table(rows, systems, models, budgets) -> list[str]:
+    """Markdown lines: the oscillator cores' free decay and learned alpha at every budget
+    (nothing when no oscillator core was run), to read beside their VPT."""
+    oscillators = [m for m in models if any(not np.isnan(r["alpha"]) for r in rows
+                                            if r["model"] == m)]
+    if not oscillators:
+        return []
+    lines = ["", "Oscillator cores: free decay of the lattice from the inferred initial states, "
+             "drive off (steps to 1/e of the starting amplitude; median over test "
+             "trajectories, then over seeds; `> N`: not within the N-step horizon, `end r x`: "
+             "the amplitude at the horizon is r times the start), and the learned damping "
+             "alpha (mean over seeds). See `locornn.analysis.free_decay`.", "",
+             "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
+             "|---|---|" + "---:|" * len(budgets)]
+    for system in systems:
+        for model in oscillators:
+            cells = []
+            for steps in budgets:
+                runs = _cell(rows, system, model, steps)
+                if not runs:
+                    cells.append("not run")
+                    continue
+                decay = {key: float(np.median([r[key] for r in runs]))
+                         for key in ("free_decay_steps", "free_end_amplitude")}
+                decay["free_decay_horizon"] = min(r["free_decay_horizon"] for r in runs)
+                alpha = np.mean([r["alpha"] for r in runs])
+                cells.append(f"{table.decay_cell(decay)} (alpha {alpha:.2f})")
+            lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
+                         + " | ".join(cells) + " |")
+    return lines

@@ -4,8 +4,10 @@
 cell's runs with the packaged ``hamiltonian`` experiment (``data.system`` and ``model.kind`` set
 per cell, ``seed`` per run) into ``runs/hamiltonian/<preset>/<system>/<model>/<seed>/`` (where
 ``make train`` puts them too) and writes ``results/table1_<preset>.md`` and ``.csv``: VPT mean
-(std) over seeds of each run's median VPT, the paper's numbers beside ours, parameter counts and
-training time per model.
+(std) over seeds of each run's median VPT, the paper's numbers beside ours, the largest VPT the
+protocol can measure (:func:`locornn.tasks.vpt_cap`), parameter counts and training time per
+model, and for the oscillator cores the lattice's free decay time and learned ``alpha``
+(:mod:`locornn.analysis.free_decay`).
 
 A run whose ``summary.json`` exists (trained for ``train.num_steps``) is finished and reused, so
 the command can be interrupted and restarted (a half-finished run resumes from its checkpoint).
@@ -22,7 +24,7 @@ import pathlib
 import numpy as np
 from tqdm.auto import tqdm
 
-from locornn import configs, plots, train
+from locornn import configs, plots, tasks, train
 from locornn.data import fingerprint
 from locornn.data.hamiltonian import SYSTEMS
 
@@ -86,7 +88,73 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
         for seed in missing:
             train.train_and_evaluate(configs_by_seed[seed], workdirs[seed], progress=progress)
     return [{**json.loads((workdirs[seed] / "summary.json").read_text()),
-             "window": configs_by_seed[seed].data.sequence_length} for seed in seeds]
+             **evaluation_protocol(configs_by_seed[seed])} for seed in seeds]
+
+
+def evaluation_protocol(config) -> dict:
+    """How a forecasting config scores VPT, from the config itself: the training ``window``,
+    ``test_frames`` per test trajectory, the frame ``vpt_start`` VPT counts from and
+    ``vpt_cap``, the largest VPT it can measure (:func:`locornn.tasks.vpt_cap`)."""
+    return {"window": config.data.sequence_length,
+            "test_frames": config.data.test_sequence_length or config.data.sequence_length,
+            "vpt_start": tasks.vpt_start(config), "vpt_cap": tasks.vpt_cap(config)}
+
+
+def cap_note(protocols: dict[str, dict]) -> str:
+    """One sentence stating the VPT cap of every protocol in a table.
+
+    Args:
+      protocols: ``{label: evaluation_protocol(...)}`` (labels: models, variants, ...).
+    """
+    groups: dict[tuple, list[str]] = {}
+    for label, protocol in protocols.items():
+        key = (protocol["vpt_cap"], protocol["test_frames"], protocol["vpt_start"])
+        groups.setdefault(key, []).append(label)
+    if len(groups) == 1:
+        (cap, frames, start), = groups
+        return (f"VPT is capped at {cap} steps: test trajectories of {frames} frames, counted "
+                f"from frame {start}; a run whose test trajectories stay valid to their last "
+                f"frame scores {cap}.")
+    return "VPT is capped at " + "; ".join(
+        f"{cap} steps for {', '.join(labels)} ({frames}-frame test trajectories, counted from "
+        f"frame {start})" for (cap, frames, start), labels in groups.items()) + "."
+
+
+def core_diagnostics(runs: list[dict]) -> dict:
+    """The oscillator core's learned constants and free decay over a cell's runs (their
+    summaries): ``alpha``, ``dt``, ``gamma`` as means, ``free_decay_steps`` the median of the
+    runs' medians (``inf``: not within ``free_decay_horizon`` steps), NaN where no run recorded
+    them (cores that are not oscillators, or summaries older than the field)."""
+    cores = [r["test"].get("core", {}) for r in runs]
+
+    def mean(key):
+        values = [c[key] for c in cores if key in c]
+        return float(np.mean(values)) if values else float("nan")
+
+    def median(key):  # None (not reached within the horizon) counts as inf
+        values = [np.inf if c[key] is None else c[key] for c in cores if key in c]
+        return float(np.median(values)) if values else float("nan")
+
+    horizons = [c["free_decay_horizon"] for c in cores if "free_decay_horizon" in c]
+    return {"alpha": mean("alpha"), "dt": mean("dt"), "gamma": mean("gamma"),
+            "free_decay_steps": median("free_decay_steps"),
+            "free_decay_horizon": min(horizons) if horizons else 0,
+            "free_first_below_steps": median("free_first_below_steps"),
+            "free_end_amplitude": median("free_end_amplitude")}
+
+
+def decay_cell(diagnostics: dict) -> str:
+    """A free-decay time for a table: steps; ``> N`` when not within the N-step horizon, with
+    the amplitude at the horizon over the start (``end 1.2x``: it keeps moving) where known;
+    ``-`` when there is none (not an oscillator core)."""
+    steps = diagnostics["free_decay_steps"]
+    if np.isnan(steps):
+        return "-"
+    if np.isfinite(steps):
+        return f"{steps:g}"
+    end = diagnostics.get("free_end_amplitude", float("nan"))
+    return f"> {diagnostics['free_decay_horizon']}" + (
+        f", end {end:.2f}x" if np.isfinite(end) else "")
 
 
 def _finished(config, workdir: pathlib.Path) -> bool:
@@ -130,16 +198,15 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
     rows = []
     for (system, model), runs in summaries.items():
         vpts = [r["test"]["vpt"] for r in runs]
+        protocol = {key: runs[0][key] for key in ("window", "test_frames", "vpt_start",
+                                                  "vpt_cap")}
         rows.append({"system": system, "model": model, "seeds": len(runs),
                      "vpt_mean": float(np.mean(vpts)), "vpt_std": float(np.std(vpts)),
-                     "vpts": " ".join(f"{v:g}" for v in vpts),
-                     "extrapolation_steps": runs[0]["test"]["extrapolation_steps"],
-                     "vpt_start": runs[0]["test"].get("vpt_start", runs[0]["window"]),
-                     "window": runs[0]["window"],
+                     "vpts": " ".join(f"{v:g}" for v in vpts), **protocol,
                      "num_params": runs[0]["num_params"],
                      "train_seconds": float(np.mean([r["train_seconds_this_session"]
                                                      for r in runs])),
-                     "data": data_label(runs)})
+                     **core_diagnostics(runs), "data": data_label(runs)})
     write_csv(results / f"table1_{preset}.csv", rows)
     md_path = results / f"table1_{preset}.md"
     md_path.write_text(_markdown(preset, rows, systems, models, seeds))
@@ -149,7 +216,7 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                    [MODEL_NAMES[m] for m in models],
                    {SYSTEM_NAMES[s]: {_PAPER_COLUMN.get(k, k): v for k, v in PAPER[s].items()}
                     for s in systems},
-                   rows[0]["extrapolation_steps"], results / f"table1_{preset}.png",
+                   max(r["vpt_cap"] for r in rows), results / f"table1_{preset}.png",
                    title=f"Table 1, preset {preset}: VPT mean (std) over seeds {list(seeds)}")
     return md_path
 
@@ -158,14 +225,12 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
     by_cell = {(r["system"], r["model"]): r for r in rows}
     ours = [MODEL_NAMES[m] for m in models]
     paper = list(next(iter(PAPER.values())))
-    starts = sorted({r["vpt_start"] for r in rows})
     lines = [f"# Table 1: VPT (steps), preset `{preset}`", "",
              f"Ours: mean (std) over seeds {list(seeds)} of each run's median VPT over its "
-             f"held-out test trajectories, counted from frame "
-             f"{' or '.join(map(str, starts))} (extrapolation of "
-             f"{rows[0]['extrapolation_steps']} steps at most at this preset). Paper: the "
-             f"published Table 1 (1000-frame test trajectories, full training); only the "
-             f"`paper` preset is comparable to it.", "",
+             f"held-out test trajectories. "
+             + cap_note({MODEL_NAMES[m]: by_cell[(systems[0], m)] for m in models})
+             + " Paper: the published Table 1 (1000-frame test trajectories, full training); "
+             "only the `paper` preset is comparable to it.", "",
              "| system | " + " | ".join(f"{n} (ours)" for n in ours) + " | "
              + " | ".join(f"{n} (paper)" for n in paper) + " |",
              "|---" * (1 + len(ours) + len(paper)) + "|"]
@@ -180,6 +245,21 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
         runs = [by_cell[(s, m)] for s in systems]
         lines.append(f"| {MODEL_NAMES[m]} | {runs[0]['num_params']:,} | {runs[0]['window']} | "
                      f"{np.mean([r['train_seconds'] for r in runs]):.0f} |")
+    oscillators = [m for m in models if not np.isnan(by_cell[(systems[0], m)]["alpha"])]
+    if oscillators:
+        lines += ["", "Oscillator cores: free decay of the lattice from the inferred initial "
+                  "states, drive off (steps to 1/e of the starting amplitude, median over test "
+                  "trajectories, then over seeds; `> N`: not within the N-step horizon, "
+                  "`end r x`: the amplitude at the horizon is r times the start), and "
+                  "the learned damping alpha (mean over seeds). "
+                  "See `locornn.analysis.free_decay`.", "",
+                  "| system | " + " | ".join(f"{MODEL_NAMES[m]} decay (alpha)"
+                                             for m in oscillators) + " |",
+                  "|---" * (1 + len(oscillators)) + "|"]
+        for system in systems:
+            cells = [f"{decay_cell(by_cell[(system, m)])} ({by_cell[(system, m)]['alpha']:.2f})"
+                     for m in oscillators]
+            lines.append(f"| {SYSTEM_NAMES[system]} | " + " | ".join(cells) + " |")
     lines += ["", "Data (kind:fingerprint, as in each run's data.json): " + "; ".join(
         f"{SYSTEM_NAMES[s]} {' '.join(dict.fromkeys(by_cell[(s, m)]['data'] for m in models))}"
         for s in systems)]
