@@ -32,7 +32,7 @@ COMMANDS = {
     "eval": "held-out metrics and figures of a trained run",
     "reproduce": "the paper's tables and figures: table1, figure1, figure2, budget, ablation",
     "data": "generate or inspect data sets",
-    "analyze": "analyse a trained run (waves, orientation, stability)",
+    "analyze": "analyse a trained run (waves, orientation, stability, state-probe, ...)",
     "bench": "run the timing benchmarks in benchmarks/ (e.g. --quick)",
 }
 REPRODUCE = {
