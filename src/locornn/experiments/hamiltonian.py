@@ -8,7 +8,8 @@ windows of
 trajectories, counted from the end of the training window (or from ``evaluation.vpt_start``: frame
 64 at the cpu preset). ``model.kind`` picks the recurrent
 core: ``locornn`` (local oscillators, the paper's model), ``cornn`` (dense oscillators),
-``lstm`` or ``node`` (Neural ODE); ``data.system`` one of the six suite systems. The data are
+``lstm``, ``node`` (Neural ODE) or ``hgn`` (HGN++); ``data.system`` one of the six suite
+systems. The data are
 generated locally (``locornn.data.hamiltonian``) and cached under ``data.cache_dir``; set
 ``data.suite_dir`` to read the suite's own files instead.
 
@@ -31,7 +32,8 @@ _SMOKE_MODEL = {
     "model.lattice": 6, "model.hidden_units": 16, "model.conv_features": 4,
     "model.conv_blocks": 2, "model.conv_depth": 1, "model.encoded_units": 16,
     "model.gru_units": 16, "model.lstm_units": 16, "model.node_units": 8,
-    "model.node_width": 16, "model.node_depth": 1, "model.context_frames": 4,
+    "model.node_width": 16, "model.node_depth": 1, "model.hgn_units": 4, "model.hgn_width": 16,
+    "model.hgn_depth": 1, "model.context_frames": 4,
 }
 
 PRESETS = {
@@ -61,6 +63,9 @@ PRESETS = {
         "model.encoded_units": 64, "model.gru_units": 64,
         "model.lstm_units": 64, "model.hidden_units": 128, "model.node_units": 32,
         "model.node_width": 64, "model.context_frames": 8,
+        # HGN++: q and p of 16 each (32 phase-space dimensions, the Neural ODE's 32 and the
+        # suite's latent size), energy MLPs of 2 x 64 as the ODE's vector field
+        "model.hgn_units": 16, "model.hgn_width": 64, "model.hgn_depth": 2,
         # batch 8 is 2.4x faster than 16 a step at the same VPT (measured); lr 3e-3 for every
         # model: LocoRNN's spring VPT was 12-19 steps at 1e-3 and 43.5 at 3e-3 (measured).
         "train.num_steps": 1200, "train.batch_size": 8, "train.learning_rate": 3e-3,
