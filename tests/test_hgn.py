@@ -25,11 +25,11 @@ def oscillator_solution(q0, p0, t):
     return q0 * np.cos(t) + p0 * np.sin(t), p0 * np.cos(t) - q0 * np.sin(t)
 
 
-def learned_hamiltonian(activation, units=3, width=32, depth=2, seed=0):
+def learned_hamiltonian(activation, kinetic="mlp", units=3, width=32, depth=2, seed=0):
     """A randomly initialised HGN Hamiltonian (:class:`hgn.HamiltonianMLP`) as ``H(q, p)``."""
     module = hgn.HamiltonianMLP(units, width, depth)
     layers = module.apply(module.init(jax.random.PRNGKey(seed)))
-    return functools.partial(hgn.mlp_hamiltonian, layers, activation=activation)
+    return functools.partial(hgn.mlp_hamiltonian, layers, activation=activation, kinetic=kinetic)
 
 
 def random_phase_point(shape, seed=1):
@@ -81,17 +81,19 @@ def test_harmonic_oscillator_trajectory_matches_the_exact_one_to_second_order():
     np.testing.assert_allclose(ratios, 4.0, rtol=0.05)
 
 
-@pytest.mark.parametrize("activation", tuple(hgn.ACTIVATIONS))
-def test_a_learned_hamiltonians_energy_is_conserved_to_second_order(activation):
+@pytest.mark.parametrize("activation, kinetic", [
+    *((activation, "mlp") for activation in hgn.ACTIVATIONS), ("swish", "quadratic_mlp")])
+def test_a_learned_hamiltonians_energy_is_conserved_to_second_order(activation, kinetic):
     """A randomly initialised HGN Hamiltonian, 50 time units: the energy error stays small and
     shrinks by 4 (to within 2%) each time ``dt`` halves; it does not drift with time."""
     with jax.enable_x64(True):
-        hamiltonian = learned_hamiltonian(activation)
+        hamiltonian = learned_hamiltonian(activation, kinetic)
         q0, p0 = random_phase_point((4, 3))
         errors = [max_energy_error(hamiltonian, q0, p0, dt, 50.0)
                   for dt in (0.1, 0.05, 0.025)]
         first_half = max_energy_error(hamiltonian, q0, p0, 0.05, 25.0)
-    assert np.all(errors[0] < 1e-3)
+        energy = np.abs(np.asarray(hamiltonian(q0, p0)))
+    assert np.all(errors[0] < 1e-3 * (1 + energy))  # small against the energy at dt = 0.1
     np.testing.assert_allclose(errors[0] / errors[1], 4.0, rtol=0.02)
     np.testing.assert_allclose(errors[1] / errors[2], 4.0, rtol=0.02)
     assert np.all(errors[1] < 1.5 * first_half)  # bounded, not growing: no secular drift
@@ -139,6 +141,15 @@ def test_the_trajectory_is_read_every_substeps_leapfrog_steps():
     assert hgn.leapfrog_trajectory(hamiltonian, q0, p0, 0.05, 4, 0)[0].shape == (1, 2, 3)
 
 
+def test_the_quadratic_kinetic_energy_is_half_p_squared_plus_the_mlp():
+    q, p = random_phase_point((5, 3))
+    with_mass = learned_hamiltonian("tanh", "quadratic_mlp")(q, p)
+    np.testing.assert_allclose(with_mass - learned_hamiltonian("tanh")(q, p),
+                               0.5 * jnp.sum(p**2, axis=-1), rtol=1e-5)
+    with pytest.raises(ValueError, match="kinetic must be one of"):
+        learned_hamiltonian("tanh", "cubic")(q, p)
+
+
 def test_the_learned_hamiltonian_is_separable_with_one_energy_per_sample():
     hamiltonian = learned_hamiltonian("swish")
     q, p = random_phase_point((5, 3))
@@ -156,13 +167,14 @@ def test_the_learned_hamiltonian_is_separable_with_one_energy_per_sample():
 
 IMAGE, K, T, B = (8, 8, 3), 3, 6, 2
 TINY = dict(kind="hgn", hgn_units=4, hgn_width=8, hgn_depth=1, hgn_dt=0.0625,
-            hgn_frame_dt=0.125, gru_units=8, encoded_units=8, context_frames=K, encoder="mlp",
-            decoder="mlp")
+            hgn_frame_dt=0.125, hgn_kinetic="quadratic_mlp", gru_units=8, encoded_units=8,
+            context_frames=K, encoder="mlp", decoder="mlp")
 
 
 def test_the_hgn_forecast_is_the_leapfrog_trajectory_of_the_inferred_phase_point():
     """``z`` is ``q`` under leapfrog (2 steps of 0.0625 per frame) of the core's Hamiltonian
-    from the inferred ``(q0, p0)``, and the decoder reads ``q`` alone."""
+    (``|p|^2 / 2`` plus the kinetic MLP here) from the inferred ``(q0, p0)``, and the decoder
+    reads ``q`` alone."""
     model = forecasting.build_forecast_model(ml_collections.ConfigDict(TINY), IMAGE)
     frames = jax.random.uniform(jax.random.PRNGKey(0), (B, T, *IMAGE))
     variables = model.init(jax.random.PRNGKey(1), frames)
@@ -172,8 +184,8 @@ def test_the_hgn_forecast_is_the_leapfrog_trajectory_of_the_inferred_phase_point
     assert out["prediction"].shape == frames.shape
     params = variables["params"]
     layers = hgn.HamiltonianMLP(4, 8, 1).apply({"params": params["core"]})
-    qs, _ = hgn.leapfrog_trajectory(functools.partial(hgn.mlp_hamiltonian, layers), q0, p0,
-                                    0.0625, 2, T - 1)
+    hamiltonian = functools.partial(hgn.mlp_hamiltonian, layers, kinetic="quadratic_mlp")
+    qs, _ = hgn.leapfrog_trajectory(hamiltonian, q0, p0, 0.0625, 2, T - 1)
     np.testing.assert_allclose(out["z"], jnp.swapaxes(qs, 0, 1), rtol=1e-5, atol=1e-6)
     assert params["decoder"]["project"]["kernel"].shape[0] == 4  # q, not (q, p)
 
@@ -203,6 +215,7 @@ def test_hgn_trains_on_the_smoke_preset_and_writes_a_run(tmp_path):
      "model.hgn_frame_dt (0.125) must be a whole multiple of model.hgn_dt (0.05)"),
     ("--config.model.rollout=autoregressive", "needs a recurrent core"),
     ("--config.model.hgn_activation=relu", "'model.hgn_activation' must be one of"),
+    ("--config.model.hgn_kinetic=cubic", "'model.hgn_kinetic' must be one of"),
     ("--config.model.hgn_units=0", "'model.hgn_units' must be finite and >= 1"),
 ])
 def test_hgn_configs_that_cannot_work_exit_2_with_one_line(tmp_path, capsys, override, message):
@@ -222,3 +235,14 @@ def test_hgn_is_a_forecasting_core_only(tmp_path, capsys):
     with pytest.raises(ValueError, match="whole multiple of model.hgn_dt"):
         forecasting.build_forecast_model(ml_collections.ConfigDict(dict(TINY, hgn_dt=0.05)), IMAGE)
     assert forecasting.hgn_substeps(0.125, 0.03125) == 4
+
+
+def test_the_paper_preset_keeps_the_suites_hgn_and_the_cpu_preset_adds_a_unit_mass():
+    """paper: the suite's HGN++ (q, p of 16, 4 x 250 swish, T the MLP alone, one leapfrog step
+    of 0.125 a frame); cpu: |p|^2 / 2 under the kinetic MLP (docs/experiments.md: the MLP
+    alone stopped q at 1200 steps)."""
+    paper = experiment_config("hamiltonian", "paper").model
+    assert (paper.hgn_units, paper.hgn_width, paper.hgn_depth, paper.hgn_activation,
+            paper.hgn_kinetic, paper.hgn_dt, paper.hgn_frame_dt) == (
+        16, 250, 4, "swish", "mlp", 0.125, 0.125)
+    assert experiment_config("hamiltonian", "cpu").model.hgn_kinetic == "quadratic_mlp"

@@ -52,3 +52,13 @@ def test_each_core_trains_with_its_own_protocol_and_overrides_still_win():
     assert cell("lstm").data.sequence_length == 64
     assert cell("locornn").evaluation.vpt_start == 64 and cell("lstm").evaluation.vpt_start == 0
     assert cell("lstm", "--config.data.sequence_length=96").data.sequence_length == 96
+
+
+def test_every_published_column_is_paired_with_one_of_our_models():
+    """HGN++, the Neural ODE, the LSTM and LocoRNN each have a paper column to be marked
+    against (coRNN has none)."""
+    ours = {table.MODEL_NAMES[m] for m in table.MODELS}
+    for system in table.PAPER:
+        assert set(table.published(system)) <= ours, system
+    assert table.published("mass_spring")[table.MODEL_NAMES["hgn"]] == (447, 0)
+    assert table.published("mass_spring")["Neural ODE"] == (430, 26)

@@ -155,6 +155,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.hgn_width = 250  # hidden units of each energy MLP
     c.model.hgn_depth = 4  # hidden layers of each energy MLP (then a linear layer to 1)
     c.model.hgn_activation = "swish"  # "swish" (HGN++) | "softplus" (HGN) | "tanh"
+    # kinetic energy T(p): "mlp" (the MLP alone, HGN++) | "quadratic_mlp" (|p|^2/2 + the MLP)
+    c.model.hgn_kinetic = "mlp"
     c.model.hgn_dt = 0.125  # leapfrog step
     c.model.hgn_frame_dt = 0.125  # time between frames: a whole number of leapfrog steps
 
@@ -243,6 +245,7 @@ _CHOICES = {
     "model.initial_noise": ("shared", "independent"),
     "model.kind": ("locornn", "cornn", "lstm", "node", "hgn"),
     "model.hgn_activation": ("swish", "softplus", "tanh"),
+    "model.hgn_kinetic": ("mlp", "quadratic_mlp"),
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded", "encoder_output"),
     "model.encoder": ("mlp", "conv", "gaussian"),

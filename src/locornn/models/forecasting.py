@@ -48,9 +48,10 @@ Cores (``model.kind``):
   default adjoint (``RecursiveCheckpointAdjoint``). The GRU infers ``z0``.
 * ``"hgn"`` (HGN++, open loop only): a point ``(q, p)`` of ``hgn_units`` positions and as many
   momenta moves along the flow of a learned separable Hamiltonian ``H(q, p) = T(p) + V(q)``
-  (two MLPs of ``hgn_depth`` hidden layers of ``hgn_width``, ``hgn_activation``), integrated
-  by leapfrog (:mod:`locornn.models.hgn`) at the step ``hgn_dt``, ``hgn_frame_dt / hgn_dt``
-  steps per frame (a whole number, as the ODE's); the decoder reads ``q`` alone, as HGN's. The
+  (two MLPs of ``hgn_depth`` hidden layers of ``hgn_width``, ``hgn_activation``; ``T`` the MLP
+  alone or ``|p|^2 / 2`` plus the MLP, ``hgn_kinetic``), integrated by leapfrog
+  (:mod:`locornn.models.hgn`) at the step ``hgn_dt``, ``hgn_frame_dt / hgn_dt`` steps per
+  frame (a whole number, as the ODE's); the decoder reads ``q`` alone, as HGN's. The
   GRU infers ``(q0, p0)``: the same inference as every other core, so that Table 1 compares
   cores and not encoders (the suite's HGN++ encodes a stack of frames with a conv net into a
   Gaussian posterior, trained with a KL term; docs/experiments.md lists what differs).
@@ -88,7 +89,13 @@ import ml_collections
 
 from locornn import dynamics
 from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, time_distributed
-from locornn.models.hgn import ACTIVATIONS, HamiltonianMLP, leapfrog_trajectory, mlp_hamiltonian
+from locornn.models.hgn import (
+    ACTIVATIONS,
+    KINETIC_ENERGIES,
+    HamiltonianMLP,
+    leapfrog_trajectory,
+    mlp_hamiltonian,
+)
 from locornn.models.oscillator import (
     KERNEL_INITS,
     VELOCITY_KERNEL_SUMS,
@@ -149,6 +156,7 @@ DEFAULTS: dict[str, Any] = {
     "hgn_width": 250,
     "hgn_depth": 4,
     "hgn_activation": "swish",
+    "hgn_kinetic": "mlp",
     "hgn_dt": 0.125,
     "hgn_frame_dt": 0.125,
     # lax.scan unroll of the recurrences (GRU, oscillator, LSTM)
@@ -179,6 +187,9 @@ def check_config(config) -> None:
     if _field(config, "hgn_activation") not in ACTIVATIONS:
         raise ValueError(f"model.hgn_activation must be one of {tuple(ACTIVATIONS)}, got "
                          f"{_field(config, 'hgn_activation')!r}")
+    if _field(config, "hgn_kinetic") not in KINETIC_ENERGIES:
+        raise ValueError(f"model.hgn_kinetic must be one of {KINETIC_ENERGIES}, got "
+                         f"{_field(config, 'hgn_kinetic')!r}")
     node_substeps(_field(config, "node_frame_dt"), _field(config, "node_dt"))
     hgn_substeps(_field(config, "hgn_frame_dt"), _field(config, "hgn_dt"))
     rollout = _field(config, "rollout")
@@ -407,7 +418,8 @@ class ForecastModel(nn.Module):
         energy = HamiltonianMLP(self._get("hgn_units"), self._get("hgn_width"),
                                 self._get("hgn_depth"), name="core")
         hamiltonian = functools.partial(mlp_hamiltonian, energy(),
-                                        activation=self._get("hgn_activation"))
+                                        activation=self._get("hgn_activation"),
+                                        kinetic=self._get("hgn_kinetic"))
         step = self._get("hgn_dt")
         substeps = hgn_substeps(self._get("hgn_frame_dt"), step)
         qs, _ = leapfrog_trajectory(hamiltonian, q0, p0, step, substeps, steps,

@@ -20,6 +20,8 @@ energy ``T`` and one for the potential ``V``, as the suite's HGN++ (its ``separa
 kinetic and potential forms). Separability is what makes the explicit leapfrog below exactly
 symplectic and time-reversible; for a ``H`` that mixes ``q`` and ``p`` the same three lines are
 only a second-order explicit approximation (the symplectic leapfrog for such ``H`` is implicit).
+The kinetic energy is either the MLP alone (``"mlp"``, the suite's) or a unit mass plus the
+MLP, ``T(p) = |p|^2 / 2 + MLP(p)`` (``"quadratic_mlp"``; see :data:`KINETIC_ENERGIES`).
 
 Shapes: ``q`` and ``p`` are ``(..., n)`` (any leading batch dimensions); a ``hamiltonian``
 maps them to energies of shape ``(...)``, one per sample.
@@ -41,6 +43,12 @@ Hamiltonian = Callable[[jax.Array, jax.Array], jax.Array]  # (q, p) -> energy pe
 # original HGN's.
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "swish": jax.nn.swish, "softplus": jax.nn.softplus, "tanh": jnp.tanh}
+
+# Forms of the kinetic energy T(p). "mlp": the MLP alone, the suite's HGN++. "quadratic_mlp":
+# |p|^2 / 2 plus the MLP, so that dq/dt = p + grad MLP(p) cannot vanish everywhere: with the MLP
+# alone, short training can flatten T until q stops and the decoder draws the mean frame
+# (measured at the cpu preset; docs/experiments.md).
+KINETIC_ENERGIES = ("mlp", "quadratic_mlp")
 
 
 def _partials(hamiltonian: Hamiltonian):
@@ -64,10 +72,11 @@ def leapfrog_step(hamiltonian: Hamiltonian, q: jax.Array, p: jax.Array,
         q' = q + dt\, \partial_p H(q, p_{1/2}), \quad
         p' = p_{1/2} - \tfrac{dt}{2}\, \partial_q H(q', p_{1/2}).
 
-    For a separable ``H = T(p) + V(q)`` this is symplectic, time-reversible (``dt -> -dt``
-    undoes it; so does flipping ``p``) and of second order: the energy error stays bounded,
-    ``O(dt^2)``, over any number of steps. ``q, p``: ``(..., n)``; ``dt`` a scalar (negative
-    integrates backwards). Returns ``(q', p')`` of the same shapes.
+    For a separable ``H = T(p) + V(q)`` this is symplectic, symmetric (a step of ``-dt``
+    undoes a step of ``dt``; when ``T`` is even in ``p``, as a mechanical kinetic energy, so
+    does flipping ``p``, stepping and flipping back) and of second order: the energy error stays
+    bounded, ``O(dt^2)``, over any number of steps. ``q, p``: ``(..., n)``; ``dt`` a scalar
+    (negative integrates backwards). Returns ``(q', p')`` of the same shapes.
     """
     dh_dq, dh_dp = _partials(hamiltonian)
     p_half = p - 0.5 * dt * dh_dq(q, p)
@@ -134,14 +143,20 @@ def _mlp_energy(layers, x: jax.Array, activation) -> jax.Array:
     return (x @ kernel + bias)[..., 0]
 
 
-def mlp_hamiltonian(params, q: jax.Array, p: jax.Array,
-                    activation: str = "swish") -> jax.Array:
+def mlp_hamiltonian(params, q: jax.Array, p: jax.Array, activation: str = "swish",
+                    kinetic: str = "mlp") -> jax.Array:
     """``H(q, p) = T(p) + V(q)`` of :class:`HamiltonianMLP`'s ``params``: ``(..., n)``
     positions and momenta -> ``(...)`` energies. ``activation``: a key of
-    :data:`ACTIVATIONS`."""
+    :data:`ACTIVATIONS`; ``kinetic``: one of :data:`KINETIC_ENERGIES` (``"mlp"``:
+    ``T = MLP_T(p)``; ``"quadratic_mlp"``: ``T = |p|^2 / 2 + MLP_T(p)``)."""
+    if kinetic not in KINETIC_ENERGIES:
+        raise ValueError(f"kinetic must be one of {KINETIC_ENERGIES}, got {kinetic!r}")
     act = ACTIVATIONS[activation]
-    return _mlp_energy(params["kinetic"], p, act) + _mlp_energy(params["potential"], q, act)
+    energy = _mlp_energy(params["kinetic"], p, act) + _mlp_energy(params["potential"], q, act)
+    if kinetic == "quadratic_mlp":
+        energy = energy + 0.5 * jnp.sum(p**2, axis=-1)
+    return energy
 
 
-__all__ = ["ACTIVATIONS", "HamiltonianMLP", "leapfrog", "leapfrog_step", "leapfrog_trajectory",
-           "mlp_hamiltonian"]
+__all__ = ["ACTIVATIONS", "KINETIC_ENERGIES", "HamiltonianMLP", "leapfrog", "leapfrog_step",
+           "leapfrog_trajectory", "mlp_hamiltonian"]
