@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from locornn import tasks, train
-from locornn.models.forecasting import build_forecast_model
+from locornn.models.forecasting import KINDS, build_forecast_model
 from tests.conftest import experiment_config
 
 
@@ -52,7 +52,7 @@ def test_presets_have_the_sizes_the_table_promises():
     assert cpu.data.trajectory_length >= cpu.data.sequence_length
     for preset in ("smoke", "cpu", "paper"):
         config = experiment_config("hamiltonian", preset)
-        for kind in ("locornn", "cornn", "lstm", "node"):
+        for kind in KINDS:
             config.model.kind = kind
             model = build_forecast_model(config.model, (32, 32, 3))
             frames = jax.ShapeDtypeStruct((1, config.data.sequence_length, 32, 32, 3),

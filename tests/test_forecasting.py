@@ -1,4 +1,4 @@
-"""Forecasting models (Hamiltonian suite): shared pipeline, four cores, open-loop rollout."""
+"""Forecasting models (Hamiltonian suite): shared pipeline, five cores, open-loop rollout."""
 
 import functools
 
@@ -16,10 +16,11 @@ IMAGE = (16, 16, 3)
 K, T, B = 3, 6, 2  # context frames, sequence length, batch
 
 TINY = dict(lattice=4, channels=1, hidden_units=8, lstm_units=8, node_units=8, node_width=8,
-            node_depth=1, node_dt=0.0625, node_frame_dt=0.125, gru_units=8, encoded_units=8,
+            node_depth=1, node_dt=0.0625, node_frame_dt=0.125, hgn_units=8, hgn_width=8,
+            hgn_depth=1, hgn_dt=0.0625, hgn_frame_dt=0.125, gru_units=8, encoded_units=8,
             context_frames=K, conv_features=4, conv_blocks=2, conv_depth=1, encoder="mlp",
             decoder="mlp")
-# (MLP codecs keep the four compilations quick on a 2-core CPU; the default conv codecs are
+# (MLP codecs keep the five compilations quick on a 2-core CPU; the default conv codecs are
 # checked by test_default_conv_codecs_fit_every_core.)
 
 
@@ -127,6 +128,8 @@ def test_parameter_counts_differ_only_by_core():
     assert counts["cornn"] == 64 + 64 + 8 + 3
     # node: 8->8 tanh layer and 8->8 linear layer
     assert counts["node"] == 2 * (64 + 8)
+    # hgn: T(p) and V(q), each an 8->8 swish layer and an 8->1 linear layer
+    assert counts["hgn"] == 2 * (64 + 8 + 8 + 1)
 
 
 def test_long_rollout_from_the_window_alone_extends_the_forecast():

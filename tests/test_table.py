@@ -91,3 +91,13 @@ def test_decay_cells_say_when_the_lattice_did_not_decay_within_the_horizon():
     assert table.decay_cell(table.core_diagnostics(swinging)) == "> 399, end 1.25x"
     lstm = table.core_diagnostics([{"test": {}}])
     assert table.decay_cell(lstm) == "-" and np.isnan(lstm["alpha"])
+
+
+def test_every_published_column_is_paired_with_one_of_our_models():
+    """HGN++, the Neural ODE, the LSTM and LocoRNN each have a paper column to be marked
+    against (coRNN has none)."""
+    ours = {table.MODEL_NAMES[m] for m in table.MODELS}
+    for system in table.PAPER:
+        assert set(table.published(system)) <= ours, system
+    assert table.published("mass_spring")[table.MODEL_NAMES["hgn"]] == (447, 0)
+    assert table.published("mass_spring")["Neural ODE"] == (430, 26)

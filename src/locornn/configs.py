@@ -83,7 +83,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.suite_dir = ""  # read the DeepMind suite's own files from here instead
 
     c.model = ml_collections.ConfigDict()
-    c.model.kind = "locornn"  # "locornn" | "cornn" (dense) | forecasting only: "lstm" | "node"
+    # "locornn" | "cornn" (dense) | forecasting only: "lstm" | "node" | "hgn" (HGN++)
+    c.model.kind = "locornn"
     c.model.lattice = 32  # LocoRNN: the hidden state is lattice x lattice x channels
     c.model.channels = 1
     c.model.hidden_units = 256  # coRNN: number of oscillators
@@ -148,6 +149,16 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.node_depth = 2
     c.model.node_dt = 0.125
     c.model.node_frame_dt = 0.125
+    # HGN++ baseline (open loop): H(q, p) = T(p) + V(q), two MLPs, integrated by leapfrog;
+    # defaults are the suite's HGN++ (its latent_system_dim 32 is q and p together)
+    c.model.hgn_units = 16  # dimension of q, and of p
+    c.model.hgn_width = 250  # hidden units of each energy MLP
+    c.model.hgn_depth = 4  # hidden layers of each energy MLP (then a linear layer to 1)
+    c.model.hgn_activation = "swish"  # "swish" (HGN++) | "softplus" (HGN) | "tanh"
+    # kinetic energy T(p): "mlp" (the MLP alone, HGN++) | "quadratic_mlp" (|p|^2/2 + the MLP)
+    c.model.hgn_kinetic = "mlp"
+    c.model.hgn_dt = 0.125  # leapfrog step
+    c.model.hgn_frame_dt = 0.125  # time between frames: a whole number of leapfrog steps
 
     c.train = ml_collections.ConfigDict()
     c.train.num_steps = 1000
@@ -232,7 +243,9 @@ _CHOICES = {
     "data.rotation_centre": ("middle", "half_size"),
     "model.linear_init": ("flax", "pytorch"),
     "model.initial_noise": ("shared", "independent"),
-    "model.kind": ("locornn", "cornn", "lstm", "node"),
+    "model.kind": ("locornn", "cornn", "lstm", "node", "hgn"),
+    "model.hgn_activation": ("swish", "softplus", "tanh"),
+    "model.hgn_kinetic": ("mlp", "quadratic_mlp"),
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded", "encoder_output"),
     "model.encoder": ("mlp", "conv", "gaussian"),
@@ -302,7 +315,7 @@ def validate(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"config key 'data.system' must be one of {ALL_SYSTEMS}, "
                               f"got {config.data.system!r}")
         _validate_forecasting(config)
-    elif config.model.kind in ("lstm", "node"):
+    elif config.model.kind in ("lstm", "node", "hgn"):
         raise ConfigError(f"config key 'model.kind' = {config.model.kind!r} is a forecasting "
                           f"baseline: it needs data.name = 'hamiltonian'")
     if config.data.sequence_length < 3:
@@ -337,14 +350,14 @@ _AT_LEAST_ONE = ("train.num_steps", "train.batch_size", "train.log_every", "trai
                  "model.channels", "model.hidden_units", "model.encoded_channels",
                  "model.conv_features", "model.conv_depth", "model.encoded_units",
                  "model.gru_units", "model.lstm_units", "model.node_units", "model.node_width",
-                 "model.unroll")
+                 "model.hgn_units", "model.hgn_width", "model.unroll")
 _AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_sequences",
                   "train.momentum", "train.kl_weight", "model.remat_block",
                   "model.unused_latents",
                   "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
                   "train.clip_norm", "train.late_weight", "data.speed_min", "data.speed_max")
 _POSITIVE = ("train.learning_rate", "model.dt", "model.layernorm_eps", "train.bce_eps",
-             "model.node_dt", "model.node_frame_dt",
+             "model.node_dt", "model.node_frame_dt", "model.hgn_dt", "model.hgn_frame_dt",
              "data.wavelength_min", "data.wavelength_max")
 
 

@@ -8,7 +8,8 @@ windows of
 trajectories, counted from the end of the training window (or from ``evaluation.vpt_start``: frame
 64 at the cpu preset). ``model.kind`` picks the recurrent
 core: ``locornn`` (local oscillators, the paper's model), ``cornn`` (dense oscillators),
-``lstm`` or ``node`` (Neural ODE); ``data.system`` one of the six suite systems. The data are
+``lstm``, ``node`` (Neural ODE) or ``hgn`` (HGN++); ``data.system`` one of the six suite
+systems. The data are
 generated locally (``locornn.data.hamiltonian``) and cached under ``data.cache_dir``; set
 ``data.suite_dir`` to read the suite's own files instead.
 
@@ -17,8 +18,8 @@ Presets:
   cpu:   23x23x1 lattice (as the reference), MLP encoder/decoder (conv gradients are slow on
          XLA:CPU) with a 128-unit hidden decoder layer, windows of 8+120 frames (whole
          128-frame trajectories), batch 8, 1200 steps at lr 3e-3, open loop; VPT on 400-frame
-         test trajectories counted from frame 64: 1-3 minutes a run on 2 cores, the whole
-         Table 1 in under 2 hours.
+         test trajectories counted from frame 64: 1-4 minutes a run on 2 cores, the whole
+         Table 1 in about 3 hours.
   paper: the published sizes: batch 128, windows of 31+60 frames, 50k train trajectories,
          500k steps, Adam lr 1.5e-4, 64-channel conv nets, VPT on 1000 test trajectories of
          1000 frames. The train set is 39 GB of uint8 frames held in memory: a host with
@@ -46,7 +47,8 @@ _SMOKE_MODEL = {
     "model.lattice": 6, "model.hidden_units": 16, "model.conv_features": 4,
     "model.conv_blocks": 2, "model.conv_depth": 1, "model.encoded_units": 16,
     "model.gru_units": 16, "model.lstm_units": 16, "model.node_units": 8,
-    "model.node_width": 16, "model.node_depth": 1, "model.context_frames": 4,
+    "model.node_width": 16, "model.node_depth": 1, "model.hgn_units": 4, "model.hgn_width": 16,
+    "model.hgn_depth": 1, "model.context_frames": 4,
 }
 
 PRESETS = {
@@ -59,8 +61,9 @@ PRESETS = {
         "train.eval_batches": 1, "figures.num_frames": 4,
     },
     "cpu": {
-        # Sized so the whole Table 1 (6 systems x 4 models x 3 seeds) trains in under 2 hours
-        # on 2 cores, ~1-1.5 minutes a run (README "Table 1" has the measured times).
+        # Sized so Table 1's first four cores (6 systems x 4 models x 3 seeds) train in under
+        # 2 hours on 2 cores, ~1-1.5 minutes a run (README "Table 1" has the measured times);
+        # HGN++ adds 18 runs of 3-4 minutes (measured with another job sharing the cores).
         "data.num_train": 512, "data.num_test": 32, "data.trajectory_length": 128,
         # 128-frame windows (two spring periods; whole trajectories), VPT still counted from
         # frame 64 (evaluation.vpt_start) so that the numbers compare with 64-frame training.
@@ -76,6 +79,14 @@ PRESETS = {
         "model.encoded_units": 64, "model.gru_units": 64,
         "model.lstm_units": 64, "model.hidden_units": 128, "model.node_units": 32,
         "model.node_width": 64, "model.context_frames": 8,
+        # HGN++: q and p of 16 each (32 phase-space dimensions, the Neural ODE's 32 and the
+        # suite's latent size), energy MLPs of 2 x 64 as the ODE's vector field, and a unit
+        # mass under the kinetic MLP. Measured (spring, 1200 steps): with the MLP alone (the
+        # suite's) the learned T(p) flattened, q stopped and the forecast was the mean frame
+        # (VPT 0, held-out MSE 4.5e-3, seed 0; likewise with softplus or tanh, or 4 steps of
+        # 0.125 a frame); |p|^2/2 + MLP gave VPT 128 and 117 (seeds 0, 1; MSE 2.8e-4, 7.7e-4).
+        "model.hgn_units": 16, "model.hgn_width": 64, "model.hgn_depth": 2,
+        "model.hgn_kinetic": "quadratic_mlp",
         # batch 8 is 2.4x faster than 16 a step at the same VPT (measured); lr 3e-3 for every
         # model: LocoRNN's spring VPT was 12-19 steps at 1e-3 and 43.5 at 3e-3 (measured).
         "train.num_steps": 1200, "train.batch_size": 8, "train.learning_rate": 3e-3,

@@ -1,6 +1,6 @@
 r"""Forecasting models for the Hamiltonian suite: infer an initial state, then roll the core out.
 
-All four models of the paper's Table 1 share one pipeline and differ only in the recurrent core
+All the models of the paper's Table 1 share one pipeline and differ only in the recurrent core
 (DESIGN.md section 2; the reference follows the DeepMind suite's models):
 
 1. **encoder** ``f`` (:class:`~locornn.models.codecs.ConvEncoder` by default, or
@@ -46,6 +46,15 @@ Cores (``model.kind``):
   ``t_j = j * node_frame_dt`` (the ratio must be a whole number of steps per frame, so that
   every frame time is a step end point: no interpolation); differentiated with diffrax's
   default adjoint (``RecursiveCheckpointAdjoint``). The GRU infers ``z0``.
+* ``"hgn"`` (HGN++, open loop only): a point ``(q, p)`` of ``hgn_units`` positions and as many
+  momenta moves along the flow of a learned separable Hamiltonian ``H(q, p) = T(p) + V(q)``
+  (two MLPs of ``hgn_depth`` hidden layers of ``hgn_width``, ``hgn_activation``; ``T`` the MLP
+  alone or ``|p|^2 / 2`` plus the MLP, ``hgn_kinetic``), integrated by leapfrog
+  (:mod:`locornn.models.hgn`) at the step ``hgn_dt``, ``hgn_frame_dt / hgn_dt`` steps per
+  frame (a whole number, as the ODE's); the decoder reads ``q`` alone, as HGN's. The
+  GRU infers ``(q0, p0)``: the same inference as every other core, so that Table 1 compares
+  cores and not encoders (the suite's HGN++ encodes a stack of frames with a conv net into a
+  Gaussian posterior, trained with a KL term; docs/experiments.md lists what differs).
 
 Index convention (aligned, *not* the shifted next-frame convention of
 :class:`~locornn.models.oscillator.OscillatorRNN`):
@@ -68,6 +77,7 @@ carries the core alone).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -79,6 +89,13 @@ import ml_collections
 
 from locornn import dynamics
 from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, time_distributed
+from locornn.models.hgn import (
+    ACTIVATIONS,
+    KINETIC_ENERGIES,
+    HamiltonianMLP,
+    leapfrog_trajectory,
+    mlp_hamiltonian,
+)
 from locornn.models.oscillator import (
     KERNEL_INITS,
     VELOCITY_KERNEL_SUMS,
@@ -86,7 +103,7 @@ from locornn.models.oscillator import (
     coupling_initializer,
 )
 
-KINDS = ("locornn", "cornn", "lstm", "node")
+KINDS = ("locornn", "cornn", "lstm", "node", "hgn")
 ROLLOUTS = ("open_loop", "autoregressive")
 AUTOREGRESSIVE_KINDS = ("locornn", "cornn", "lstm")
 
@@ -133,6 +150,15 @@ DEFAULTS: dict[str, Any] = {
     "node_depth": 2,
     "node_dt": 0.125,
     "node_frame_dt": 0.125,
+    # HGN++: the suite's MLP Hamiltonian (q and p of 16 each, 4 x 250 swish, one leapfrog
+    # step of 0.125 per frame)
+    "hgn_units": 16,
+    "hgn_width": 250,
+    "hgn_depth": 4,
+    "hgn_activation": "swish",
+    "hgn_kinetic": "mlp",
+    "hgn_dt": 0.125,
+    "hgn_frame_dt": 0.125,
     # lax.scan unroll of the recurrences (GRU, oscillator, LSTM)
     "unroll": 1,
 }
@@ -151,12 +177,21 @@ def check_config(config) -> None:
         raise ValueError(f"model.decoder_hidden must be >= 0, got "
                          f"{_field(config, 'decoder_hidden')}")
     for name in ("context_frames", "encoded_units", "gru_units", "lattice", "channels",
-                 "hidden_units", "lstm_units", "node_units", "node_width"):
+                 "hidden_units", "lstm_units", "node_units", "node_width", "hgn_units",
+                 "hgn_width"):
         if _field(config, name) < 1:
             raise ValueError(f"model.{name} must be >= 1, got {_field(config, name)}")
-    if _field(config, "node_depth") < 0:
-        raise ValueError(f"model.node_depth must be >= 0, got {_field(config, 'node_depth')}")
+    for name in ("node_depth", "hgn_depth"):
+        if _field(config, name) < 0:
+            raise ValueError(f"model.{name} must be >= 0, got {_field(config, name)}")
+    if _field(config, "hgn_activation") not in ACTIVATIONS:
+        raise ValueError(f"model.hgn_activation must be one of {tuple(ACTIVATIONS)}, got "
+                         f"{_field(config, 'hgn_activation')!r}")
+    if _field(config, "hgn_kinetic") not in KINETIC_ENERGIES:
+        raise ValueError(f"model.hgn_kinetic must be one of {KINETIC_ENERGIES}, got "
+                         f"{_field(config, 'hgn_kinetic')!r}")
     node_substeps(_field(config, "node_frame_dt"), _field(config, "node_dt"))
+    hgn_substeps(_field(config, "hgn_frame_dt"), _field(config, "hgn_dt"))
     rollout = _field(config, "rollout")
     if rollout not in ROLLOUTS:
         raise ValueError(f"model.rollout must be one of {ROLLOUTS}, got {rollout!r}")
@@ -180,17 +215,29 @@ def check_config(config) -> None:
             raise ValueError(f"model.{name} must be 'mlp' or 'conv', got {_field(config, name)!r}")
 
 
-def node_substeps(frame_dt: float, step: float) -> int:
-    """Integrator steps per frame, ``frame_dt / step``; it must be a positive whole number."""
+def _substeps(frame_dt: float, step: float, core: str) -> int:
+    """Integrator steps per frame, ``frame_dt / step`` (fields ``model.<core>_frame_dt`` and
+    ``model.<core>_dt``); it must be a positive whole number, so that every frame time is the
+    end point of a step (the state is read there, never interpolated)."""
+    frame_name, step_name = f"model.{core}_frame_dt", f"model.{core}_dt"
     if not (frame_dt > 0 and step > 0):
-        raise ValueError(f"model.node_frame_dt ({frame_dt}) and model.node_dt ({step}) must be "
-                         f"> 0")
+        raise ValueError(f"{frame_name} ({frame_dt}) and {step_name} ({step}) must be > 0")
     ratio = frame_dt / step
     substeps = round(ratio)
     if substeps < 1 or abs(ratio - substeps) > 1e-6 * ratio:
-        raise ValueError(f"model.node_frame_dt ({frame_dt}) must be a whole multiple of "
-                         f"model.node_dt ({step}): the ODE is read at step end points")
+        raise ValueError(f"{frame_name} ({frame_dt}) must be a whole multiple of {step_name} "
+                         f"({step}): the state is read at step end points")
     return substeps
+
+
+def node_substeps(frame_dt: float, step: float) -> int:
+    """The Neural ODE's steps per frame, ``node_frame_dt / node_dt`` (a positive whole number)."""
+    return _substeps(frame_dt, step, "node")
+
+
+def hgn_substeps(frame_dt: float, step: float) -> int:
+    """HGN++'s leapfrog steps per frame, ``hgn_frame_dt / hgn_dt`` (a positive whole number)."""
+    return _substeps(frame_dt, step, "hgn")
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,7 +352,8 @@ class ForecastModel(nn.Module):
 
     @property
     def state_shape(self) -> tuple[int, ...]:
-        """Shape of one sample's recorded state: ``z`` (oscillators, ODE) or ``h`` (LSTM)."""
+        """Shape of one sample's recorded state: ``z`` (oscillators, ODE), ``h`` (LSTM) or
+        ``q`` (HGN)."""
         kind = self.kind
         if kind == "locornn":
             return (self._get("lattice"), self._get("lattice"), self._get("channels"))
@@ -313,6 +361,8 @@ class ForecastModel(nn.Module):
             return (self._get("hidden_units"),)
         if kind == "lstm":
             return (self._get("lstm_units"),)
+        if kind == "hgn":
+            return (self._get("hgn_units"),)
         return (self._get("node_units"),)
 
     @property
@@ -373,6 +423,20 @@ class ForecastModel(nn.Module):
         frame_dt = self._get("node_frame_dt")
         return integrate_node(field(), z0, steps, frame_dt,
                               node_substeps(frame_dt, self._get("node_dt")))
+
+    def _hgn_rollout(self, q0: jax.Array, p0: jax.Array, steps: int) -> jax.Array:
+        """Positions ``q`` at the frame times, ``(steps + 1, B, hgn_units)``: leapfrog under
+        the learned ``H = T(p) + V(q)`` from the inferred ``(q0, p0)``."""
+        energy = HamiltonianMLP(self._get("hgn_units"), self._get("hgn_width"),
+                                self._get("hgn_depth"), name="core")
+        hamiltonian = functools.partial(mlp_hamiltonian, energy(),
+                                        activation=self._get("hgn_activation"),
+                                        kinetic=self._get("hgn_kinetic"))
+        step = self._get("hgn_dt")
+        substeps = hgn_substeps(self._get("hgn_frame_dt"), step)
+        qs, _ = leapfrog_trajectory(hamiltonian, q0, p0, step, substeps, steps,
+                                    unroll=self._get("unroll"))
+        return qs
 
     # ----------------------------------------------------------------------------------------
     # Autoregressive: every step is driven by a frame, the true one or the model's own picture
@@ -490,7 +554,7 @@ class ForecastModel(nn.Module):
           closed-loop forecast), ``z`` is the recorded state (position ``z``; ``h`` for the
           LSTM) with ``z[:, 0]`` the inferred one, and ``initial_state`` is what the GRU
           inferred, each ``(B, *state_shape)``: ``(z0, v0)`` (oscillators), ``(c0, h0)``
-          (LSTM) or ``(z0,)`` (ODE). uint8 frames are scaled by ``1/255`` first.
+          (LSTM), ``(z0,)`` (ODE) or ``(q0, p0)`` (HGN). uint8 frames are scaled by ``1/255`` first.
         """
         check_config(self.config)
         k = self.context_frames
@@ -515,7 +579,8 @@ class ForecastModel(nn.Module):
         encoded = time_distributed(encoder, read.astype(jnp.float32))
         context = encoded[:, :k]
         num_parts = 1 if self.kind == "node" else 2
-        initial = tuple(self._infer(context, num_parts))  # (z0, v0) | (c0, h0) | (z0,)
+        # (z0, v0) | (c0, h0) | (z0,) | (q0, p0)
+        initial = tuple(self._infer(context, num_parts))
 
         if self.autoregressive:
             if feedback_from is None:
@@ -532,6 +597,8 @@ class ForecastModel(nn.Module):
             states, readouts = self._oscillator_rollout(*initial, steps)
         elif self.kind == "lstm":
             states = readouts = self._lstm_rollout(*initial, steps)
+        elif self.kind == "hgn":  # the decoder reads q alone, as HGN's
+            states = readouts = self._hgn_rollout(*initial, steps)
         else:
             states = readouts = self._node_rollout(*initial, steps)
         pictures = time_distributed(decoder, jnp.swapaxes(readouts, 0, 1))
@@ -561,7 +628,7 @@ def oscillator_core(model_config, name: str = "core") -> tuple[OscillatorCore, o
 
 def is_oscillator(model_config) -> bool:
     """Whether the core is an oscillator lattice (LocoRNN, coRNN), with ``dt``, ``gamma``,
-    ``alpha`` and a free oscillation; the LSTM and the ODE are not."""
+    ``alpha`` and a free oscillation; the LSTM, the ODE and HGN are not."""
     return _field(model_config, "kind") in ("locornn", "cornn")
 
 
@@ -577,7 +644,7 @@ def oscillator_parameters(params, model_config) -> tuple[dynamics.OscillatorPara
 
 def learned_constants(params, model_config) -> dict[str, float]:
     """The oscillator core's learned ``dt``, ``gamma``, ``alpha`` (after the cap) and the sums
-    of its effective position and velocity kernels (``{}`` for the LSTM and the ODE): the
+    of its effective position and velocity kernels (``{}`` for the LSTM, the ODE and HGN): the
     parameters the rollout sees (:func:`oscillator_parameters`).
 
     A kernel's sum is its response to a uniform field: ``sum(K_v) < 0`` damps the velocity
@@ -619,4 +686,4 @@ def build_forecast_model(model_config: ml_collections.ConfigDict,
 __all__ = ["ForecastModel", "build_forecast_model", "build_codecs", "encode_frames",
            "is_oscillator", "oscillator_parameters", "learned_constants", "check_config",
            "coupling_initializer", "DEFAULTS", "KINDS", "ROLLOUTS", "VectorField",
-           "mlp_vector_field", "integrate_node", "node_substeps"]
+           "mlp_vector_field", "integrate_node", "node_substeps", "hgn_substeps"]
