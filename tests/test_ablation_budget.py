@@ -46,6 +46,19 @@ def test_ablation_trains_each_variant_into_its_own_folder_and_tabulates_it(tmp_p
                                  progress=False).read_text() == md.read_text()
 
 
+def test_horizon_variants_differ_in_the_training_window_alone():
+    """The horizon study: 64-, 128- and 256-frame windows of the same 256-frame trajectories,
+    each scored from frame 64 on the same 1000-frame test trajectories (cap 936 steps)."""
+    fields = {w: ablation.VARIANTS[f"horizon_{w}"][1] for w in (64, 128, 256)}
+    for window, changes in fields.items():
+        assert changes["data.sequence_length"] == window
+        assert {k: v for k, v in changes.items() if k != "data.sequence_length"} == \
+            {k: v for k, v in fields[64].items() if k != "data.sequence_length"}
+    config = configs.load(f"{HAMILTONIAN}:cpu", ablation.overrides("horizon_256"))
+    assert config.data.sequence_length == config.data.trajectory_length == 256
+    assert config.data.test_sequence_length - config.evaluation.vpt_start == 936
+
+
 @pytest.mark.slow
 def test_budget_curves_read_each_budget_off_one_resumed_run(tmp_path):
     options = dict(systems=("mass_spring",), models=("locornn",), seeds=(0,),

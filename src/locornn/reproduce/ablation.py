@@ -42,6 +42,11 @@ _REFERENCE = {
     **_OPEN_LOOP, "model.rollout": "autoregressive", "model.coupling_init": "smoothing",
     "model.site_bias": True, "model.decode_velocity": True, "model.state_from_gru": True,
 }
+# The horizon study: the training window alone varies, on 256-frame training trajectories (so
+# the longest window is a whole trajectory), VPT from frame 64 on the paper's 1000-frame test
+# trajectories, so that a forecast valid far past the longest window can show it (cap 936).
+_HORIZON = {**_OPEN_LOOP, "data.trajectory_length": 256, "data.test_sequence_length": 1000,
+            "evaluation.vpt_start": 64}
 
 # name -> (what it changes, fields)
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -70,6 +75,10 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "curriculum_long_window": ("window curriculum over 128-frame windows (VPT from frame 64)",
                                {**_OPEN_LOOP, "train.curriculum_steps": 600,
                                 "data.sequence_length": 128, "evaluation.vpt_start": 64}),
+    **{f"horizon_{window}": (f"open loop, {window}-frame windows of 256-frame trajectories, "
+                             f"VPT from frame 64 on 1000-frame test trajectories",
+                             {**_HORIZON, "data.sequence_length": window})
+       for window in (64, 128, 256)},
     "curriculum_full": ("open loop, the window curriculum spread over all 1200 steps",
                         {**_OPEN_LOOP, "train.curriculum_steps": 1200}),
     "decode_velocity": ("open loop, decoder reads [z, v]",
