@@ -37,7 +37,7 @@ import ml_collections
 import numpy as np
 
 from locornn import data, metrics, models, plots, sharding
-from locornn.analysis import phase_map
+from locornn.analysis import free_decay, phase_map
 from locornn.analysis import waves as analysis_waves
 
 
@@ -236,7 +236,6 @@ def vpt_cap(config: ml_collections.ConfigDict) -> int:
 def _free_decay(params, model_config, initial, horizon: int) -> dict:
     """The oscillator core's free decay from the inferred initial states
     (:mod:`locornn.analysis.free_decay`); ``{}`` for cores that are not oscillators."""
-    from locornn.analysis import free_decay
     from locornn.models.forecasting import is_oscillator, oscillator_parameters
 
     if not is_oscillator(model_config):

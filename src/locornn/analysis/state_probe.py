@@ -102,20 +102,24 @@ def ridge_r2(fit_features, fit_targets, score_features, score_targets,
             "r2_per_target": [float(r) for r in per_target]}
 
 
+def _in_batches(function, params, images, batch: int) -> np.ndarray:
+    """``function(params, images[i:i + batch])`` over every batch, jitted, concatenated."""
+    jitted = jax.jit(function)
+    return np.concatenate([np.asarray(jitted(params, np.asarray(images[i:i + batch])))
+                           for i in range(0, len(images), batch)])
+
+
 def _forecast_states(model, params, images, context: int, batch: int) -> np.ndarray:
     """The recorded state ``z`` of the forecast VPT scores: ``(N, T, *state_shape)``."""
     steps = images.shape[1] - context
-    forecast = jax.jit(lambda p, x: model.apply({"params": p}, x, num_steps=steps)["z"])
-    return np.concatenate([np.asarray(forecast(params, np.asarray(images[i:i + batch, :context])))
-                           for i in range(0, len(images), batch)])
+    return _in_batches(lambda p, x: model.apply({"params": p}, x, num_steps=steps)["z"],
+                       params, images[:, :context], batch)
 
 
 def _encodings(model, params, images, batch: int) -> np.ndarray:
     from locornn.models.forecasting import encode_frames
 
-    encode = jax.jit(lambda p, x: encode_frames(model, p, x))
-    return np.concatenate([np.asarray(encode(params, np.asarray(images[i:i + batch])))
-                           for i in range(0, len(images), batch)])
+    return _in_batches(lambda p, x: encode_frames(model, p, x), params, images, batch)
 
 
 def state_probe(run_dir, *, ridge: float = 1e-3, max_trajectories: int = 64,

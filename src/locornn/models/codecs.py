@@ -201,3 +201,28 @@ def time_distributed(module: nn.Module, sequence: jax.Array):
     out = module(sequence.reshape(batch * steps, *sequence.shape[2:]))
     return jax.tree.map(lambda o: o.reshape(batch, steps, *o.shape[1:]), out)
 
+
+
+# --------------------------------------------------------------------------------------------
+# MLPs as explicit parameter lists: for the integrators (the Neural ODE's vector field,
+# HGN++'s energies), which need a pure function of (state, parameters)
+
+
+def mlp_parameters(module: nn.Module, sizes: Sequence[int],
+                   prefix: str = "") -> list[tuple[jax.Array, jax.Array]]:
+    """Create, inside ``module``'s compact ``__call__``, the ``(kernel, bias)`` pairs of an MLP
+    with layer sizes ``sizes`` (input first), named ``{prefix}kernel_{i}`` and
+    ``{prefix}bias_{i}``: LeCun-normal kernels, zero biases. :func:`apply_mlp` evaluates them."""
+    init = nn.initializers.lecun_normal()
+    return [(module.param(f"{prefix}kernel_{i}", init, (n_in, n_out)),
+             module.param(f"{prefix}bias_{i}", nn.initializers.zeros, (n_out,)))
+            for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
+
+
+def apply_mlp(layers, x: jax.Array, activation) -> jax.Array:
+    """``(..., n_in) -> (..., n_out)``: every layer but the last followed by ``activation``,
+    the last linear."""
+    for kernel, bias in layers[:-1]:
+        x = activation(x @ kernel + bias)
+    kernel, bias = layers[-1]
+    return x @ kernel + bias

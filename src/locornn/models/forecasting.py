@@ -88,7 +88,15 @@ import jax.numpy as jnp
 import ml_collections
 
 from locornn import dynamics
-from locornn.models.codecs import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, time_distributed
+from locornn.models.codecs import (
+    ConvDecoder,
+    ConvEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    apply_mlp,
+    mlp_parameters,
+    time_distributed,
+)
 from locornn.models.hgn import (
     ACTIVATIONS,
     KINETIC_ENERGIES,
@@ -257,20 +265,13 @@ class VectorField(nn.Module):
 
     @nn.compact
     def __call__(self) -> list[tuple[jax.Array, jax.Array]]:
-        init = nn.initializers.lecun_normal()
-        sizes = [self.units] + [self.width] * self.depth + [self.units]
-        return [(self.param(f"kernel_{i}", init, (n_in, n_out)),
-                 self.param(f"bias_{i}", nn.initializers.zeros, (n_out,)))
-                for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True))]
+        return mlp_parameters(self, [self.units] + [self.width] * self.depth + [self.units])
 
 
 def mlp_vector_field(t, z: jax.Array, layers) -> jax.Array:
     """diffrax vector field ``(t, y, args)``: the autonomous MLP of :class:`VectorField`."""
     del t
-    for kernel, bias in layers[:-1]:
-        z = jnp.tanh(z @ kernel + bias)
-    kernel, bias = layers[-1]
-    return z @ kernel + bias
+    return apply_mlp(layers, z, jnp.tanh)
 
 
 def integrate_node(layers, z0: jax.Array, num_steps: int, frame_dt: float,
@@ -295,6 +296,15 @@ def integrate_node(layers, z0: jax.Array, num_steps: int, frame_dt: float,
 
 # --------------------------------------------------------------------------------------------
 # Encoder and decoder
+
+
+def unit_float(frames) -> jax.Array:
+    """Frames as float32 in [0, 1]: stored uint8 frames scaled by the loaders' ``1/255``,
+    float frames passed through."""
+    frames = jnp.asarray(frames)
+    if frames.dtype == jnp.uint8:
+        return frames.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
+    return frames.astype(jnp.float32)
 
 
 def build_codecs(config, image_shape: tuple[int, int, int],
@@ -573,10 +583,8 @@ class ForecastModel(nn.Module):
         # Open loop reads the conditioning window only; autoregressive every frame it may use.
         read = frames[:, :max(k, min(total - 1, frames.shape[1]))] if self.autoregressive \
             else frames[:, :k]
-        if read.dtype == jnp.uint8:  # stored frames: the loaders' x * (1/255)
-            read = read.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
         encoder, decoder = self._codecs()
-        encoded = time_distributed(encoder, read.astype(jnp.float32))
+        encoded = time_distributed(encoder, unit_float(read))
         context = encoded[:, :k]
         num_parts = 1 if self.kind == "node" else 2
         # (z0, v0) | (c0, h0) | (z0,) | (q0, p0)
@@ -667,10 +675,8 @@ def encode_frames(model: ForecastModel, params, frames: jax.Array) -> jax.Array:
     """What a trained model's encoder makes of every frame: ``(B, T, h, w, c)`` (uint8 or
     floats in [0, 1]) -> ``(B, T, *model.encoded_shape)``, from ``params["encoder"]``."""
     encoder, _ = build_codecs(model.config, model.image_shape, model.encoded_shape)
-    frames = jnp.asarray(frames)
-    if frames.dtype == jnp.uint8:  # stored frames: the loaders' x * (1/255), as the model
-        frames = frames.astype(jnp.float32) * jnp.float32(1.0 / 255.0)
-    flat = frames.reshape(-1, *frames.shape[2:]).astype(jnp.float32)
+    frames = unit_float(frames)
+    flat = frames.reshape(-1, *frames.shape[2:])
     encoded = encoder.apply({"params": params["encoder"]}, flat)
     return encoded.reshape(*frames.shape[:2], *encoded.shape[1:])
 

@@ -35,6 +35,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from locornn.models.codecs import apply_mlp, mlp_parameters
+
 Hamiltonian = Callable[[jax.Array, jax.Array], jax.Array]  # (q, p) -> energy per sample
 
 # Hidden-layer activations of the learned Hamiltonian: smooth, because the integrator reads
@@ -126,21 +128,14 @@ class HamiltonianMLP(nn.Module):
 
     @nn.compact
     def __call__(self) -> dict[str, list[tuple[jax.Array, jax.Array]]]:
-        init = nn.initializers.lecun_normal()
         sizes = [self.units] + [self.width] * self.depth + [1]
-        pairs = list(zip(sizes[:-1], sizes[1:], strict=True))
-        return {energy: [(self.param(f"{energy}_kernel_{i}", init, (n_in, n_out)),
-                          self.param(f"{energy}_bias_{i}", nn.initializers.zeros, (n_out,)))
-                         for i, (n_in, n_out) in enumerate(pairs)]
+        return {energy: mlp_parameters(self, sizes, prefix=f"{energy}_")
                 for energy in ("kinetic", "potential")}
 
 
 def _mlp_energy(layers, x: jax.Array, activation) -> jax.Array:
     """``(..., n) -> (...)``: hidden layers with ``activation``, then the linear output."""
-    for kernel, bias in layers[:-1]:
-        x = activation(x @ kernel + bias)
-    kernel, bias = layers[-1]
-    return (x @ kernel + bias)[..., 0]
+    return apply_mlp(layers, x, activation)[..., 0]
 
 
 def mlp_hamiltonian(params, q: jax.Array, p: jax.Array, activation: str = "swish",

@@ -92,23 +92,16 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
     lines = [f"# VPT against training steps, preset `{preset}`", "",
              f"Mean (std) over seeds {list(seeds)} of each run's median VPT over its held-out "
              f"test trajectories; one run per seed, read at every budget. "
-             + (table.cap_note(protocols) if rows else "No budget has finished yet."), "",
-             "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
-             "|---|---|" + "---:|" * len(budgets)]
-    for system in systems:
-        for model in models:
-            cells = []
-            for steps in budgets:
-                vpts = [r["vpt"] for r in _cell(rows, system, model, steps)]
-                if not vpts:
-                    cells.append("not run")
-                    continue
-                curves.setdefault(system, {}).setdefault(model, []).append(
-                    (steps, float(np.mean(vpts)), float(np.std(vpts))))
-                seeds_note = "" if len(vpts) == len(seeds) else f" [{len(vpts)} seeds]"
-                cells.append(f"{np.mean(vpts):.1f} ({np.std(vpts):.1f}){seeds_note}")
-            lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
-                         + " | ".join(cells) + " |")
+             + (table.cap_note(protocols) if rows else "No budget has finished yet."), ""]
+
+    def vpt_cell(system, model, steps, runs):
+        vpts = [r["vpt"] for r in runs]
+        curves.setdefault(system, {}).setdefault(model, []).append(
+            (steps, float(np.mean(vpts)), float(np.std(vpts))))
+        seeds_note = "" if len(vpts) == len(seeds) else f" [{len(vpts)} seeds]"
+        return f"{np.mean(vpts):.1f} ({np.std(vpts):.1f}){seeds_note}"
+
+    lines += _budget_table(rows, systems, models, budgets, vpt_cell)
     lines += _decay_table(rows, systems, models, budgets)
     stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
     plots.vpt_curves({table.SYSTEM_NAMES[s]: {table.MODEL_NAMES[m]: c for m, c in v.items()}
@@ -119,6 +112,22 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
 
 def _cell(rows: list[dict], system: str, model: str, steps: int) -> list[dict]:
     return [r for r in rows if (r["system"], r["model"], r["steps"]) == (system, model, steps)]
+
+
+def _budget_table(rows, systems, models, budgets, cell) -> list[str]:
+    """Markdown lines of a system x model by budget table: ``cell(system, model, steps, runs)``
+    writes each cell that has runs, "not run" the others."""
+    lines = ["| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
+             "|---|---|" + "---:|" * len(budgets)]
+    for system in systems:
+        for model in models:
+            cells = []
+            for steps in budgets:
+                runs = _cell(rows, system, model, steps)
+                cells.append(cell(system, model, steps, runs) if runs else "not run")
+            lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
+                         + " | ".join(cells) + " |")
+    return lines
 
 
 def _decay_table(rows, systems, models, budgets) -> list[str]:
@@ -132,22 +141,14 @@ def _decay_table(rows, systems, models, budgets) -> list[str]:
              "drive off (steps to 1/e of the starting amplitude; median over test "
              "trajectories, then over seeds; `> N`: not within the N-step horizon, `end r x`: "
              "the amplitude at the horizon is r times the start), and the learned damping "
-             "alpha (mean over seeds). See `locornn.analysis.free_decay`.", "",
-             "| system | model | " + " | ".join(f"{b:,} steps" for b in budgets) + " |",
-             "|---|---|" + "---:|" * len(budgets)]
-    for system in systems:
-        for model in oscillators:
-            cells = []
-            for steps in budgets:
-                runs = _cell(rows, system, model, steps)
-                if not runs:
-                    cells.append("not run")
-                    continue
-                decay = {key: float(np.median([r[key] for r in runs]))
-                         for key in ("free_decay_steps", "free_end_amplitude")}
-                decay["free_decay_horizon"] = min(r["free_decay_horizon"] for r in runs)
-                alpha = np.mean([r["alpha"] for r in runs])
-                cells.append(f"{table.decay_cell(decay)} (alpha {alpha:.2f})")
-            lines.append(f"| {table.SYSTEM_NAMES[system]} | {table.MODEL_NAMES[model]} | "
-                         + " | ".join(cells) + " |")
-    return lines
+             "alpha (mean over seeds). See `locornn.analysis.free_decay`.", ""]
+    return lines + _budget_table(rows, systems, oscillators, budgets, _decay_cell)
+
+
+def _decay_cell(system, model, steps, runs) -> str:
+    """The median free decay over a budget's runs and their mean learned alpha."""
+    decay = {key: float(np.median([r[key] for r in runs]))
+             for key in ("free_decay_steps", "free_end_amplitude")}
+    decay["free_decay_horizon"] = min(r["free_decay_horizon"] for r in runs)
+    alpha = np.mean([r["alpha"] for r in runs])
+    return f"{table.decay_cell(decay)} (alpha {alpha:.2f})"
