@@ -105,8 +105,11 @@ def base_config() -> ml_collections.ConfigDict:
     # (z = f(x_0) itself, the reference's rotating MNIST; needs encoded_channels == channels)
     c.model.initial_state = "zeros"
     # "mlp" | "conv" | "gaussian" (the reference's VAE encoder: Linear -> mean, log-variance; a
-    # sample in training (the mean in evaluation), KL to N(0, I) added to the loss)
+    # sample in training (the mean in evaluation), KL to N(0, I) added to the loss) |
+    # "retinotopic" (LocoRNN only: each site reads its own receptive_field x receptive_field
+    # image patch at its place, unshared weights; image side = a multiple of the lattice)
     c.model.encoder = "mlp"
+    c.model.receptive_field = 9  # retinotopic encoder's patch side in pixels (odd)
     c.model.decoder = "mlp"  # "mlp" | "conv"
     c.model.decoder_hidden = 0  # MLP decoder: leaky-ReLU layer before the image (0: linear)
     c.model.encoded_channels = 1  # channels of f(x) on the lattice (input of Kx)
@@ -248,7 +251,7 @@ _CHOICES = {
     "model.hgn_kinetic": ("mlp", "quadratic_mlp"),
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded", "encoder_output"),
-    "model.encoder": ("mlp", "conv", "gaussian"),
+    "model.encoder": ("mlp", "conv", "gaussian", "retinotopic"),
     "model.decoder": ("mlp", "conv"),
     "model.output": ("sigmoid", "linear"),
     "model.rollout": ("open_loop", "autoregressive"),
@@ -425,6 +428,17 @@ def _validate_sizes(config: ml_collections.ConfigDict) -> None:
                 raise ConfigError(f"config key 'model.{key}' ({model[key]}) is larger than the "
                                   f"lattice 'model.lattice' ({model.lattice})")
     side = 32 if config.data.name == "hamiltonian" else config.data.image_size
+    if model.encoder == "retinotopic":
+        if model.kind != "locornn":
+            raise ConfigError(f"model.encoder = 'retinotopic' maps the image onto a lattice: it "
+                              f"needs model.kind = 'locornn', not {model.kind!r}")
+        if side % model.lattice:
+            raise ConfigError(f"model.encoder = 'retinotopic' needs an image side that is a "
+                              f"multiple of the lattice: data.image_size = {side}, "
+                              f"model.lattice = {model.lattice}")
+        if model.receptive_field < 1 or model.receptive_field % 2 == 0:
+            raise ConfigError(f"config key 'model.receptive_field' must be a positive odd "
+                              f"number of pixels, got {model.receptive_field}")
     if model.decoder == "conv" and model.conv_blocks >= 1:
         scale = 2 ** (model.conv_blocks - 1)
         if side % scale:

@@ -1,4 +1,5 @@
-"""Encoders f (image -> features) and decoders g (hidden state -> image), MLP and convolutional.
+"""Encoders f (image -> features) and decoders g (hidden state -> image): MLP, convolutional,
+and a retinotopic (locally connected) encoder.
 
 The MLP pair is the reference's rotating-MNIST/sine-wave choice (one linear layer each way). The
 convolutional pair follows the DeepMind Hamiltonian-suite nets: ``blocks`` blocks of ``depth``
@@ -62,6 +63,44 @@ class MLPEncoder(nn.Module):
         if self.layernorm:
             x = nn.LayerNorm(epsilon=self.layernorm_eps, name="norm")(x)
         return x.reshape(len(images), *self.out_shape)
+
+
+class RetinotopicEncoder(nn.Module):
+    r"""``(N, h, w, c) -> (N, L, L, C)``: a locally connected (unshared-weight) layer, each lattice
+    site reading only the ``receptive_field`` x ``receptive_field`` image patch at its own place.
+
+    ``f(x)_{ij} = sum_{|p|, |q| <= r/2} W_{ij, p q} x_{s i + p, s j + q} + b_{ij}`` with stride
+    ``s = h / L``: the image is mapped onto the lattice retinotopically, as the retina onto V1,
+    and every site has its own filter (``flax.linen.ConvLocal``). Neighbouring sites see
+    overlapping patches; the dense ``MLPEncoder`` instead gives every site the whole image, so
+    nothing ties a site's filter to its place. The reference code ships such a layer
+    (``tvae/utils/locally_connected.py``) beside its dense encoders; which one its
+    orientation-map runs used is not published. Optionally LayerNorm-ed over all units, as
+    ``MLPEncoder``.
+    """
+
+    out_shape: Sequence[int]
+    receptive_field: int = 9
+    layernorm: bool = True
+    linear_init: str = "flax"
+    layernorm_eps: float = 1e-6
+
+    @nn.compact
+    def __call__(self, images: jax.Array) -> jax.Array:
+        lattice, _, channels = self.out_shape
+        stride = images.shape[1] // lattice
+        if images.shape[1] != stride * lattice or images.shape[2] != stride * lattice:
+            raise ValueError(f"the retinotopic encoder maps {images.shape[1:3]} images onto a "
+                             f"{lattice}x{lattice} lattice: the image side must be a multiple "
+                             f"of the lattice (set data.image_size or model.lattice)")
+        r = self.receptive_field
+        x = nn.ConvLocal(channels, (r, r), strides=stride, padding="SAME", name="project",
+                         **layer_init(self.linear_init, r * r * images.shape[-1]))(images)
+        if self.layernorm:
+            flat = nn.LayerNorm(epsilon=self.layernorm_eps, name="norm")(
+                x.reshape(len(images), -1))
+            x = flat.reshape(x.shape)
+        return x
 
 
 class GaussianEncoder(nn.Module):

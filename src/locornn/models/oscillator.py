@@ -31,6 +31,7 @@ from locornn.models.codecs import (
     GaussianEncoder,
     MLPDecoder,
     MLPEncoder,
+    RetinotopicEncoder,
     time_distributed,
 )
 
@@ -211,6 +212,8 @@ class OscillatorRNN(nn.Module):
             self.encoder = ConvEncoder(encoded_shape, **norm, **conv)
         elif c.encoder == "gaussian":
             self.encoder = GaussianEncoder(encoded_shape, unused=c.unused_latents, **norm)
+        elif c.encoder == "retinotopic":
+            self.encoder = RetinotopicEncoder(encoded_shape, c.receptive_field, **norm)
         else:
             self.encoder = MLPEncoder(encoded_shape, **norm)
         if c.decoder == "conv":
