@@ -14,7 +14,11 @@ Knobs: ``model.kernel_size`` (3, 5, 7, 9), the training wavelength
 
 Presets: as waves (smoke, cpu: 32x32 lattice; paper and reference: 72x72 lattice, as in the
 paper), with the analysis on. At the paper's dt = 0.125 an oscillator period is ~50 steps, so
-the paper and reference presets show each grating for 100 frames.
+the paper and reference presets show each grating for 100 frames. The cpu preset draws each
+wave's temporal period from 10-30 frames, as the paper and reference presets do, instead of the
+waves cpu preset's speed range (periods 2.5-48 frames): measured at 1500 steps, seed 0, the
+held-out MSE falls from 0.023 to 0.0046 (the mean frame's is 0.125), so the maps are read from
+a network that has learned its sequences.
 """
 
 from locornn.experiments import waves as _WAVES
@@ -28,6 +32,8 @@ def get_config(preset: str = "cpu"):
         config.model.lattice = 72
     if preset in ("paper", "reference"):
         config.analysis.length, config.analysis.transient = 100, 20
+    if preset == "cpu":
+        config.data.period_min, config.data.period_max = 10.0, 30.0
     if preset == "smoke":
         config.analysis.length, config.analysis.transient = 8, 2
     return config
