@@ -12,7 +12,8 @@ ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.domains",
             "locornn.analysis.wave_report",
             "locornn.analysis.phase_map",
             "locornn.analysis.stability",
-            "locornn.analysis.state_probe")
+            "locornn.analysis.state_probe",
+            "locornn.analysis.coupling")
 
 
 def add_analyze_commands(subparsers) -> None:

@@ -42,6 +42,11 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "deterministic_encoder": ("a linear encoder, no sampling noise and no KL, instead of the "
                               "Gaussian (VAE) encoder",
                               {"model.encoder": "mlp", "model.initial_noise": "shared"}),
+    "kl_0.1": ("KL weight 0.1 instead of 1 (the Gaussian encoder keeps its sampling noise "
+               "but pays a tenth of the price for information about the frame)",
+               {"train.kl_weight": 0.1}),
+    "kl_0.3": ("KL weight 0.3 instead of 1", {"train.kl_weight": 0.3}),
+    "kl_0.01": ("KL weight 0.01 instead of 1", {"train.kl_weight": 0.01}),
     "lecun_init": ("LeCun-normal K_z, K_v, K_x instead of the constant 1/sites",
                    {"model.coupling_init": "lecun"}),
     "speed_range": ("sine waves drifting at 0.5-2 px a frame (temporal periods 2.5-48 frames) "
