@@ -75,6 +75,11 @@ def test_the_table_has_one_row_per_variant_with_its_runs_numbers(ablation):
         trained = summary["waves"]["trained"]
         assert f"| {trained['phase_neighbour_phase_difference']:.2f} | " in row
         assert f"| {trained['phase_plane_wave_fraction']:.2f} | " in row
+        # the lattice's coupling, as the run's coupling.json holds it (analysis.coupling)
+        coupled = json.loads((base / "runs" / "sequence_ablation" / variant / "waves" / "smoke"
+                              / "0" / "coupling.json").read_text())
+        assert (f"| {coupled['spread']['position']:.2f} | "
+                f"{coupled['encoder_topography']:+.3f} | ") in row
     saved = json.loads((base / "runs" / "sequence_ablation" / "dt_0.5" / "waves" / "smoke" / "0"
                         / "config.json").read_text())
     assert saved["model"]["dt"] == 0.5

@@ -24,6 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from locornn import configs, data, train
+from locornn.analysis import coupling
 from locornn.reproduce import table
 from locornn.reproduce.runs import ensure_trained, run_dir
 
@@ -101,7 +102,7 @@ def mean_frame_mse(config) -> float:
     return float(np.var(test[:, 1:]))
 
 
-def _row(variant: str, summary: dict, baseline: float) -> dict:
+def _row(variant: str, summary: dict, baseline: float, coupled: dict) -> dict:
     waves = summary.get("waves", {})
     trained, untrained = waves.get("trained", {}), waves.get("untrained", {})
     return {"variant": variant, "mse": summary["test"]["mse"],
@@ -114,6 +115,8 @@ def _row(variant: str, summary: dict, baseline: float) -> dict:
             "neighbour_phase_difference": trained.get("phase_neighbour_phase_difference",
                                                       float("nan")),
             "plane_wave_fraction": trained.get("phase_plane_wave_fraction", float("nan")),
+            "position_spread": coupled["spread"].get("position", float("nan")),
+            "encoder_topography": coupled["encoder_topography"],
             "train_seconds": summary["train_seconds_this_session"],
             "description": describe(variant)[0], "data": table.data_label([summary])}
 
@@ -123,7 +126,8 @@ def _diverged_row(variant: str, message: str) -> dict:
     return {"variant": variant, "mse": nan, "mse_over_mean_frame": nan, "loss": nan,
             "traveling_trained": nan, "traveling_untrained": nan, "wavelength_sites": nan,
             "phase_wavelength": nan, "neighbour_phase_difference": nan,
-            "plane_wave_fraction": nan, "train_seconds": nan,
+            "plane_wave_fraction": nan, "position_spread": nan, "encoder_topography": nan,
+            "train_seconds": nan,
             "description": f"{describe(variant)[0]}. DIVERGED: {message.split(';')[0]}",
             "data": ""}
 
@@ -156,7 +160,7 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
             rows.append(_diverged_row(variant, str(error)))
             continue
         summary = json.loads((workdir / "summary.json").read_text())
-        rows.append(_row(variant, summary, baseline))
+        rows.append(_row(variant, summary, baseline, coupling.coupling_report(workdir)))
         gc.collect()  # each variant builds its own data set (4 GB at the reference preset):
         jax.clear_caches()  # drop compiled programs holding the last one before the next
     stem = pathlib.Path(results) / f"sequence_ablation_{experiment}_{preset}"
@@ -171,18 +175,22 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
         f"({baseline:.4f}), so 1.00 means nothing was learned; traveling-wave strength of the "
         f"hidden z on held-out sequences, trained and untrained; autocorrelation length of z in "
         f"lattice sites; phase wavelength (sites), neighbour phase difference (rad) and "
-        f"plane-wave fraction of the band-passed phase (locornn.analysis.phase_map); train s: "
-        f"wall time here.", "",
+        f"plane-wave fraction of the band-passed phase (locornn.analysis.phase_map); K_z "
+        f"spread: the share of the position kernel's |weight| off its centre tap (0: every "
+        f"site on its own; 0.89 at initialisation) and encoder topography: the correlation of "
+        f"neighbouring sites' encoder weights (0: independent; locornn.analysis.coupling); "
+        f"train s: wall time here.", "",
         "| variant | held-out MSE | / mean frame | held-out loss | traveling (trained) | "
         "traveling (untrained) | autocorr. length | phase wavelength | neighbour phase diff. | "
-        "plane-wave fraction | train s | what it changes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+        "plane-wave fraction | K_z spread | encoder topography | train s | what it changes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in rows:
         lines.append(f"| {r['variant']} | {r['mse']:.4f} | {r['mse_over_mean_frame']:.2f} | "
                      f"{r['loss']:.1f} | {r['traveling_trained']:.2f} | "
                      f"{r['traveling_untrained']:.2f} | {r['wavelength_sites']:.2f} | "
                      f"{r['phase_wavelength']:.2f} | {r['neighbour_phase_difference']:.2f} | "
-                     f"{r['plane_wave_fraction']:.2f} | "
+                     f"{r['plane_wave_fraction']:.2f} | {r['position_spread']:.2f} | "
+                     f"{r['encoder_topography']:+.3f} | "
                      f"{r['train_seconds']:.0f} | {r['description']} |")
     md = stem.with_suffix(".md")
     md.write_text("\n".join(lines) + "\n")
