@@ -71,6 +71,40 @@ def test_only_the_lattice_units_count_and_their_channels_are_kept_apart():
         coupling.encoder_topography(smooth[:, :10], lattice)
 
 
+def test_what_a_layernorm_removes_or_scales_is_what_the_site_weights_lose_or_gain():
+    rng = np.random.default_rng(2)
+    lattice, inputs = 6, 20
+    weights = rng.normal(size=(inputs, lattice * lattice))
+    common = weights + rng.normal(size=(inputs, 1))  # one part shared by every unit
+    centred = coupling.site_weights(common, lattice)
+    assert np.allclose(centred.reshape(inputs, -1).mean(1), 0.0)
+    assert np.allclose(centred, coupling.site_weights(weights, lattice))
+    scale = rng.uniform(0.5, 2.0, size=lattice * lattice)
+    scaled = coupling.site_weights(weights, lattice, scale=scale)
+    assert np.allclose(scaled, coupling.site_weights(weights, lattice) * scale.reshape(
+        1, lattice, lattice, 1))
+    raw = coupling.site_weights(weights, lattice, centre=False)
+    assert np.allclose(raw.reshape(inputs, -1), weights)
+
+
+def test_the_drive_of_a_centre_tap_is_the_encoder_and_a_box_filter_shares_six_ninths():
+    rng = np.random.default_rng(3)
+    lattice, inputs = 12, 2000
+    field = rng.normal(size=(inputs, lattice, lattice, 1))
+    centre = np.zeros((3, 3, 1, 1))
+    centre[1, 1] = 2.0
+    assert np.allclose(coupling.drive_weights(field, centre), 2.0 * field, atol=1e-5)
+    # a 3x3 box sums 9 independent vectors; 4-neighbours share 6 of them
+    box = coupling.drive_weights(field, np.ones((3, 3, 1, 1)))
+    assert coupling.neighbour_correlation(box) == pytest.approx(6 / 9, abs=0.02)
+    assert abs(coupling.neighbour_correlation(field)) < 0.02
+    # an off-centre tap shifts the map: site (i, j) is driven by the unit at (i - 1, j + 1)
+    shift = np.zeros((3, 3, 1, 1))
+    shift[0, 2] = 1.0
+    assert np.allclose(coupling.drive_weights(field, shift),
+                       np.roll(field, (1, -1), axis=(1, 2)), atol=1e-5)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("coupling") / "run"
@@ -93,7 +127,9 @@ def test_a_run_report_reads_the_checkpoint_and_the_untrained_control(run):
         assert saved["spread"] == report["spread"]
         assert coupling.kernel_spread(np.asarray(saved["kernels"]["position"])) == \
             report["spread"]["position"]
-        assert np.isfinite(report["encoder_topography"])  # the smoke preset's dense encoder
+        # the smoke preset's dense encoder
+        assert np.isfinite(report["encoder_topography"]) and np.isfinite(
+            report["drive_topography"])
         assert (run / f"{name}.png").stat().st_size > 0
 
 

@@ -17,15 +17,20 @@ domains. Two numbers tell it apart from a coupled lattice, read off the paramete
   ``1/sites`` initialisation exactly that.
 * **encoder topography** (:func:`encoder_topography`) of a dense encoder (one weight vector
   per lattice unit, e.g. ``MLPEncoder``'s or ``GaussianEncoder``'s mean): the mean Pearson
-  correlation between the weight vectors of 4-neighbouring sites (same channel). Independent
-  weights give 0 (within ``~ 1/sqrt(inputs)``); a map in which neighbouring sites read the
-  image alike gives a positive value. Not defined for the retinotopic encoder, whose sites
-  read different patches by construction (reported as NaN).
+  correlation between the weight vectors of 4-neighbouring sites (same channel), after the
+  encoder's LayerNorm (its per-unit scale, and the mean over units taken out, which the
+  normalisation removes from every image). Independent weights give 0 (within
+  ``~ 1/sqrt(inputs)``); a map in which neighbouring sites read the image alike gives a
+  positive value, a checkerboard (neighbours reading it in opposite ways) a negative one.
+* **drive topography**: the same of the linear map from the image to each site's drive
+  ``K_x * f(x)`` (:func:`drive_weights`), what a site's oscillator is actually driven by: the
+  drive kernel mixes neighbouring units, so it can smooth an encoder's layout or undo it.
 
+Both are NaN for the retinotopic encoder, whose sites read different patches by construction.
 The report (``coupling.json``, or ``coupling_untrained.json`` for the initial parameters of the
-run's seed) holds both for the position (``K_z``), velocity (``K_v``) and drive (``K_x``)
-kernels and the encoder, with the kernels themselves; ``coupling.png`` draws the three kernels
-(channel 0 to channel 0) so their shape can be seen.
+run's seed) holds the spreads of the position (``K_z``), velocity (``K_v``) and drive (``K_x``)
+kernels and both topographies, with the kernels themselves; ``coupling.png`` draws the three
+kernels (channel 0 to channel 0) so their shape can be seen.
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ import sys
 
 import numpy as np
 
-__all__ = ["KERNELS", "add_command", "coupling_report", "encoder_topography", "kernel_spread"]
+__all__ = ["KERNELS", "add_command", "coupling_report", "drive_weights", "encoder_topography",
+           "kernel_spread", "neighbour_correlation", "site_weights"]
 
 # report key -> the parameter path of the kernel (locornn.models.cell / oscillator)
 KERNELS = {"position": ("core", "position_kernel"), "velocity": ("core", "velocity_kernel"),
@@ -58,35 +64,70 @@ def kernel_spread(kernel) -> float:
     return float(1.0 - kernel[centre, centre].sum() / total)
 
 
-def encoder_topography(weights, lattice: int, channels: int = 1,
-                       circular: bool = True) -> float:
-    """Mean correlation of 4-neighbouring sites' encoder weight vectors (module docstring).
+def site_weights(weights, lattice: int, channels: int = 1, *, centre: bool = True,
+                 scale=None) -> np.ndarray:
+    """Each lattice unit's weights over the inputs, ``(inputs, H, W, C)``, as its drive sees them.
 
     Args:
       weights: ``(inputs, units)`` of a dense layer whose first ``lattice**2 * channels``
         output units are the lattice's, in ``(H, W, C)`` order (the encoders' reshape).
       lattice: the lattice side ``H = W``.
       channels: ``C``.
-      circular: the lattice wraps (neighbours across the edge count).
+      centre: subtract the mean over the lattice's units from every input's weights: a
+        LayerNorm over the units (``model.drive_layernorm``) removes that common part from
+        every image, so it reaches no site.
+      scale: the LayerNorm's learned per-unit scale, ``(units,)`` (or None).
     """
     weights = np.asarray(weights, np.float64)
     sites = lattice * lattice * channels
     if weights.ndim != 2 or weights.shape[1] < sites:
         raise ValueError(f"expected dense weights (inputs, >= {sites}) for a {lattice}x{lattice}"
                          f"x{channels} lattice, got shape {weights.shape}")
-    vectors = weights[:, :sites].T.reshape(lattice, lattice, channels, -1)
+    units = weights[:, :sites]
+    if centre:
+        units = units - units.mean(1, keepdims=True)
+    if scale is not None:
+        units = units * np.asarray(scale, np.float64).ravel()[:sites]
+    return units.reshape(len(units), lattice, lattice, channels)
+
+
+def neighbour_correlation(field, circular: bool = True) -> float:
+    """Mean Pearson correlation between the weight vectors of 4-neighbouring sites (same
+    channel) of a field ``(inputs, H, W, C)``; a site's vector is its weights over the inputs."""
+    vectors = np.moveaxis(np.asarray(field, np.float64), 0, -1)  # (H, W, C, inputs)
     vectors = vectors - vectors.mean(-1, keepdims=True)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     vectors = vectors / np.where(norms > 0, norms, 1.0)
+    side = vectors.shape[0]
     correlations = []
     for axis in (0, 1):
         if circular:
             correlations.append((vectors * np.roll(vectors, 1, axis)).sum(-1).ravel())
         else:
-            first = np.take(vectors, range(1, lattice), axis)
-            second = np.take(vectors, range(lattice - 1), axis)
+            first = np.take(vectors, range(1, side), axis)
+            second = np.take(vectors, range(side - 1), axis)
             correlations.append((first * second).sum(-1).ravel())
     return float(np.mean(np.concatenate(correlations)))
+
+
+def encoder_topography(weights, lattice: int, channels: int = 1, circular: bool = True,
+                       *, centre: bool = True, scale=None) -> float:
+    """:func:`neighbour_correlation` of a dense encoder's :func:`site_weights` (module
+    docstring): 0 for independent weights, positive for neighbours that read the image alike."""
+    return neighbour_correlation(site_weights(weights, lattice, channels, centre=centre,
+                                              scale=scale), circular)
+
+
+def drive_weights(field, drive_kernel, padding: str = "circular") -> np.ndarray:
+    """The linear map from the image to each site's drive ``K_x * f(x)``: ``field`` (the
+    :func:`site_weights`, ``(inputs, H, W, C_f)``) convolved over the lattice with the drive
+    kernel ``(k, k, C_f, C)`` by the model's own :func:`locornn.dynamics.lattice_conv`, so the
+    orientation and the padding are the model's. Returns ``(inputs, H, W, C)``."""
+    from locornn import dynamics
+
+    field = np.asarray(field, np.float32)
+    return np.asarray(dynamics.lattice_conv(field, np.asarray(drive_kernel, np.float32),
+                                            padding), np.float64)
 
 
 def _find(params, path):
@@ -104,8 +145,9 @@ def coupling_report(run_dir, *, untrained: bool = False) -> dict:
 
     Returns:
       ``{"run_dir", "state", "step", "lattice", "channels", "encoder", "spread": {"position",
-      "velocity", "drive"}, "encoder_topography", "kernels": {name: nested list (k, k, C, C')},
-      "files"}``; a kernel the model does not have is left out of ``spread`` and ``kernels``.
+      "velocity", "drive"}, "encoder_topography", "drive_topography", "kernels": {name:
+      nested list (k, k, C, C')}, "files"}``; a kernel the model does not have is left out of
+      ``spread`` and ``kernels``.
     """
     from locornn.analysis.wave_report import _load
 
@@ -124,23 +166,30 @@ def coupling_report(run_dir, *, untrained: bool = False) -> dict:
     lattice, channels = config.model.lattice, config.model.channels
     encoder = config.model.encoder
     project = _find(params, ("encoder", "project", "kernel"))
-    topography = float("nan")
+    topography = drive_topography = float("nan")
     if encoder in ("mlp", "gaussian") and project is not None and project.ndim == 2:
-        topography = encoder_topography(project, lattice, config.model.encoded_channels,
-                                        config.model.padding == "circular")
+        circular = config.model.padding == "circular"
+        field = site_weights(project, lattice, config.model.encoded_channels,
+                             centre=config.model.drive_layernorm,
+                             scale=_find(params, ("encoder", "norm", "scale")))
+        topography = neighbour_correlation(field, circular)
+        if "drive" in kernels:
+            drive_topography = neighbour_correlation(
+                drive_weights(field, kernels["drive"], config.model.padding), circular)
     suffix = "_untrained" if untrained else ""
     files = {"json": run_dir / f"coupling{suffix}.json", "plot": run_dir / f"coupling{suffix}.png"}
     report = {"run_dir": str(run_dir), "state": "untrained" if untrained else "trained",
               "step": step, "lattice": lattice, "channels": channels, "encoder": encoder,
               "spread": spread, "encoder_topography": topography,
+              "drive_topography": drive_topography,
               "kernels": {name: kernel.tolist() for name, kernel in kernels.items()}}
     files["json"].write_text(json.dumps(report, indent=1) + "\n")
-    _plot(kernels, spread, topography, files["plot"],
+    _plot(kernels, spread, (topography, drive_topography), files["plot"],
           f"{run_dir.name}: {report['state']}, step {step}")
     return {**report, "files": {key: str(path) for key, path in files.items()}}
 
 
-def _plot(kernels: dict, spread: dict, topography: float, out, title: str) -> None:
+def _plot(kernels: dict, spread: dict, topographies: tuple, out, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -161,8 +210,9 @@ def _plot(kernels: dict, spread: dict, topography: float, out, title: str) -> No
         ax.set_xticks([])
         ax.set_yticks([])
         fig.colorbar(shown, ax=ax, fraction=0.046)
-    topo = "n/a" if math.isnan(topography) else f"{topography:+.3f}"
-    fig.suptitle(f"{title}; encoder topography {topo}", fontsize=9)
+    encoder, drive = ("n/a" if math.isnan(t) else f"{t:+.3f}" for t in topographies)
+    fig.suptitle(f"{title}; topography of the encoder {encoder}, of the drive {drive}",
+                 fontsize=9)
     plots.save(fig, out)
 
 
@@ -177,10 +227,11 @@ def _command(args) -> int:
           f"{report['encoder']} encoder):")
     for name, value in report["spread"].items():
         print(f"  {name:8s} kernel: {value:.3f} of |K| off the centre tap")
-    topo = report["encoder_topography"]
-    print("  encoder topography: " + ("not defined for this encoder" if math.isnan(topo)
-                                      else f"{topo:+.3f} (neighbouring sites' weight "
-                                           f"correlation; 0 for independent weights)"))
+    for name in ("encoder", "drive"):
+        topo = report[f"{name}_topography"]
+        print(f"  {name} topography: " + (
+            "not defined for this encoder" if math.isnan(topo) else
+            f"{topo:+.3f} (neighbouring sites' weight correlation; 0 for independent weights)"))
     print(f"wrote {report['files']['json']} and {report['files']['plot']}")
     return 0
 

@@ -16,26 +16,27 @@ generated locally (``locornn.data.hamiltonian``) and cached under ``data.cache_d
 Presets:
   smoke: 6x6 lattice, 16 short trajectories, 10 steps: seconds, for tests.
   cpu:   23x23x1 lattice (as the reference), MLP encoder/decoder (conv gradients are slow on
-         XLA:CPU) with a 128-unit hidden decoder layer, windows of 8+120 frames (whole
-         128-frame trajectories), batch 8, 1200 steps at lr 3e-3, open loop; VPT on 400-frame
-         test trajectories counted from frame 64: 1-4 minutes a run on 2 cores, the whole
-         Table 1 in about 3 hours.
+         XLA:CPU) with a 128-unit hidden decoder layer, 256-frame training trajectories, batch
+         8, 1200 steps at lr 3e-3, open loop; VPT on the paper's 1000-frame test trajectories
+         counted from frame 64 (cap 936). Each core trains on the window measured best for it
+         (CORE_OVERRIDES): whole 256-frame trajectories for LocoRNN and coRNN, 128 frames for
+         the Neural ODE and HGN++, 64 for the LSTM. 1-6 minutes a run on 2 cores.
   paper: the published sizes: batch 128, windows of 31+60 frames, 50k train trajectories,
          500k steps, Adam lr 1.5e-4, 64-channel conv nets, VPT on 1000 test trajectories of
          1000 frames. The train set is 39 GB of uint8 frames held in memory: a host with
          >= 64 GB RAM.
 
 The test protocol is one field, ``data.test_sequence_length``: the paper's protocol (VPT on
-1000-frame test trajectories, as the suite's ``_long_trajectory`` sets) is
-``--config.data.test_sequence_length=1000`` on any preset (the ``paper`` preset has it). No
-separate switch: a second field naming the protocol would have to agree with this one. At the
-cpu preset the 1000-frame test set is 32 x 1000 frames of 32x32x3 uint8 (98 MB; generated in
-1.1 s for the spring, 2.9 s for the pendulum), and its first 400 frames are the 400-frame
-set's (the same trajectories, integrated further), so a forecast's VPT below the 400-frame cap
-is the same under both protocols; only the cap moves. The cap, the largest VPT a protocol can
-measure, is ``test_sequence_length - vpt_start`` (:func:`locornn.tasks.vpt_cap`; 336 steps at
-the cpu preset, 936 with 1000-frame test trajectories): every table of ``locornn reproduce table1 |
-budget | ablation`` states it, and a run's ``summary.json`` has it (``test.extrapolation_steps``)
+1000-frame test trajectories, as the suite's ``_long_trajectory`` sets) is 1000, as the
+``cpu`` and ``paper`` presets have it (``--config.data.test_sequence_length=400``: the cpu
+preset's earlier 400-frame protocol). No separate switch: a second field naming the protocol
+would have to agree with this one. At the cpu preset the 1000-frame test set is 32 x 1000
+frames of 32x32x3 uint8 (98 MB; generated in 1.1 s for the spring, 2.9 s for the pendulum),
+and its first 400 frames are the 400-frame set's (the same trajectories, integrated further),
+so a forecast's VPT below the 400-frame cap is the same under both protocols; only the cap
+moves. The cap, the largest VPT a protocol can measure, is ``test_sequence_length -
+vpt_start`` (:func:`locornn.tasks.vpt_cap`; 936 steps at the cpu preset, 336 with 400-frame
+test trajectories): every table of ``locornn reproduce table1 | budget | ablation`` states it, and a run's ``summary.json`` has it (``test.extrapolation_steps``)
 with the count of trajectories that reach it (``test.vpt_at_cap``). A run trained under one
 protocol is scored under the other without retraining by ``locornn eval RUN --data-override
 --config.data.test_sequence_length=1000`` (into ``RUN/eval_<data>/``).
@@ -61,17 +62,17 @@ PRESETS = {
         "train.eval_batches": 1, "figures.num_frames": 4,
     },
     "cpu": {
-        # Sized so Table 1's first four cores (6 systems x 4 models x 3 seeds) train in under
-        # 2 hours on 2 cores, ~1-1.5 minutes a run (README "Table 1" has the measured times);
-        # HGN++ adds 18 runs of 3-4 minutes (measured with another job sharing the cores).
-        "data.num_train": 512, "data.num_test": 32, "data.trajectory_length": 128,
-        # 128-frame windows (two spring periods; whole trajectories), VPT still counted from
-        # frame 64 (evaluation.vpt_start) so that the numbers compare with 64-frame training.
-        # Measured (LocoRNN spring, seeds 0-2, 1200 steps; `locornn reproduce ablation`): 64-frame
-        # windows VPT 43 / 48 / 15, 128-frame 167.5 / 167 / 73; no damping constraint, loss
-        # weighting or curriculum came close. 32-frame windows (shorter than a period) gave 4.5.
-        "data.sequence_length": 128, "evaluation.vpt_start": 64,
-        "data.test_sequence_length": 400,
+        # 256-frame training trajectories and the paper's 1000-frame test trajectories, VPT
+        # counted from frame 64 (evaluation.vpt_start) whatever the window, so every core is
+        # scored on the same frames. The window is the whole trajectory (LocoRNN's and coRNN's;
+        # the others': CORE_OVERRIDES). Measured (spring, 1200 steps; `locornn reproduce
+        # ablation --variants horizon_64 horizon_128 horizon_256`, results/horizon/): LocoRNN's
+        # VPT follows its window, 64.5 / 180.5 / 306 for 64 / 128 / 256 frames (256: seeds
+        # 306, 302, 243); no damping constraint, loss weighting or curriculum came close.
+        # A run: ~4 minutes for LocoRNN on 2 cores, 1-6 for the others (README "Table 1").
+        "data.num_train": 512, "data.num_test": 32, "data.trajectory_length": 256,
+        "data.sequence_length": 256, "evaluation.vpt_start": 64,
+        "data.test_sequence_length": 1000,
         # MLP encoder/decoder: on XLA:CPU the conv decoder alone costs ~5 s per training step
         # (2 cores), 40x the MLP; the paper preset keeps the conv nets. The decoder's hidden
         # layer lets a few state dimensions draw a moving disk (a linear decoder cannot).
@@ -105,16 +106,19 @@ PRESETS = {
 }
 
 
-# Each core's own protocol where it differs from the preset: `locornn reproduce table1|budget|
-# ablation` apply these after the preset (command-line overrides still win); a plain
-# `make train MODEL=lstm` does not. Measured on the spring (1200 steps, seeds 0-2, VPT from
-# frame 64): 128-frame windows raise LocoRNN's VPT (mean 35 -> 136, same machine), coRNN's
-# (72 in the first table -> 172) and the Neural ODE's (91.5 -> 145, seeds 36.5 to 336), but
-# lower the LSTM's (98 in the first table, 61.5 and 74 for seeds 0, 1 on this machine -> 27,
-# 56, 38; at 4800 steps, seed 0: 411 -> 161.5). So the LSTM keeps the first table's 64-frame
-# windows (VPT from their end: frame 64 as well).
+# Each core's own window where it differs from the preset's whole trajectory: `locornn
+# reproduce table1|budget|ablation` apply these after the preset (command-line overrides still
+# win); a plain `make train MODEL=lstm` does not. Measured on the spring (256-frame training
+# trajectories, 1000-frame test, VPT from frame 64, 1200 steps, seed 0; `locornn reproduce
+# ablation --models M --variants horizon_64 horizon_128 horizon_256`, results/horizon/cores.md):
+# VPT for windows of 64 / 128 / 256 frames: LocoRNN 64.5 / 180.5 / 306, coRNN - / 405.5 /
+# 910.5, Neural ODE - / 98 / 91, LSTM LSTM_64 / 44 / 15.5, HGN++ - / HGN_128 / HGN_256. So the
+# oscillator cores train on whole trajectories, the ODE and HGN++ on 128-frame windows and the
+# LSTM on 64 (VPT from their end: frame 64 as well).
 CORE_OVERRIDES = {
-    "cpu": {"lstm": {"data.sequence_length": 64, "evaluation.vpt_start": 0}},
+    "cpu": {"node": {"data.sequence_length": 128},
+            "hgn": {"data.sequence_length": 128},
+            "lstm": {"data.sequence_length": 64, "evaluation.vpt_start": 0}},
 }
 
 
