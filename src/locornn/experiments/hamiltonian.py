@@ -19,8 +19,8 @@ Presets:
          XLA:CPU) with a 128-unit hidden decoder layer, 256-frame training trajectories, batch
          8, 1200 steps at lr 3e-3, open loop; VPT on the paper's 1000-frame test trajectories
          counted from frame 64 (cap 936). Each core trains on the window measured best for it
-         (CORE_OVERRIDES): whole 256-frame trajectories for LocoRNN and coRNN, 128 frames for
-         the Neural ODE and HGN++, 64 for the LSTM. 1-6 minutes a run on 2 cores.
+         (CORE_OVERRIDES): whole 256-frame trajectories for LocoRNN, coRNN and HGN++, 128
+         frames for the Neural ODE, 64 for the LSTM. 1-6 minutes a run on 2 cores.
   paper: the published sizes: batch 128, windows of 31+60 frames, 50k train trajectories,
          500k steps, Adam lr 1.5e-4, 64-channel conv nets, VPT on 1000 test trajectories of
          1000 frames. The train set is 39 GB of uint8 frames held in memory: a host with
@@ -64,8 +64,8 @@ PRESETS = {
     "cpu": {
         # 256-frame training trajectories and the paper's 1000-frame test trajectories, VPT
         # counted from frame 64 (evaluation.vpt_start) whatever the window, so every core is
-        # scored on the same frames. The window is the whole trajectory (LocoRNN's and coRNN's;
-        # the others': CORE_OVERRIDES). Measured (spring, 1200 steps; `locornn reproduce
+        # scored on the same frames. The window is the whole trajectory (LocoRNN's, coRNN's and
+        # HGN++'s; the others': CORE_OVERRIDES). Measured (spring, 1200 steps; `locornn reproduce
         # ablation --variants horizon_64 horizon_128 horizon_256`, results/horizon/): LocoRNN's
         # VPT follows its window, 64.5 / 180.5 / 306 for 64 / 128 / 256 frames (256: seeds
         # 306, 302, 243); no damping constraint, loss weighting or curriculum came close.
@@ -110,14 +110,13 @@ PRESETS = {
 # reproduce table1|budget|ablation` apply these after the preset (command-line overrides still
 # win); a plain `make train MODEL=lstm` does not. Measured on the spring (256-frame training
 # trajectories, 1000-frame test, VPT from frame 64, 1200 steps, seed 0; `locornn reproduce
-# ablation --models M --variants horizon_64 horizon_128 horizon_256`, results/horizon/cores.md):
+# ablation --models M --variants horizon_64 horizon_128 horizon_256`, results/horizon/cores/):
 # VPT for windows of 64 / 128 / 256 frames: LocoRNN 64.5 / 180.5 / 306, coRNN - / 405.5 /
-# 910.5, Neural ODE - / 98 / 91, LSTM LSTM_64 / 44 / 15.5, HGN++ - / HGN_128 / HGN_256. So the
-# oscillator cores train on whole trajectories, the ODE and HGN++ on 128-frame windows and the
-# LSTM on 64 (VPT from their end: frame 64 as well).
+# 910.5, HGN++ - / 239 / 343, Neural ODE - / 98 / 91, LSTM 68 / 44 / 15.5. So LocoRNN, coRNN
+# and HGN++ train on whole trajectories, the ODE on 128-frame windows and the LSTM on 64 (VPT
+# from their end: frame 64 as well).
 CORE_OVERRIDES = {
     "cpu": {"node": {"data.sequence_length": 128},
-            "hgn": {"data.sequence_length": 128},
             "lstm": {"data.sequence_length": 64, "evaluation.vpt_start": 0}},
 }
 
