@@ -46,6 +46,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "kl_0.1": ("KL weight 0.1 instead of 1 (the Gaussian encoder keeps its sampling noise "
                "but pays a tenth of the price for information about the frame)",
                {"train.kl_weight": 0.1}),
+    "kl_0.5": ("KL weight 0.5 instead of 1", {"train.kl_weight": 0.5}),
     "kl_0.3": ("KL weight 0.3 instead of 1", {"train.kl_weight": 0.3}),
     "kl_0.01": ("KL weight 0.01 instead of 1", {"train.kl_weight": 0.01}),
     "lecun_init": ("LeCun-normal K_z, K_v, K_x instead of the constant 1/sites",
