@@ -139,3 +139,15 @@ def test_a_run_without_a_lattice_is_refused_before_its_data_is_built(tmp_path, r
     (tmp_path / "config.json").write_text(json.dumps(saved))
     with pytest.raises(ValueError, match="'lstm' run: only a LocoRNN"):
         coupling.coupling_report(tmp_path)
+
+
+def test_a_forecasting_lattice_has_its_kernels_measured_and_no_encoder_layout(tmp_path):
+    """The Hamiltonian models' encoder feeds the GRU that infers the initial state, not the
+    lattice: its coupling kernels are measured, its topographies are not defined."""
+    config = experiment_config("hamiltonian", figures__enabled=False, train__num_steps=2,
+                               train__eval_every=2, train__checkpoint_every=2)
+    train.train_and_evaluate(config, tmp_path / "run", progress=False)
+    report = coupling.coupling_report(tmp_path / "run")
+    assert set(report["spread"]) == {"position", "velocity"}  # open loop: no drive kernel
+    assert all(0.0 <= value <= 1.0 for value in report["spread"].values())
+    assert np.isnan(report["encoder_topography"]) and np.isnan(report["drive_topography"])

@@ -26,7 +26,9 @@ domains. Two numbers tell it apart from a coupled lattice, read off the paramete
   ``K_x * f(x)`` (:func:`drive_weights`), what a site's oscillator is actually driven by: the
   drive kernel mixes neighbouring units, so it can smooth an encoder's layout or undo it.
 
-Both are NaN for the retinotopic encoder, whose sites read different patches by construction.
+Both are NaN for the retinotopic encoder, whose sites read different patches by construction,
+and for the forecasting models, whose encoder feeds the GRU that infers the initial state
+rather than the lattice.
 The report (``coupling.json``, or ``coupling_untrained.json`` for the initial parameters of the
 run's seed) holds the spreads of the position (``K_z``), velocity (``K_v``) and drive (``K_x``)
 kernels and both topographies, with the kernels themselves; ``coupling.png`` draws the three
@@ -167,7 +169,10 @@ def coupling_report(run_dir, *, untrained: bool = False) -> dict:
     encoder = config.model.encoder
     project = _find(params, ("encoder", "project", "kernel"))
     topography = drive_topography = float("nan")
-    if encoder in ("mlp", "gaussian") and project is not None and project.ndim == 2:
+    sites = lattice * lattice * config.model.encoded_channels
+    # a dense encoder onto the lattice (not the forecasting models', which feed a GRU)
+    if (encoder in ("mlp", "gaussian") and project is not None and project.ndim == 2
+            and project.shape[1] >= sites and config.data.name != "hamiltonian"):
         circular = config.model.padding == "circular"
         field = site_weights(project, lattice, config.model.encoded_channels,
                              centre=config.model.drive_layernorm,
