@@ -133,12 +133,12 @@ def test_a_run_report_reads_the_checkpoint_and_the_untrained_control(run):
         assert (run / f"{name}.png").stat().st_size > 0
 
 
-def test_a_run_without_a_lattice_is_refused_before_its_data_is_built(tmp_path, run):
-    saved = json.loads((run / "config.json").read_text())
-    saved["model"]["kind"] = "lstm"
-    (tmp_path / "config.json").write_text(json.dumps(saved))
+def test_a_run_without_a_lattice_is_refused_before_its_data_is_built(tmp_path):
+    lstm = experiment_config("hamiltonian", model__kind="lstm")
+    (tmp_path / "config.json").write_text(json.dumps(lstm.to_dict()))
     with pytest.raises(ValueError, match="'lstm' run: only a LocoRNN"):
         coupling.coupling_report(tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["config.json"]
 
 
 def test_a_forecasting_lattice_has_its_kernels_measured_and_no_encoder_layout(tmp_path):

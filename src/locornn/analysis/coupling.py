@@ -153,9 +153,10 @@ def coupling_report(run_dir, *, untrained: bool = False) -> dict:
     """
     from locornn.analysis.wave_report import _load
 
+    from locornn.checkpoints import read_config
+
     run_dir = pathlib.Path(run_dir)
-    saved = run_dir / "config.json"
-    kind = json.loads(saved.read_text())["model"]["kind"] if saved.is_file() else "locornn"
+    kind = read_config(run_dir).model.kind if (run_dir / "config.json").is_file() else "locornn"
     if kind != "locornn":  # before building its task: the refusal should not cost a data set
         raise ValueError(f"{run_dir} is a {kind!r} run: only a LocoRNN has a lattice whose "
                          f"coupling kernels this measures")
