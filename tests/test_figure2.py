@@ -131,7 +131,7 @@ def test_command_line_figure2(first, calls, capsys, monkeypatch):
     monkeypatch.chdir(base)  # outside the repository: the experiments ship with the package
     code = cli.main(["reproduce", "figure2", "--preset", "smoke", "--no-train",
                      "--results-dir", str(base / "cli"), "--runs-root", str(base / "runs"),
-                     "--wavelengths", "4", "6", "--kernel-sizes", "3", "5"])
+                     "--wavelengths", "4", "6", "--kernel-sizes", "3", "5", *FAST])
     assert code == 0
     assert "## Sweep" in capsys.readouterr().out
     assert (base / "cli" / "figure2.png").is_file()

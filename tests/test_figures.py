@@ -5,7 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-from locornn import cli, data, train
+from locornn import cli, configs, data, train
 from locornn.reproduce import figures
 from tests.conftest import experiment_config
 
@@ -85,17 +85,42 @@ def test_figure1_without_training_refuses_when_no_run_exists(tmp_path, calls):
     assert not (tmp_path / "runs").exists()
 
 
+def _fake_run(root, steps_trained, **updates):
+    """A waves smoke run's files as training leaves them (config.json, summary.json)."""
+    run = root / "waves" / "smoke" / "0"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.json").write_text(experiment_config("waves", **updates).to_json())
+    (run / "summary.json").write_text(json.dumps({"steps": steps_trained}))
+    return run
+
+
+def _ensure(root, *overrides):
+    return figures.ensure_run("waves", runs_root=root, preset="smoke", train_missing=False,
+                              overrides=overrides)
+
+
 def test_an_unfinished_run_is_not_reused(tmp_path):
-    run = tmp_path / "waves" / "smoke" / "0"
-    run.mkdir(parents=True)
-    config = experiment_config("waves", train__num_steps=5)
-    (run / "config.json").write_text(config.to_json())
-    (run / "summary.json").write_text(json.dumps({"steps": 3}))
-    assert figures.ensure_run("waves", runs_root=tmp_path, preset="smoke", train_missing=False,
-                              overrides=("--config.train.num_steps=5",)) is None
-    (run / "summary.json").write_text(json.dumps({"steps": 5}))
-    assert figures.ensure_run("waves", runs_root=tmp_path, preset="smoke", train_missing=False,
-                              overrides=("--config.train.num_steps=5",)) == run
+    run = _fake_run(tmp_path, 3, train__num_steps=5)
+    assert _ensure(tmp_path, "--config.train.num_steps=5") is None
+    run = _fake_run(tmp_path, 5, train__num_steps=5)
+    assert _ensure(tmp_path, "--config.train.num_steps=5") == run
+
+
+def test_a_finished_run_shorter_than_asked_is_not_reused_and_a_longer_one_is(tmp_path, capsys):
+    run = _fake_run(tmp_path, 5, train__num_steps=5)
+    assert _ensure(tmp_path, "--config.train.num_steps=8") is None  # would be resumed to 8
+    assert "no run trained to 8 steps" in capsys.readouterr().out
+    assert _ensure(tmp_path, "--config.train.num_steps=3") == run
+    assert "trained to 5 steps, 3 asked" in capsys.readouterr().out
+
+
+def test_a_finished_run_of_another_config_is_refused_naming_the_keys(tmp_path):
+    """Asked for KL weight 0.5, a figure must not be drawn from the weight-1 run in its folder."""
+    run = _fake_run(tmp_path, 5, train__num_steps=5)
+    before = (run / "config.json").read_text()
+    with pytest.raises(configs.ConfigError, match=r"differs at train\.kl_weight"):
+        _ensure(tmp_path, "--config.train.num_steps=5", "--config.train.kl_weight=0.5")
+    assert (run / "config.json").read_text() == before  # nothing overwritten
 
 
 def test_waves_table_has_one_row_per_experiment_and_state(first, calls):
@@ -134,10 +159,16 @@ def test_command_line_figures(first, calls, capsys, monkeypatch):
     code = cli.main(["reproduce", "waves-table", *common, "--runs-root", str(base / "empty")])
     assert code == 2  # no run and --no-train: nothing to measure, nothing trained
     assert "no run to measure" in capsys.readouterr().err
-    code = cli.main(["reproduce", "figure1", *common, "--runs-root", str(base / "runs")])
-    assert code == 0  # the finished 5-step run is reused as it is
+    code = cli.main(["reproduce", "figure1", *common, "--runs-root", str(base / "runs"),
+                     *FAST])
+    assert code == 0  # the finished 5-step run, of the config asked for, is reused
     assert f"wrote {base / 'cli' / 'figure1.png'}" in capsys.readouterr().out
     assert (base / "cli" / "figure1_noise.gif").is_file()
+    # The same run asked for with another config: refused with the key named, exit 2.
+    code = cli.main(["reproduce", "figure1", *common, "--runs-root", str(base / "runs"),
+                     *FAST, "--config.model.kernel_size=5"])
+    assert code == 2
+    assert "model.kernel_size" in capsys.readouterr().err
     assert len(calls) == count
 
 

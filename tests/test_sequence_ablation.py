@@ -92,8 +92,13 @@ def test_a_finished_variant_is_reused_not_retrained(ablation):
     before = {p: p.stat().st_mtime_ns for p in checkpoints}
     sequence_ablation.run_ablation(
         "waves", "smoke", steps=6, variants=("reference",), root=base / "runs",
-        results=base / "again", progress=False)
+        results=base / "again", progress=False, extra_overrides=("--config.analysis.waves=True",))
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == before
+    # Without the overrides it was trained with, it is another config: refused, not lent.
+    with pytest.raises(configs.ConfigError, match="analysis.waves"):
+        sequence_ablation.run_ablation(
+            "waves", "smoke", steps=6, variants=("reference",), root=base / "runs",
+            results=base / "again", progress=False)
 
 
 def test_the_runs_table_reads_summaries_and_wave_reports_without_checkpoints(ablation, tmp_path):

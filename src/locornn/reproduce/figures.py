@@ -153,9 +153,11 @@ def ensure_run(name: str, *, runs_root="runs", preset: str = "cpu", seed: int = 
                overrides=()) -> pathlib.Path | None:
     """The run directory of an experiment, trained (or resumed) first if it is not finished.
 
-    A finished run (``summary.json`` at its own ``train.num_steps``) is reused as it is, even if
-    it was trained with other overrides than ``overrides``; an unfinished one is resumed by
-    :func:`locornn.train.train_and_evaluate`, which refuses a workdir holding another config.
+    A finished run (``summary.json`` at ``train.num_steps`` or beyond) is reused; an unfinished
+    one is resumed by :func:`locornn.train.train_and_evaluate`. A run of another config than
+    preset + ``overrides`` (:func:`locornn.train.config_changes`) is refused with a
+    :class:`~locornn.configs.ConfigError` naming the keys
+    (:func:`locornn.reproduce.runs.ensure_trained`).
     Returns ``None`` (with a printed note) when the experiment's file does not exist, or when
     the run is missing and ``train_missing`` is False.
     """
@@ -634,7 +636,8 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
 
 def _command(args) -> int:
     kwargs = dict(results_dir=args.results_dir, runs_root=args.runs_root, preset=args.preset,
-                  seed=args.seed, experiments=tuple(args.experiments))
+                  seed=args.seed, experiments=tuple(args.experiments),
+                  overrides=tuple(args.overrides))
 
     def action():
         if args.artifact == "figure1":
@@ -652,7 +655,8 @@ def _figure2_command(args) -> int:
     def action():
         result = figure2(args.results_dir, args.runs_root, preset=args.preset, seed=args.seed,
                          train_missing=not args.no_train, wavelengths=tuple(args.wavelengths),
-                         kernel_sizes=tuple(args.kernel_sizes))
+                         kernel_sizes=tuple(args.kernel_sizes),
+                         overrides=tuple(args.overrides))
         print(pathlib.Path(result["table"]).read_text())
 
     return guarded(action, RuntimeError, ValueError)
@@ -673,13 +677,16 @@ def _run_arguments(p, no_train_help: str) -> None:
 DESCRIPTIONS = {
     "figure1": "Assemble Figure 1 (one quadrant per experiment: input, hidden z, prediction) "
                "into RESULTS_DIR/figure1.png and one GIF per quadrant, training missing runs "
-               "with the given preset.",
+               "with the given preset. --config.* overrides apply to every run.",
     "waves-table": "Measure the wave metrics of every experiment, untrained and trained, into "
-                   "RESULTS_DIR/waves.md, training missing runs with the given preset.",
+                   "RESULTS_DIR/waves.md, training missing runs with the given preset. "
+                   "--config.* overrides apply to every run.",
     "figure2": "Figure 2: orientation maps trained on waves / on noise / untrained "
                "(RESULTS_DIR/figure2.png), and the orientation domain size against the training "
                "wavelength and the coupling kernel size (figure2_sweep.png, figure2.md), "
-               "training missing runs with the given preset.",
+               "training missing runs with the given preset. --config.* overrides apply to "
+               "every run (e.g. --config.train.kl_weight=0.5); a run of another config is "
+               "refused, naming the keys.",
     "runs-table": "A Markdown table of finished runs from their files (no checkpoints needed): "
                   "held-out MSE and wave metrics.",
 }
@@ -695,7 +702,7 @@ def add_arguments(p, name: str) -> None:
         if name == "waves-table":
             p.add_argument("--num-sequences", type=int, default=8,
                            help="held-out sequences per measurement (default 8)")
-        p.set_defaults(func=_command)
+        p.set_defaults(func=_command, takes_overrides=True)
     elif name == "figure2":
         _run_arguments(p, "skip runs that are not finished instead of training them")
         p.add_argument("--wavelengths", type=float, nargs="*", default=[5, 10, 16, 24],
@@ -704,7 +711,7 @@ def add_arguments(p, name: str) -> None:
         p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",
                        help="coupling kernel sizes of the sweep (default 3 5 7 9; none: no "
                             "kernel-size sweep)")
-        p.set_defaults(func=_figure2_command)
+        p.set_defaults(func=_figure2_command, takes_overrides=True)
     else:
         p.add_argument("runs", nargs="+", metavar="RUN_DIR",
                        help="run directories (summary.json, waves*.json)")

@@ -3,9 +3,12 @@
 A run lives where ``locornn train`` puts it (:func:`locornn.train.default_workdir`:
 ``<runs_root>/<experiment>/<preset>/<seed>``, and
 ``<runs_root>/hamiltonian/<preset>/<system>/<model>/<seed>`` for forecasting runs). It is
-finished when its ``summary.json`` says it reached its own ``train.num_steps``; a finished run is
-reused as it is, an unfinished one is resumed by :func:`locornn.train.train_and_evaluate`
-(which refuses a workdir holding another config).
+finished when its ``summary.json`` says it reached the asked ``train.num_steps``. A finished run
+is reused (also one trained longer than asked: the note says so); an unfinished or shorter one
+is resumed by :func:`locornn.train.train_and_evaluate`. A run of another config (any key but
+``train.num_steps`` and ``figures.*``: another KL weight, lattice, wavelength, ...) is refused
+with the differing keys named, before anything is trained or drawn, so a figure is never drawn
+from runs of a config other than the one asked for.
 """
 
 from __future__ import annotations
@@ -25,14 +28,16 @@ def run_dir(runs_root, config) -> pathlib.Path:
     return train.default_workdir(config, runs_root)
 
 
-def is_finished(workdir: pathlib.Path) -> bool:
-    """Trained to its config's ``train.num_steps`` (``summary.json`` is written at the end)."""
+def is_finished(workdir: pathlib.Path, num_steps: int | None = None) -> bool:
+    """Trained to ``num_steps`` (default: its own config's ``train.num_steps``)?
+    ``summary.json`` is written at the end of training."""
     try:
         summary = json.loads((pathlib.Path(workdir) / "summary.json").read_text())
         saved = json.loads((pathlib.Path(workdir) / "config.json").read_text())
     except (OSError, ValueError):
         return False
-    return summary.get("steps", -1) >= saved["train"]["num_steps"]
+    target = saved["train"]["num_steps"] if num_steps is None else num_steps
+    return summary.get("steps", -1) >= target
 
 
 def ensure_trained(label: str, config, workdir, train_missing: bool = True,
@@ -41,13 +46,24 @@ def ensure_trained(label: str, config, workdir, train_missing: bool = True,
 
     Returns ``None`` (with a printed note) when the run is unfinished and ``train_missing`` is
     False.
+
+    Raises:
+      locornn.configs.ConfigError: ``workdir`` holds a run of another config (the message
+        names the keys).
     """
     workdir = pathlib.Path(workdir)
-    if is_finished(workdir):
-        say(f"{label}: reusing {workdir}")
+    train.require_same_config(
+        config, workdir, "give the --config.* overrides it was trained with, another "
+        "--runs-root, or remove it")
+    asked = config.train.num_steps
+    if is_finished(workdir, asked):
+        steps = json.loads((workdir / "summary.json").read_text())["steps"]
+        longer = f" (trained to {steps} steps, {asked} asked)" if steps != asked else ""
+        say(f"{label}: reusing {workdir}{longer}")
         return workdir
     if not train_missing:
-        say(f"skipping {label}: no finished run in {workdir} (train it, or drop --no-train)")
+        say(f"skipping {label}: no run trained to {asked} steps in {workdir} (train it, or drop "
+            f"--no-train)")
         return None
     say(f"{label}: training {workdir} ({config.preset} preset)")
     train.train_and_evaluate(config, workdir, progress=progress)
