@@ -76,6 +76,7 @@ READS_A_RUN = {
     "analyze orientation": lambda run, tmp: ["analyze", "orientation", str(run)],
     "analyze waves": lambda run, tmp: ["analyze", "waves", str(run)],
     "analyze state-probe": lambda run, tmp: ["analyze", "state-probe", str(run)],
+    "analyze decoder-probe": lambda run, tmp: ["analyze", "decoder-probe", str(run), "--quiet"],
     "analyze coupling": lambda run, tmp: ["analyze", "coupling", str(run)],
     "analyze stability": lambda run, tmp: ["analyze", "stability", "--run", str(run),
                                            "--steps", "4", "--lattice", "2", "--batch", "1",

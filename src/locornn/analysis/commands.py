@@ -13,6 +13,7 @@ ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.domains",
             "locornn.analysis.phase_map",
             "locornn.analysis.stability",
             "locornn.analysis.state_probe",
+            "locornn.analysis.decoder_probe",
             "locornn.analysis.coupling")
 
 
