@@ -22,8 +22,11 @@ trajectories, then draw every frame of the held-out trajectories; the report giv
 and 90th percentile of ``e_t`` and the share of frames within the VPT threshold, beside the
 error of drawing the mean training frame (nothing learned). If the decoder, given the true
 state, draws the held-out frames within the threshold, it is not what keeps the forecast's VPT
-at 0: the state is (what the state probe then locates). If it cannot, no core with this
-decoder can score, whatever its dynamics.
+at 0: the state is (what the state probe then locates). The converse does not hold: a fit
+that fails within its budget proves nothing, since drawing objects at positions given as raw
+coordinates is slow to learn for a convolutional decoder (two-body, drawn from its 8 raw
+coordinates, stays at the mean frame's error after 2000 steps while its forecasters, which
+choose their own state, score VPT ~200).
 """
 
 from __future__ import annotations
