@@ -152,7 +152,6 @@ def coupling_report(run_dir, *, untrained: bool = False) -> dict:
       ``spread`` and ``kernels``.
     """
     from locornn.analysis.wave_report import _load
-
     from locornn.checkpoints import read_config
 
     run_dir = pathlib.Path(run_dir)

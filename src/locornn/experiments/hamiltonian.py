@@ -36,8 +36,9 @@ and its first 400 frames are the 400-frame set's (the same trajectories, integra
 so a forecast's VPT below the 400-frame cap is the same under both protocols; only the cap
 moves. The cap, the largest VPT a protocol can measure, is ``test_sequence_length -
 vpt_start`` (:func:`locornn.tasks.vpt_cap`; 936 steps at the cpu preset, 336 with 400-frame
-test trajectories): every table of ``locornn reproduce table1 | budget | ablation`` states it, and a run's ``summary.json`` has it (``test.extrapolation_steps``)
-with the count of trajectories that reach it (``test.vpt_at_cap``). A run trained under one
+test trajectories): every table of ``locornn reproduce table1 | budget | ablation`` states
+it, and a run's ``summary.json`` has it (``test.extrapolation_steps``) with the count of
+trajectories that reach it (``test.vpt_at_cap``). A run trained under one
 protocol is scored under the other without retraining by ``locornn eval RUN --data-override
 --config.data.test_sequence_length=1000`` (into ``RUN/eval_<data>/``).
 """

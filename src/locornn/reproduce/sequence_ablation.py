@@ -46,7 +46,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     # the Gaussian encoder keeps its sampling noise but pays less for telling the lattice
     # about each frame
     **{f"kl_{weight}": (f"KL weight {weight} instead of 1", {"train.kl_weight": weight})
-       for weight in (0.5, 0.3, 0.1, 0.01)},
+       for weight in (0.7, 0.5, 0.3, 0.1, 0.01)},
     "lecun_init": ("LeCun-normal K_z, K_v, K_x instead of the constant 1/sites",
                    {"model.coupling_init": "lecun"}),
     "speed_range": ("sine waves drifting at 0.5-2 px a frame (temporal periods 2.5-48 frames) "
