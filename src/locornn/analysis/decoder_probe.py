@@ -73,12 +73,6 @@ def _fit(apply, params, inputs, frames, *, steps, batch, learning_rate, seed, pr
     return params
 
 
-def _draw(apply, params, inputs, batch: int = 256) -> np.ndarray:
-    jitted = jax.jit(apply)
-    return np.concatenate([np.asarray(jitted(params, inputs[i:i + batch]))
-                           for i in range(0, len(inputs), batch)])
-
-
 def _summary(errors: np.ndarray, threshold: float) -> dict:
     return {"median_error": float(np.median(errors)),
             "p90_error": float(np.percentile(errors, 90)),
@@ -101,7 +95,7 @@ def decoder_probe(config, dataset, *, steps: int = 2000, batch: int = 64,
       "train_frames", "test_frames", "mean_frame": {...}, "probes": [{"input", "median_error",
       "p90_error", "within_threshold"}]}``.
     """
-    from locornn.analysis.state_probe import probe_targets
+    from locornn.analysis.state_probe import _in_batches, probe_targets
     from locornn.models.forecasting import build_codecs, build_forecast_model
 
     if steps < 1 or batch < 1:
@@ -135,7 +129,7 @@ def decoder_probe(config, dataset, *, steps: int = 2000, batch: int = 64,
     for label, (apply, params, train_inputs, test_inputs) in fits.items():
         params = _fit(apply, params, train_inputs, train_frames, steps=steps, batch=batch,
                       learning_rate=learning_rate, seed=seed, progress=progress, label=label)
-        errors = frame_errors(_draw(apply, params, test_inputs), test_frames)
+        errors = frame_errors(_in_batches(apply, params, test_inputs, 256), test_frames)
         probes.append({"input": label, **_summary(errors, threshold)})
     mean_frame = train_frames.mean(axis=0, keepdims=True)
     return {"system": system, "model": config.model.kind, "threshold": threshold,
