@@ -112,17 +112,17 @@ def decoder_probe(config, dataset, *, steps: int = 2000, batch: int = 64,
     encoder, decoder = build_codecs(model.config, image_shape, model.encoded_shape)
 
     key_decoder, key_encoder = jax.random.split(jax.random.PRNGKey(seed))
-    fits = {
+    encoder_params = encoder.init(key_encoder, train_frames[:1])["params"]
+    codes = encoder.apply({"params": encoder_params}, train_frames[:1])
+    fits = {  # label: (apply, initial parameters, training inputs, held-out inputs)
         "true state -> decoder": (
             lambda p, s: decoder.apply({"params": p}, s),
             decoder.init(key_decoder, train_states[:1])["params"], train_states, test_states),
         "frame -> encoder -> decoder": (
             lambda p, x: decoder.apply({"params": p["decoder"]},
                                        encoder.apply({"params": p["encoder"]}, x)),
-            {"encoder": (params := encoder.init(key_encoder, train_frames[:1])["params"]),
-             "decoder": decoder.init(key_decoder,
-                                     encoder.apply({"params": params}, train_frames[:1]))[
-                                         "params"]},
+            {"encoder": encoder_params,
+             "decoder": decoder.init(key_decoder, codes)["params"]},
             train_frames, test_frames),
     }
     probes = []

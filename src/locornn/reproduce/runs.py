@@ -28,16 +28,15 @@ def run_dir(runs_root, config) -> pathlib.Path:
     return train.default_workdir(config, runs_root)
 
 
-def is_finished(workdir: pathlib.Path, num_steps: int | None = None) -> bool:
-    """Trained to ``num_steps`` (default: its own config's ``train.num_steps``)?
-    ``summary.json`` is written at the end of training."""
+def trained_steps(workdir: pathlib.Path) -> int:
+    """The steps a run in ``workdir`` was trained to (``summary.json`` is written at the end of
+    training); -1 without a readable summary and config (``config.json`` marks a run)."""
     try:
         summary = json.loads((pathlib.Path(workdir) / "summary.json").read_text())
-        saved = json.loads((pathlib.Path(workdir) / "config.json").read_text())
+        json.loads((pathlib.Path(workdir) / "config.json").read_text())
     except (OSError, ValueError):
-        return False
-    target = saved["train"]["num_steps"] if num_steps is None else num_steps
-    return summary.get("steps", -1) >= target
+        return -1
+    return summary.get("steps", -1)
 
 
 def ensure_trained(label: str, config, workdir, train_missing: bool = True,
@@ -55,9 +54,8 @@ def ensure_trained(label: str, config, workdir, train_missing: bool = True,
     train.require_same_config(
         config, workdir, "give the --config.* overrides it was trained with, another "
         "--runs-root, or remove it")
-    asked = config.train.num_steps
-    if is_finished(workdir, asked):
-        steps = json.loads((workdir / "summary.json").read_text())["steps"]
+    asked, steps = config.train.num_steps, trained_steps(workdir)
+    if steps >= asked:
         longer = f" (trained to {steps} steps, {asked} asked)" if steps != asked else ""
         say(f"{label}: reusing {workdir}{longer}")
         return workdir
