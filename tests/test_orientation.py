@@ -188,6 +188,13 @@ def test_the_phases_protocol_is_cohens_d_over_the_phases_of_each_orientation(eve
     np.testing.assert_array_equal(every_protocol["d"], every_protocol["protocols"]["phases"]["d"])
 
 
+def test_the_summary_splits_trials_d_into_tuning_and_noise(every_protocol):
+    # the hand-built lattice is tuned far above the noise the trials inject
+    halves = every_protocol["summary"]["trials_tuning_and_noise"]
+    assert halves["tuning_median"] > 3 * halves["noise_median"] > 0
+    assert halves["ratio_median"] > 3
+
+
 @pytest.mark.parametrize("protocol", protocols.PROTOCOLS)
 def test_every_protocol_finds_the_hand_built_map(every_protocol, protocol):
     maps = every_protocol["protocols"][protocol]
@@ -203,6 +210,7 @@ def test_the_protocol_argument_chooses_the_map(hand_built):
                                              num_shuffles=2, protocol="amplitude", trials=0)
     assert result["summary"]["protocol"] == "amplitude"
     assert result["summary"]["protocols"]["trials"] is None  # no trials: not measured
+    assert result["summary"]["trials_tuning_and_noise"] is None
     np.testing.assert_array_equal(result["d"], result["protocols"]["amplitude"]["d"])
     assert result["summary"]["mean_max_d"] == \
         result["summary"]["protocols"]["amplitude"]["mean_max_d"]

@@ -126,9 +126,40 @@ def test_trials_d_scales_with_the_inverse_of_the_injected_noise():
     np.testing.assert_allclose(d1 / d2, 2.0, rtol=0.1)
 
 
+def test_trials_noise_is_the_injected_noise_through_each_filter(simple):
+    # a linear neuron with filter w turns pixel noise of std sigma into response noise of std
+    # sigma * ||w||: the noise half of d measures the network's gain to unstructured input
+    _, noise = protocols.trials_tuning_and_noise(simple)
+    o, phi = designed_orientations(), designed_phases()
+    norms = np.array([np.linalg.norm(gabor(a, b)) for a, b in zip(o, phi, strict=True)])
+    np.testing.assert_allclose(noise, 0.5 * norms, rtol=0.25)
+
+
+def test_more_noise_moves_the_noise_half_of_d_and_not_the_tuning_half():
+    tuning1, noise1 = protocols.trials_tuning_and_noise(measure("simple", noise=0.5, seed=1))
+    tuning2, noise2 = protocols.trials_tuning_and_noise(measure("simple", noise=1.0, seed=1))
+    np.testing.assert_allclose(noise2 / noise1, 2.0, rtol=1e-6)  # the same draws, scaled
+    np.testing.assert_allclose(tuning2, tuning1, rtol=0.3)
+    assert (tuning1 > 5 * noise1 / np.sqrt(16)).all()  # tuned far above the trial means' noise
+
+
+def test_a_luminance_neurons_tuning_half_is_only_the_noise_in_its_trial_means():
+    # every grating has the same mean, so a neuron reading the mean pixel is untuned; the noise
+    # still reaches it (std 0.5 * 10 / SIZE), and its trial means differ by that over sqrt(R)
+    s = protocols.grating_stimuli(SIZE, wavelength=WAVELENGTH, orientations=ORIENTATIONS,
+                                  phases=PHASES, trials=16, noise=0.5, seed=0)
+    luminance = protocols.measure_responses(
+        lambda x: np.repeat(10 * np.asarray(x).mean(axis=(1, 2))[:, None, None], 3, axis=1), s)
+    tuning, noise = protocols.trials_tuning_and_noise(luminance)
+    np.testing.assert_allclose(noise, 0.5 * 10 / SIZE, rtol=0.15)
+    assert (tuning < 0.5 * noise).all()
+
+
 def test_without_trials_the_trials_protocol_is_not_measured():
-    d = protocols.protocol_d("trials", measure("complex", trials=0))
+    responses = measure("complex", trials=0)
+    d = protocols.protocol_d("trials", responses)
     assert d.shape == (ORIENTATIONS, SIDE * SIDE) and np.isnan(d).all()
+    assert all(np.isnan(half).all() for half in protocols.trials_tuning_and_noise(responses))
 
 
 def test_an_unknown_protocol_is_refused(simple):

@@ -314,8 +314,10 @@ def analyze_orientation(model, params, image_size: int | None = None, lattice_sh
         ``chance_agreement``, ``domain_area``, ...); ``protocol``; ``protocols``: the same
         numbers for every protocol (``None`` for ``trials`` without trials);
         ``preferred_phase``: ``mean_modulation`` and ``neighbour_phase_difference`` (radians)
-        of the phase map; the stimulus settings, ``angles_degrees``, ``lattice_shape`` and
-        ``circular``;
+        of the phase map; ``trials_tuning_and_noise``: medians over the neurons of the two
+        halves of ``trials``' d (:func:`~locornn.analysis.protocols.trials_tuning_and_noise`:
+        ``tuning_median``, ``noise_median``, ``ratio_median``; ``None`` without trials);
+        the stimulus settings, ``angles_degrees``, ``lattice_shape`` and ``circular``;
       * arrays of the chosen protocol: ``d`` ``(orientations, num_neurons)``, ``preferred``
         ``(H, W, C)`` int orientation index, ``pref_angle`` ``(H, W, C)`` radians,
         ``selective`` ``(H, W, C)`` bool, ``angles`` ``(orientations,)`` radians;
@@ -350,6 +352,7 @@ def analyze_orientation(model, params, image_size: int | None = None, lattice_sh
     phase, modulation = protocols_.preferred_phase(responses, chosen["preferred"].ravel())
     phase_map, modulation_map = phase.reshape(lattice_shape), modulation.reshape(lattice_shape)
     size, _ = _model_image_size(model, image_size)
+    tuning, trial_noise = protocols_.trials_tuning_and_noise(responses)
     summary = {
         **chosen["summary"],
         "protocol": protocol,
@@ -360,6 +363,11 @@ def analyze_orientation(model, params, image_size: int | None = None, lattice_sh
                                                if np.isfinite(modulation).any() else math.nan),
             "neighbour_phase_difference": _finite_or_none(
                 _neighbour_phase_difference(phase_map))},
+        "trials_tuning_and_noise": None if trials == 0 else {
+            "tuning_median": float(np.median(tuning)),
+            "noise_median": float(np.median(trial_noise)),
+            "ratio_median": _finite_or_none(float(np.median(
+                tuning / np.maximum(trial_noise, 1e-12))))},
         "lattice_shape": list(lattice_shape),
         "circular": circular,
         "angles_degrees": [float(a) for a in np.rad2deg(angles)],
@@ -826,6 +834,10 @@ def _command(args) -> int:
               f"(chance {_fmt(numbers['chance_agreement'], '.3f')}), domain area "
               f"{_fmt(numbers['domain_area'], '.0f')} sites, mean max d "
               f"{numbers['mean_max_d']:.2f}")
+    halves = summary["trials_tuning_and_noise"]
+    if halves is not None:
+        print(f"  trials' d in halves (medians): tuning {halves['tuning_median']:.3g}, noise "
+              f"{halves['noise_median']:.3g}, ratio {_fmt(halves['ratio_median'], '.3g')}")
     for path in summary["files"].values():
         print(f"wrote {path}")
     return 0

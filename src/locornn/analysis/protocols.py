@@ -71,6 +71,7 @@ __all__ = [
     "measure_responses",
     "preferred_phase",
     "protocol_d",
+    "trials_tuning_and_noise",
 ]
 
 PROTOCOLS = ("phases", "trials", "amplitude")
@@ -169,6 +170,13 @@ def _samples_d(samples: np.ndarray) -> np.ndarray:
     return cohens_d(samples.reshape(o * s, n), np.repeat(np.arange(o), s), num_classes=o)
 
 
+def _trials_at_best_phase(responses: GratingResponses) -> np.ndarray:
+    """``(O, R, N)``: each orientation's trials at the neuron's best phase for it (the phase
+    with the largest noise-free response, so the trial noise does not choose it)."""
+    best = responses.mean.argmax(axis=1)  # (O, N)
+    return np.take_along_axis(responses.trials, best[:, None, None, :], axis=1)[:, 0]
+
+
 def protocol_d(protocol: str, responses: GratingResponses) -> np.ndarray:
     """``(O, N)`` Cohen's d of each orientation against the others under ``protocol`` (see the
     module docstring); NaN everywhere for ``trials`` without trials."""
@@ -180,10 +188,35 @@ def protocol_d(protocol: str, responses: GratingResponses) -> np.ndarray:
         o, _, r, n = responses.trials.shape
         if r == 0:
             return np.full((o, n), np.nan)
-        best = responses.mean.argmax(axis=1)  # (O, N): each neuron's best phase per orientation
-        at_best = np.take_along_axis(responses.trials, best[:, None, None, :], axis=1)[:, 0]
-        return _samples_d(at_best)  # (O, R, N) trials at the best phase
+        return _samples_d(_trials_at_best_phase(responses))
     raise ValueError(f"unknown selectivity protocol {protocol!r}; choose from {PROTOCOLS}")
+
+
+def trials_tuning_and_noise(responses: GratingResponses) -> tuple[np.ndarray, np.ndarray]:
+    """The two halves of protocol ``trials``' d, per neuron: how much the response changes with
+    orientation, and how much it changes from one noisy presentation to the next.
+
+    With ``m[o]`` and ``s[o]`` the mean and the standard deviation (``ddof = 1``) of the
+    ``R`` trials of orientation ``o`` at the neuron's best phase for it (the samples of
+    :func:`protocol_d`):
+
+        tuning = std_o m[o]         noise = sqrt(mean_o s[o]^2)
+
+    d grows with ``tuning / noise``. ``noise`` is the injected pixel noise carried through the
+    network (for a linear neuron with filter ``w``: ``noise_std * ||w||``), so a change of d
+    between two networks is split into a change of the tuning and a change of the gain to
+    unstructured input.
+
+    Returns:
+      ``(tuning, noise)``: ``(N,)`` each, in response units; NaN without trials.
+    """
+    o, _, r, n = responses.trials.shape
+    if r == 0:
+        return np.full(n, np.nan), np.full(n, np.nan)
+    at_best = _trials_at_best_phase(responses)
+    tuning = at_best.mean(axis=1).std(axis=0)
+    noise = np.sqrt(at_best.var(axis=1, ddof=1).mean(axis=0))
+    return tuning, noise
 
 
 def preferred_phase(responses: GratingResponses, preferred_orientation) -> tuple[np.ndarray,
