@@ -281,3 +281,16 @@ def test_a_run_none_of_whose_checkpoints_restores_stops_in_one_line_and_moves_no
                         "--config.figures.enabled=False"], capsys, tmp_path)
     assert checkpoints.saved_steps(workdir) == [10, 20]
     assert not (workdir / "damaged_checkpoints").exists()
+
+
+def test_training_a_run_another_process_holds_stops_in_one_line_and_changes_nothing(
+        tmp_path, capsys, finished):
+    workdir = tmp_path / "run"
+    shutil.copytree(finished[0], workdir)
+    with train.exclusive_workdir(workdir):
+        err = _fails_in_one_line(["train", "--config", WAVES, "--workdir", str(workdir),
+                                  "--quiet", "--config.train.num_steps=30",
+                                  "--config.train.checkpoint_every=10",
+                                  "--config.figures.enabled=False"], capsys, tmp_path)
+    assert "another process" in err and str(workdir) in err
+    assert checkpoints.saved_steps(workdir) == [10, 20]

@@ -15,6 +15,9 @@ What a run writes to ``workdir`` (:func:`default_workdir` from the CLI):
   every ``train.checkpoint_every`` steps, at the end, and when interrupted.
 * ``summary.json``, ``loss.png``, ``figure1.png``, ``hidden.gif`` after training.
 
+One process per run: training holds ``workdir`` (:func:`exclusive_workdir`, an ``flock``), so
+a second process started on the same run stops at once with :class:`RunInUseError`.
+
 Resume: a run that finds checkpoints continues from the newest one that restores; a newer
 damaged one is reported in one line and moved to ``damaged_checkpoints/``
 (:func:`locornn.checkpoints.restore_newest_intact`). Batches are a pure function of
@@ -31,6 +34,8 @@ checkpoint is ever written after it, so the last good one is kept.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -68,6 +73,53 @@ def default_workdir(config: ml_collections.ConfigDict, root="runs") -> pathlib.P
 
 class NonFiniteLossError(RuntimeError):
     """The training loss or gradient became NaN/Inf."""
+
+
+class RunInUseError(RuntimeError):
+    """Another process is training the same workdir."""
+
+
+@contextlib.contextmanager
+def exclusive_workdir(workdir: pathlib.Path):
+    """Hold ``workdir`` for one training process: two processes resuming the same run would
+    write the same checkpoints and metrics over each other.
+
+    The lock is ``flock`` on ``workdir/.train.lock``, which records the holder's pid for the
+    message. The kernel releases it when the process ends, so a killed run leaves no stale
+    lock; a clean exit removes the file, and the workdir too if this call created it and
+    nothing was written (a start that failed leaves nothing behind).
+
+    Raises:
+      RunInUseError: another process holds the workdir (before anything is written).
+    """
+    created = not workdir.exists()
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / ".train.lock"
+    while True:
+        handle = open(path, "a+")  # noqa: SIM115 (held open for the whole block)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunInUseError(f"{workdir} is being trained by another process (pid {holder}); "
+                                f"wait for it to finish or stop it, then run again to resume"
+                                ) from None
+        if path.exists() and path.stat().st_ino == os.fstat(handle.fileno()).st_ino:
+            break
+        handle.close()  # the holder removed the file as we locked it: lock the new one
+    try:
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        path.unlink(missing_ok=True)  # while still held, so no one locks a removed file
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+        if created and not any(workdir.iterdir()):
+            workdir.rmdir()
 
 
 def make_train_step(task: tasks.Task, *, jit: bool = True) -> Callable:
@@ -174,6 +226,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     Raises:
       configs.ConfigError: unknown key, wrong type, or a workdir that holds another run.
       NonFiniteLossError: the loss or gradients became NaN/Inf (the message names the step).
+      RunInUseError: another process is training ``workdir`` (:func:`exclusive_workdir`).
     """
     configs.validate(config)
     sharding.initialize_distributed(config.distributed)  # before anything touches a device
@@ -184,6 +237,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | pathlib
     workdir = pathlib.Path(workdir).absolute()
     if primary:  # before the data loads: a run of another config there is refused at once
         require_same_config(config, workdir)
+    with exclusive_workdir(workdir) if primary else contextlib.nullcontext():
+        return _train(config, workdir, mesh, primary, progress)
+
+
+def _train(config, workdir: pathlib.Path, mesh, primary: bool, progress: bool) -> dict:
+    """:func:`train_and_evaluate` once the config is checked and the workdir held."""
     log = tqdm.write if progress else (lambda *_: None)
 
     task = tasks.build_task(config, progress=progress)  # --quiet silences data generation too

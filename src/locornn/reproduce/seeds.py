@@ -17,6 +17,7 @@ seeds one by one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import time
@@ -47,6 +48,13 @@ def train_seeds(config: ml_collections.ConfigDict, seeds, *, root="runs",
     workdirs = [train.default_workdir(c, root).absolute() for c in runs]
     for run, workdir in zip(runs, workdirs, strict=True):
         train.require_same_config(run, workdir)
+    with contextlib.ExitStack() as held:  # every seed's workdir, for the whole training
+        for workdir in workdirs:
+            held.enter_context(train.exclusive_workdir(workdir))
+        return _train_held(config, seeds, runs, workdirs, mesh, progress)
+
+
+def _train_held(config, seeds, runs, workdirs, mesh, progress: bool) -> list[dict]:
     seed_tasks = [tasks.build_task(run) for run in runs]
     for run, workdir, task in zip(runs, workdirs, seed_tasks, strict=True):
         train._claim_workdir(run, workdir, task)  # once its data loaded
