@@ -33,22 +33,20 @@ def row(name, run_dir):
     config, task, state = load_run(run_dir)
     model, params = task.model, state.params
     size, channels = model.image_shape[0], model.image_shape[-1]
-    a = config.analysis
     wavelength = orientation.default_wavelength(config)
     stimuli = protocols.grating_stimuli(size, wavelength=wavelength, trials=16, noise=0.5,
                                         seed=0)
+    stages = {  # the same gratings and noise draws for both (protocol_responses' own stimuli)
+        "drive": protocols.measure_responses(drive_respond(model, params, channels), stimuli,
+                                             batch=32),
+        "lattice": orientation.protocol_responses(model, params, wavelength=wavelength,
+                                                  length=100, transient=20, trials=16,
+                                                  noise=0.5, seed=0)}
     out = []
-    for stage in ("drive", "lattice"):
-        if stage == "drive":
-            responses = protocols.measure_responses(drive_respond(model, params, channels),
-                                                    stimuli, batch=32)
-        else:
-            responses = orientation.protocol_responses(
-                model, params, wavelength=wavelength, length=100, transient=20, trials=16,
-                noise=0.5, seed=0)
+    for responses in stages.values():
         tuning, noise = protocols.trials_tuning_and_noise(responses)
         d = protocols.protocol_d("trials", responses)
-        selective = selectivity.preferred(d, a.threshold)[1].mean()
+        selective = selectivity.preferred(d, config.analysis.threshold)[1].mean()
         out.append(f"{np.median(tuning):.3g} | {np.median(noise):.3g} | "
                    f"{np.median(tuning / noise):.2f} | {selective:.2f}")
     return f"| {name} | {int(state.step)} | " + " | ".join(out) + " |"

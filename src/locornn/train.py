@@ -96,7 +96,7 @@ def exclusive_workdir(workdir: pathlib.Path):
     workdir.mkdir(parents=True, exist_ok=True)
     path = workdir / ".train.lock"
     while True:
-        handle = open(path, "a+")  # noqa: SIM115 (held open for the whole block)
+        handle = open(path, "a+")  # held open (and locked) for the whole block
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
