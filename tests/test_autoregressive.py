@@ -202,3 +202,23 @@ def test_curricula_grow_what_the_loss_sees():
     assert float(loss(params, FRAMES, 0)) == pytest.approx(scored(forced), rel=1e-5)  # k = 0
     assert float(loss(params, FRAMES, 9)) == pytest.approx(scored(closed), rel=1e-5)  # k = 4
     assert scored(forced) != pytest.approx(scored(closed), rel=1e-3)
+
+
+def test_the_blurred_loss_adds_the_pixel_loss_of_blurred_frames_and_only_when_asked():
+    config = _objective_config(**{"train.blur_sigma": 1.5})
+    config.model.update(TINY)
+    model = forecasting.build_forecast_model(config.model, IMAGE)
+    params = _init(model)
+    prediction = model.apply({"params": params}, FRAMES)["prediction"]
+    pixel = float(metrics.forecast_loss(prediction, FRAMES))
+    blurred = float(metrics.forecast_loss(metrics.gaussian_blur(prediction, 1.5),
+                                          metrics.gaussian_blur(FRAMES, 1.5)))
+    loss, eval_step = tasks.forecast_objectives(config, model)
+    assert float(loss(params, FRAMES)) == pytest.approx(pixel + blurred, rel=1e-5)
+    # the held-out MSE stays the plain per-pixel error, whatever the objective
+    held_out = eval_step(params, FRAMES)
+    assert float(held_out["mse"]) == pytest.approx(float(jnp.mean((prediction - FRAMES) ** 2)),
+                                                   rel=1e-5)
+    config.train.blur_sigma = 0.0
+    assert float(tasks.forecast_objectives(config, model)[0](params, FRAMES)) == pytest.approx(
+        pixel, rel=1e-5)

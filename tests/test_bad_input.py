@@ -116,3 +116,10 @@ def test_random_overrides_either_train_or_exit_2_with_one_line(tmp_path_factory,
         assert len(err.splitlines()) == 1 and err.startswith("locornn: "), (chosen, err)
     else:
         assert (workdir / "summary.json").exists(), chosen
+
+
+def test_the_blurred_forecast_loss_on_a_sequence_task_is_refused_not_ignored(tmp_path, capsys):
+    assert _train(tmp_path, "--config.train.blur_sigma=2") == 2
+    err = capsys.readouterr().err.strip()
+    assert "'train.blur_sigma' is a forecasting loss option" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "config.json").exists()

@@ -124,6 +124,41 @@ def test_vpt_batch_equals_a_loop_and_median():
     assert float(metrics.median_vpt(pred[:6], target[:6])) == float(np.median(looped[:6]))
 
 
+def test_gaussian_blur_is_scipys_gaussian_filter_with_black_outside_the_image():
+    from scipy import ndimage
+
+    frames = np.random.default_rng(0).random((2, 3, 20, 17, 3)).astype(np.float32)
+    for sigma in (0.7, 2.0, 4.0):
+        expected = ndimage.gaussian_filter(frames, sigma=(0, 0, sigma, sigma, 0),
+                                           mode="constant", cval=0.0, truncate=3.0)
+        np.testing.assert_allclose(metrics.gaussian_blur(frames, sigma), expected, atol=1e-5)
+    delta = np.zeros((32, 32, 1), np.float32)
+    delta[16, 16] = 1.0
+    assert float(metrics.gaussian_blur(delta, 3.0).sum()) == pytest.approx(1.0, rel=1e-5)
+    delta[16, 16], delta[0, 0] = 0.0, 1.0  # in a corner the taps outside the image are lost
+    taps = np.exp(-0.5 * (np.arange(-9, 10) / 3.0) ** 2)
+    kept = (taps[9:].sum() / taps.sum()) ** 2  # one side of each axis, centre included
+    assert float(metrics.gaussian_blur(delta, 3.0).sum()) == pytest.approx(kept, rel=1e-5)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        metrics.gaussian_blur(delta, 0.0)
+
+
+def _disk(centre_x: float, radius: float = 3.0) -> np.ndarray:
+    y, x = np.mgrid[0:32, 0:32] + 0.5
+    return ((x - centre_x) ** 2 + (y - 16) ** 2 <= radius ** 2).astype(np.float32)[None, None,
+                                                                                   ..., None]
+
+
+def test_the_blurred_loss_points_a_disjoint_disk_toward_its_target_where_pixels_do_not():
+    target = _disk(8.0)
+    near, far = _disk(18.0), _disk(26.0)  # neither overlaps the target
+    pixel = [float(metrics.forecast_loss(p, target)) for p in (near, far)]
+    assert pixel[0] == pytest.approx(pixel[1])  # flat: no direction toward the target
+    blurred = [float(metrics.forecast_loss_blurred(p, target, sigma=4.0)) for p in (near, far)]
+    assert blurred[0] < blurred[1]
+    assert float(metrics.forecast_loss_blurred(target, target, sigma=4.0)) == 0.0
+
+
 def test_forecast_loss_scores_aligned_frames():
     frames = np.zeros((2, 3, 2, 2, 1), np.float32)
     prediction = np.zeros_like(frames)

@@ -189,6 +189,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.eval_batches = 4  # held-out batches per evaluation (all of the test split if 0)
     # forecasting losses: weight of the last frame relative to the first (linear ramp, mean 1)
     c.train.late_weight = 1.0
+    # forecasting losses: > 0 adds the same loss on frames blurred by a Gaussian of this
+    # standard deviation in pixels (metrics.forecast_loss_blurred), a diagnostic for small
+    # objects whose prediction and target stop overlapping; 0 (every preset): the paper's loss
+    c.train.blur_sigma = 0.0
     # autoregressive: the last k frames of each window are forecast in closed loop (0: pure
     # teacher forcing, the reference; -1: every frame after the context, as at test time);
     # open loop and autoregressive: curriculum length in steps
@@ -321,6 +325,9 @@ def validate(config: ml_collections.ConfigDict) -> None:
     elif config.model.kind in ("lstm", "node", "hgn"):
         raise ConfigError(f"config key 'model.kind' = {config.model.kind!r} is a forecasting "
                           f"baseline: it needs data.name = 'hamiltonian'")
+    if config.data.name != "hamiltonian" and config.train.blur_sigma:
+        raise ConfigError("config key 'train.blur_sigma' is a forecasting loss option: it "
+                          "needs data.name = 'hamiltonian' (0 for the sequence tasks)")
     if config.data.sequence_length < 3:
         raise ConfigError("config key 'data.sequence_length' must be >= 3 (two frames of "
                           "context and one to predict)")
@@ -358,7 +365,8 @@ _AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_s
                   "train.momentum", "train.kl_weight", "model.remat_block",
                   "model.unused_latents",
                   "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
-                  "train.clip_norm", "train.late_weight", "data.speed_min", "data.speed_max")
+                  "train.clip_norm", "train.late_weight", "train.blur_sigma", "data.speed_min",
+                  "data.speed_max")
 _POSITIVE = ("train.learning_rate", "model.dt", "model.layernorm_eps", "train.bce_eps",
              "model.node_dt", "model.node_frame_dt", "model.hgn_dt", "model.hgn_frame_dt",
              "data.wavelength_min", "data.wavelength_max")

@@ -206,6 +206,9 @@ def forecast_objectives(config, model):
         weights = metrics.frame_weights(window, late_weight=tc.late_weight, first=first,
                                         scored=scored)
         prediction = model.apply({"params": params}, batch, **kwargs)["prediction"]
+        if tc.blur_sigma:
+            return (metrics.forecast_loss_blurred(prediction, batch, weights,
+                                                  sigma=tc.blur_sigma), prediction)
         return metrics.forecast_loss(prediction, batch, weights), prediction
 
     def loss(params, batch, step=0):
