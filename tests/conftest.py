@@ -1,5 +1,6 @@
 """Shared fixtures: tiny experiment configs that train in seconds on a CPU."""
 
+import os
 import pathlib
 
 import jax
@@ -20,11 +21,22 @@ def experiment_config(name: str, preset: str = "smoke", **updates):
 @pytest.fixture(scope="session", autouse=True)
 def compilation_cache(tmp_path_factory):
     """Share compiled programs between tests: many smoke runs compile the same model, and
-    compiling (not running) dominates their time on a CPU. The cache lives for one session."""
-    jax.config.update("jax_compilation_cache_dir", str(tmp_path_factory.mktemp("xla-cache")))
+    compiling (not running) dominates their time on a CPU. The cache lives for one session;
+    the environment variables hand it to the commands tests start in subprocesses too."""
+    cache = str(tmp_path_factory.mktemp("xla-cache"))
+    jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    variables = {"JAX_COMPILATION_CACHE_DIR": cache,
+                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.5"}
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
     yield
     jax.config.update("jax_compilation_cache_dir", None)
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

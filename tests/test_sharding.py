@@ -4,6 +4,7 @@ split is refused before anything is written."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -40,18 +41,26 @@ def summary(workdir) -> dict:
     return json.loads((workdir / "summary.json").read_text())
 
 
-def test_four_devices_give_the_held_out_loss_of_one(tmp_path):
+@pytest.fixture(scope="module")
+def ten_steps(tmp_path_factory):
+    """The smoke run trained for 10 steps on 4 devices and on 1 (shared by the tests below:
+    each training is a fresh process)."""
+    root = tmp_path_factory.mktemp("ten-steps")
     for devices in (4, 1):
-        done = train(tmp_path / str(devices), devices, "--config.train.num_steps=10")
+        done = train(root / str(devices), devices, "--config.train.num_steps=10")
         assert done.returncode == 0, done.stderr
-    four, one = summary(tmp_path / "4"), summary(tmp_path / "1")
+    return {4: root / "4", 1: root / "1"}
+
+
+def test_four_devices_give_the_held_out_loss_of_one(ten_steps):
+    four, one = summary(ten_steps[4]), summary(ten_steps[1])
     assert (four["devices"], one["devices"]) == (4, 1)
     assert four["test"]["loss"] == pytest.approx(one["test"]["loss"], rel=1e-5)
 
 
-def test_a_checkpoint_written_on_four_devices_resumes_on_one(tmp_path):
+def test_a_checkpoint_written_on_four_devices_resumes_on_one(ten_steps, tmp_path):
     moved = tmp_path / "moved"
-    assert train(moved, 4, "--config.train.num_steps=10").returncode == 0
+    shutil.copytree(ten_steps[4], moved)
     resumed = train(moved, 1, "--config.train.num_steps=20")
     assert resumed.returncode == 0, resumed.stderr
     assert train(tmp_path / "one", 1, "--config.train.num_steps=20").returncode == 0
@@ -91,7 +100,7 @@ def test_vmapped_seeds_on_a_data_by_seeds_mesh_match_one_device(tmp_path):
     assert results[8]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
 
 
-def test_two_processes_with_jax_distributed_train_like_one(tmp_path):
+def test_two_processes_with_jax_distributed_train_like_one(ten_steps, tmp_path):
     """Two local processes (jax.distributed over gloo, one CPU device each) train one run in a
     shared workdir: process 0 writes it, and its held-out loss is the one-process loss."""
     import socket
@@ -113,11 +122,9 @@ def test_two_processes_with_jax_distributed_train_like_one(tmp_path):
     for worker in workers:
         _, err = worker.communicate(timeout=600)
         assert worker.returncode == 0, err[-2000:]
-    one = train(tmp_path / "one", 1, "--config.train.num_steps=10")
-    assert one.returncode == 0, one.stderr
     two = summary(tmp_path / "two")
     assert two["devices"] == 2 and two["steps"] == 10
-    assert two["test"]["loss"] == pytest.approx(summary(tmp_path / "one")["test"]["loss"],
+    assert two["test"]["loss"] == pytest.approx(summary(ten_steps[1])["test"]["loss"],
                                                 rel=1e-5)
 
 

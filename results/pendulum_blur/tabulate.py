@@ -3,8 +3,8 @@ forecast frame's error and the state probe at the last budget.
 
     python results/pendulum_blur/tabulate.py "label=RUN_DIR" ... > results/pendulum_blur/screen.md
 
-RUN_DIR: a `locornn reproduce budget` run (summary_<steps>.json, vpt.json, state_probe.json from
-`locornn analyze state-probe RUN_DIR`).
+RUN_DIR: a `locornn reproduce budget` run (summary_<steps>.json) or a `locornn train` run
+(summary.json), with vpt.json and state_probe.json (from `locornn analyze state-probe RUN_DIR`).
 """
 
 import json
@@ -13,8 +13,12 @@ import sys
 
 
 def row(label: str, run: pathlib.Path) -> str:
-    budgets = sorted(int(p.stem.split("_")[1]) for p in run.glob("summary_*.json"))
-    summaries = {b: json.loads((run / f"summary_{b}.json").read_text())["test"] for b in budgets}
+    files = {int(p.stem.split("_")[1]): p for p in run.glob("summary_*.json")}
+    if not files:  # a single `locornn train` run: its summary is at its last step
+        summary = json.loads((run / "summary.json").read_text())
+        files = {summary["steps"]: run / "summary.json"}
+    budgets = sorted(files)
+    summaries = {b: json.loads(files[b].read_text())["test"] for b in budgets}
     vpt = " / ".join(f"{summaries[b]['vpt']:g}" for b in budgets)
     mse = " / ".join(f"{summaries[b]['mse']:.4f}" for b in budgets)
     first = json.loads((run / "vpt.json").read_text())["median_error_per_step"][0]
