@@ -30,7 +30,7 @@ setup: $(VENV)/.installed ## create .venv with locornn and its test tools
 train: setup ## train EXP at PRESET (default hamiltonian:cpu, seed SEED) into runs/
 	$(BIN)/locornn train --config $(EXP):$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
 
-test: setup ## the test suite (CPU only, about 10 minutes on 2 cores)
+test: setup ## the test suite (CPU only, about 15 minutes on 2 cores)
 	$(BIN)/python -m pytest -q
 
 table: setup ## Table 1: VPT of every Hamiltonian system x model x seed at PRESET
