@@ -9,6 +9,12 @@ import pytest
 from locornn import configs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+CACHE_VARIABLES = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
+
+
+def cache_environment() -> dict[str, str]:
+    """The compilation-cache variables of this session, for a subprocess given its own env."""
+    return {name: os.environ[name] for name in CACHE_VARIABLES if name in os.environ}
 
 
 def experiment_config(name: str, preset: str = "smoke", **updates):
@@ -26,8 +32,7 @@ def compilation_cache(tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("xla-cache"))
     jax.config.update("jax_compilation_cache_dir", cache)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    variables = {"JAX_COMPILATION_CACHE_DIR": cache,
-                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0.5"}
+    variables = dict(zip(CACHE_VARIABLES, (cache, "0.5"), strict=True))
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     yield

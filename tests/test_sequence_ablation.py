@@ -10,7 +10,7 @@ import pytest
 
 from locornn import configs, data
 from locornn.reproduce import figures, sequence_ablation
-from tests.conftest import ROOT
+from tests.conftest import ROOT, cache_environment
 
 pytestmark = pytest.mark.slow  # trains two smoke runs
 
@@ -124,7 +124,8 @@ def test_the_reference_gpu_script_starts_only_runs_that_fit_its_time(tmp_path):
     named as skipped and the figure commands still run on what exists."""
     env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "PRESET": "smoke",
            "RUNS": str(tmp_path / "runs"), "PYTHON": sys.executable,
-           "PYTHONPATH": str(ROOT / "src"), "OVERHEAD": "0", "HOME": str(tmp_path)}
+           "PYTHONPATH": str(ROOT / "src"), "OVERHEAD": "0", "HOME": str(tmp_path),
+           **cache_environment()}
     result = subprocess.run(["bash", "experiments/reference_gpu.sh", str(tmp_path / "out"), "0"],
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
