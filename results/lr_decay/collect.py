@@ -13,8 +13,9 @@ import pathlib
 import sys
 
 HERE = pathlib.Path(__file__).parent
-COLUMNS = ("system", "seed", "schedule", "steps", "vpt", "vpt_mean", "vpt_at_cap", "cap", "mse",
-           "first_frame_error", "alpha", "dt", "gamma", "free_end_amplitude")
+COLUMNS = ("system", "seed", "schedule", "steps", "vpt", "vpt_mean", "vpt_at_cap", "cap",
+           "vpt_start", "trajectories", "mse", "first_frame_error", "alpha", "dt", "gamma",
+           "free_end_amplitude")
 
 
 def record(run: pathlib.Path) -> dict:
@@ -25,7 +26,8 @@ def record(run: pathlib.Path) -> dict:
     return dict(system=config["data"]["system"], seed=config["seed"],
                 schedule=config["train"]["schedule"], steps=summary["steps"], vpt=test["vpt"],
                 vpt_mean=test["vpt_mean"], vpt_at_cap=test["vpt_at_cap"],
-                cap=test["extrapolation_steps"], mse=test["mse"], first_frame_error=first,
+                cap=test["extrapolation_steps"], vpt_start=test["vpt_start"],
+                trajectories=test["vpt_trajectories"], mse=test["mse"], first_frame_error=first,
                 alpha=core["alpha"], dt=core["dt"], gamma=core["gamma"],
                 free_end_amplitude=core["free_end_amplitude"])
 
@@ -45,8 +47,10 @@ def main(runs: list[str]) -> None:
               f"{r['vpt_mean']:.1f} | {r['vpt_at_cap']} | {r['mse']:.2e} | "
               f"{r['first_frame_error']:.4f} | {r['alpha']:.3f} | {r['dt']:.3f} | "
               f"{r['gamma']:.3f} | {r['free_end_amplitude']:.2f} |")
-    print(f"\nVPT: steps from frame 64 of 32 held-out 1000-frame trajectories, capped at "
-          f"{rows[0]['cap']} steps.")
+    first = rows[0]
+    print(f"\nVPT: steps from frame {first['vpt_start']} of {first['trajectories']} held-out "
+          f"trajectories of {first['vpt_start'] + first['cap']} frames, capped at "
+          f"{first['cap']} steps.")
 
 
 if __name__ == "__main__":
