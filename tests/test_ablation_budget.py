@@ -48,7 +48,8 @@ def test_ablation_trains_each_variant_into_its_own_folder_and_tabulates_it(tmp_p
 
 def test_horizon_variants_differ_in_the_training_window_alone():
     """The horizon study: 64-, 128- and 256-frame windows of the same 256-frame trajectories,
-    each scored from frame 64 on the same 1000-frame test trajectories (cap 936 steps)."""
+    each scored from frame 64 on the same 1000-frame test trajectories (cap 936 steps); and
+    whole 512-frame trajectories, scored the same way."""
     fields = {w: ablation.VARIANTS[f"horizon_{w}"][1] for w in (64, 128, 256)}
     for window, changes in fields.items():
         assert changes["data.sequence_length"] == window
@@ -57,6 +58,10 @@ def test_horizon_variants_differ_in_the_training_window_alone():
     config = configs.load(f"{HAMILTONIAN}:cpu", ablation.overrides("horizon_256"))
     assert config.data.sequence_length == config.data.trajectory_length == 256
     assert config.data.test_sequence_length - config.evaluation.vpt_start == 936
+    longest = configs.load(f"{HAMILTONIAN}:cpu", ablation.overrides("horizon_512"))
+    assert longest.data.sequence_length == longest.data.trajectory_length == 512
+    assert (longest.data.test_sequence_length, longest.evaluation.vpt_start) == \
+        (config.data.test_sequence_length, config.evaluation.vpt_start)
 
 
 @pytest.mark.slow
