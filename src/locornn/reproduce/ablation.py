@@ -75,15 +75,14 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "curriculum_long_window": ("window curriculum over 128-frame windows (VPT from frame 64)",
                                {**_OPEN_LOOP, "train.curriculum_steps": 600,
                                 "data.sequence_length": 128, "evaluation.vpt_start": 64}),
-    **{f"horizon_{window}": (f"open loop, {window}-frame windows of 256-frame trajectories, "
+    # 512: one step further, on whole trajectories twice the suite's 256 frames, so the window
+    # doubles again while the test protocol stays the same.
+    **{f"horizon_{window}": (f"open loop, {window}-frame windows of "
+                             f"{max(window, 256)}-frame trajectories, "
                              f"VPT from frame 64 on 1000-frame test trajectories",
-                             {**_HORIZON, "data.sequence_length": window})
-       for window in (64, 128, 256)},
-    # The same curve one step further: whole trajectories twice the preset's length, so the
-    # window doubles again while the test protocol stays the same.
-    "horizon_512": ("open loop, whole 512-frame training trajectories, VPT from frame 64 on "
-                    "1000-frame test trajectories",
-                    {**_HORIZON, "data.trajectory_length": 512, "data.sequence_length": 512}),
+                             {**_HORIZON, "data.trajectory_length": max(window, 256),
+                              "data.sequence_length": window})
+       for window in (64, 128, 256, 512)},
     "curriculum_full": ("open loop, the window curriculum spread over all 1200 steps",
                         {**_OPEN_LOOP, "train.curriculum_steps": 1200}),
     "decode_velocity": ("open loop, decoder reads [z, v]",
