@@ -3,7 +3,8 @@
     python results/horizon/plot.py
 
 Left: the last valid forecast frame (frame 64 + VPT) against the training window's last frame,
-one line per system (the 512-frame points from 512/, whole trajectories twice as long);
+one line per system (the 512-frame points from 512/, whole trajectories twice as long, measured
+on another machine than the rest: see README.md);
 the diagonal is "valid exactly to the window's end", the dashed line the test trajectories'
 last frame (VPT's cap). Right: the free
 oscillation's decay time of the same runs (drive off; points at the top: no decay within the
