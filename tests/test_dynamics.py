@@ -329,6 +329,24 @@ def test_lattice_conv_gradient_passes_finite_differences(padding, cin, cout, ord
         check_grads(conv, (x, kernel), order=order, modes=["rev"])
 
 
+@pytest.mark.parametrize("padding", PADDINGS)
+def test_without_its_custom_gradient_the_convolution_is_the_same_and_forward_mode_passes(
+        padding):
+    """``custom_gradient=False`` (for ``jax.jvp``) is the same map; its forward-mode derivative
+    agrees with central finite differences in float64."""
+    rng = np.random.default_rng(11)
+    x = jnp.asarray(rng.standard_normal((1, 6, 7, 2)), jnp.float32)
+    kernel = jnp.asarray(rng.standard_normal((3, 3, 2, 2)), jnp.float32)
+    np.testing.assert_array_equal(dyn.lattice_conv(x, kernel, padding, custom_gradient=False),
+                                  dyn.lattice_conv(x, kernel, padding))
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(lambda y: dyn.lattice_conv(y, kernel, padding), (x,), (x,))
+    with jax.enable_x64(True):
+        plain = functools.partial(dyn.lattice_conv, padding=padding, custom_gradient=False)
+        check_grads(plain, (x.astype(jnp.float64), kernel.astype(jnp.float64)), order=1,
+                    modes=["fwd"])
+
+
 @pytest.mark.parametrize("k", [3, 5, 7])  # 7 > the 5 x 6 lattice: no Fourier path
 @pytest.mark.parametrize("channels", [1, 2])
 @pytest.mark.parametrize("padding", PADDINGS)

@@ -233,7 +233,8 @@ _lattice_conv_circular.defvjp(*_make_vjp("circular"))
 _lattice_conv_zero.defvjp(*_make_vjp("zero"))
 
 
-def lattice_conv(x: Array, kernel: Array, padding: Padding = "circular") -> Array:
+def lattice_conv(x: Array, kernel: Array, padding: Padding = "circular", *,
+                 custom_gradient: bool = True) -> Array:
     r"""Convolve a lattice state with a coupling kernel, keeping the lattice size.
 
     ``y[n, h, w, o] = sum_{a, b, i} x[n, h + a - r, w + b - r, i] * kernel[a, b, i, o]`` with
@@ -245,6 +246,8 @@ def lattice_conv(x: Array, kernel: Array, padding: Padding = "circular") -> Arra
       x: ``(B, H, W, Cin)``.
       kernel: ``(k, k, Cin, Cout)`` with ``k`` odd.
       padding: ``"circular"`` (default, as the reference) or ``"zero"``.
+      custom_gradient: use the custom VJP below (default); ``False``: the same convolution under
+        plain autodiff, which forward mode (``jax.jvp``) can pass through.
 
     Returns:
       ``(B, H, W, Cout)``. Differentiable with a custom VJP made of forward convolutions and
@@ -257,6 +260,8 @@ def lattice_conv(x: Array, kernel: Array, padding: Padding = "circular") -> Arra
     if x.ndim != 4 or x.shape[-1] != kernel.shape[2]:
         raise ValueError(f"lattice state {x.shape} does not match kernel {kernel.shape}: "
                          f"expected (B, H, W, {kernel.shape[2]})")
+    if padding in PADDINGS and not custom_gradient:
+        return _lattice_conv_forward(x, kernel, padding)
     if padding == "circular":
         return _lattice_conv_circular(x, kernel)
     if padding == "zero":
@@ -273,16 +278,23 @@ class LocalCoupling:
     """LocoRNN: each unit feels its lattice neighbours through a ``k x k`` convolution.
 
     State ``(B, H, W, C)``, kernel ``(k, k, C, C)``.
+
+    ``custom_gradient=False`` computes the same convolution without :func:`lattice_conv`'s
+    custom VJP, so that forward-mode autodiff (``jax.jvp``, ``jax.jacfwd``) can pass through it
+    (an impulse response, :mod:`locornn.analysis.reach`); with ``rollout(...,
+    hoist_gradients=False)``. Training keeps the default: reverse mode through the plain
+    convolution is the slow path on XLA:CPU.
     """
 
     padding: Padding = "circular"
+    custom_gradient: bool = True
 
     def __post_init__(self):
         if self.padding not in PADDINGS:
             raise ValueError(f"padding must be one of {PADDINGS}, got {self.padding!r}")
 
     def __call__(self, kernel: Array, state: Array) -> Array:
-        return lattice_conv(state, kernel, self.padding)
+        return lattice_conv(state, kernel, self.padding, custom_gradient=self.custom_gradient)
 
     def transpose(self, kernel: Array, cotangent: Array) -> Array:
         """``K^T * g``, the adjoint of the coupling: the flipped kernel, in/out swapped."""

@@ -14,7 +14,8 @@ ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.domains",
             "locornn.analysis.stability",
             "locornn.analysis.state_probe",
             "locornn.analysis.decoder_probe",
-            "locornn.analysis.coupling")
+            "locornn.analysis.coupling",
+            "locornn.analysis.reach")
 
 
 def add_analyze_commands(subparsers) -> None:
