@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from locornn import dynamics, train
+from locornn import cli, dynamics, train
 from locornn.analysis import reach
 from tests.conftest import experiment_config
 
@@ -100,6 +100,11 @@ def test_a_run_report_measures_the_trained_and_the_untrained_lattice(tmp_path):
             report["reach_curve"]
         assert (run / f"{name}.png").stat().st_size > 0
     assert len({tuple(site) for site in trained["sites"]}) == 4
+    # the command line writes the same report
+    (run / "reach.json").unlink()
+    assert cli.main(["analyze", "reach", str(run), "--sites", "4"]) == 0
+    assert json.loads((run / "reach.json").read_text())["reach_curve"] == trained["reach_curve"]
+    assert cli.main(["analyze", "reach", str(tmp_path / "missing")]) == 2
 
 
 def test_a_run_without_a_driven_lattice_is_refused(tmp_path):
