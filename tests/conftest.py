@@ -48,3 +48,17 @@ def compilation_cache(tmp_path_factory):
 def smoke_config():
     """The waves smoke preset without figures (tests that need figures turn them on)."""
     return experiment_config("waves", figures__enabled=False)
+
+
+@pytest.fixture(scope="session")
+def waves_run(tmp_path_factory):
+    """A 4-step waves smoke run (8x8 lattice) with the reference's constant ``1/sites`` coupling
+    initialisation: one trained lattice for the analyses that read one (coupling, reach)."""
+    from locornn import train
+
+    workdir = tmp_path_factory.mktemp("waves_run") / "run"
+    config = experiment_config("waves", figures__enabled=False, train__num_steps=4,
+                               train__eval_every=4, train__checkpoint_every=4,
+                               model__coupling_init="constant")
+    train.train_and_evaluate(config, workdir, progress=False)
+    return workdir

@@ -105,14 +105,9 @@ def test_the_drive_of_a_centre_tap_is_the_encoder_and_a_box_filter_shares_six_ni
                        np.roll(field, (1, -1), axis=(1, 2)), atol=1e-5)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("coupling") / "run"
-    config = experiment_config("waves", figures__enabled=False, train__num_steps=4,
-                               train__eval_every=4, train__checkpoint_every=4,
-                               model__coupling_init="constant")
-    train.train_and_evaluate(config, workdir, progress=False)
-    return workdir
+@pytest.fixture
+def run(waves_run):
+    return waves_run
 
 
 def test_a_run_report_reads_the_checkpoint_and_the_untrained_control(run):

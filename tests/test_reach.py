@@ -6,8 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from locornn import cli, dynamics, train
+from locornn import cli, dynamics
 from locornn.analysis import reach
+from locornn.checkpoints import read_config
 from tests.conftest import experiment_config
 
 
@@ -83,14 +84,12 @@ def test_sites_off_the_lattice_and_mismatched_responses_are_refused():
         reach.reach_curve(np.zeros((1, 3, 5, 5, 1)), [[0, 0], [1, 1]])
 
 
-def test_a_run_report_measures_the_trained_and_the_untrained_lattice(tmp_path):
-    config = experiment_config("waves", figures__enabled=False, train__num_steps=3,
-                               train__eval_every=3, train__checkpoint_every=3)
-    run = tmp_path / "run"
-    train.train_and_evaluate(config, run, progress=False)
+def test_a_run_report_measures_the_trained_and_the_untrained_lattice(waves_run, tmp_path):
+    run = waves_run
+    config = read_config(run)
     trained = reach.reach_report(run, sites=4)
     untrained = reach.reach_report(run, untrained=True, sites=4)
-    assert (trained["step"], untrained["step"]) == (3, 0)
+    assert (trained["step"], untrained["step"]) == (4, 0)
     for report, name in ((trained, "reach"), (untrained, "reach_untrained")):
         assert len(report["reach_curve"]) == max(config.data.sequence_length,
                                                  config.analysis.length)

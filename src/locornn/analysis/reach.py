@@ -42,10 +42,13 @@ footprint (energy share by offset from the poked site, log scale) and ``R(T)``.
 
 from __future__ import annotations
 
+import functools
 import json
 import pathlib
 import sys
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 __all__ = ["add_command", "impulse_responses", "reach_curve", "reach_report"]
@@ -65,31 +68,38 @@ def impulse_responses(params, drives, initial, sites, coupling=None):
     Returns:
       ``(S, T, H, W, C)``: ``dz_t / dd_0(site)`` for each poked site (its channel 0).
     """
-    import jax
-    import jax.numpy as jnp
-
     from locornn import dynamics
 
-    # forward mode needs the convolution without its custom (reverse-only) gradient
     padding = "circular" if coupling is None else coupling.padding
-    coupling = dynamics.LocalCoupling(padding, custom_gradient=False)
-    drives = jnp.asarray(drives, jnp.float32)[:, None]  # (T, 1, H, W, C)
-    initial = dynamics.State(*(jnp.asarray(x, jnp.float32)[None] for x in initial))
+    drives = jnp.asarray(drives, jnp.float32)
+    initial = dynamics.State(*(jnp.asarray(x, jnp.float32) for x in initial))
     sites = np.asarray(sites, np.int64).reshape(-1, 2)
-    height, width = drives.shape[2:4]
+    height, width = drives.shape[1:3]
     if sites.size and ((sites < 0).any() or (sites[:, 0] >= height).any()
                        or (sites[:, 1] >= width).any()):
         raise ValueError(f"sites must lie on the {height}x{width} lattice, got {sites.tolist()}")
+    return np.asarray(_responses(params, drives, initial, jnp.asarray(sites), padding),
+                      np.float64)
+
+
+@functools.partial(jax.jit, static_argnames="padding")
+def _responses(params, drives, initial, sites, padding):
+    """:func:`impulse_responses` compiled once per shape (the parameters are arguments, so a
+    trained and an untrained lattice share the program)."""
+    from locornn import dynamics
+
+    # forward mode needs the convolution without its custom (reverse-only) gradient
+    coupling = dynamics.LocalCoupling(padding, custom_gradient=False)
+    drives, initial = drives[:, None], dynamics.State(*(x[None] for x in initial))
 
     def run(d):
-        # forward mode: the hand-written (reverse-only) backward pass is not used here
         return dynamics.rollout(params, d, initial, coupling, hoist_gradients=False)[:, 0]
 
     def one(site):
         tangent = jnp.zeros_like(drives).at[0, 0, site[0], site[1], 0].set(1.0)
         return jax.jvp(run, (drives,), (tangent,))[1]
 
-    return np.asarray(jax.jit(jax.vmap(one))(jnp.asarray(sites)), np.float64)
+    return jax.vmap(one)(sites)
 
 
 def _squared_distances(site, shape, circular: bool) -> np.ndarray:
@@ -170,9 +180,6 @@ def reach_report(run_dir, *, untrained: bool = False, sites: int = 16, seed: int
       "sequence_length", "analysis_length", "reach_training", "reach_analysis",
       "centre_share_training", "centre_share_analysis", "reach_curve", "sites", "files"}``.
     """
-    import jax
-    import jax.numpy as jnp
-
     from locornn.analysis.wave_report import _load
     from locornn.checkpoints import read_config
 
