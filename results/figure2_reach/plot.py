@@ -25,7 +25,7 @@ def main(out: str, specs: list[str]) -> None:
     radii = [math.sqrt(area / math.pi) for _, area in AUTHORS_NUMBERS.values()]
     ax.axhspan(min(radii), max(radii), color="0.85",
                label="authors' domains: disc radius of their area")
-    training = None
+    lengths = set()
     for i, spec in enumerate(specs):
         name, run = spec.split("=", 1)
         reach = json.loads((Path(run) / "reach.json").read_text())
@@ -35,9 +35,9 @@ def main(out: str, specs: list[str]) -> None:
         ax.plot(range(1, len(curve) + 1), curve, color=colour, label=name)
         if trials["domain_area"] is not None:
             ax.axhline(math.sqrt(trials["domain_area"] / math.pi), color=colour, ls=":", lw=1)
-        training = reach["sequence_length"]
-    if training is not None:
-        ax.axvline(training, color="k", ls="--", lw=1, label=f"training sequence ({training})")
+        lengths.add(reach["sequence_length"])
+    for length in sorted(lengths):
+        ax.axvline(length, color="k", ls="--", lw=1, label=f"training sequence ({length} frames)")
     ax.set_xlabel("steps after an impulse in one site's drive")
     ax.set_ylabel("reach R (sites, RMS)")
     ax.set_ylim(0, 1.1 * max(radii))

@@ -2,7 +2,7 @@
 python tabulate.py NAME=RUN_DIR ... > reach.md
 
 Each run: held-out MSE over the mean frame's (0.125 for these sine waves, 1/12 for uniform
-noise frames), the learned
+noise frames; "-" for other data), the learned
 constants and the reach (reach.json, `locornn analyze reach`), and the `trials` protocol's
 neighbour agreement (chance) and domain area from selectivity.json, with the radius of a disc
 of that area, sqrt(area / pi), to set beside the reach. The untrained network's reach follows.
@@ -26,6 +26,12 @@ def data_name(run: Path) -> str:
     return json.loads((run / "config.json").read_text())["data"]["name"]
 
 
+def mse_over_mean_frame(run: Path) -> str:
+    """"-" for data whose mean frame's MSE is not a known constant (rotating MNIST)."""
+    mean_frame = MEAN_FRAME_MSE.get(data_name(run))
+    return "-" if mean_frame is None else f"{last_test(run)['mse'] / mean_frame:.2f}"
+
+
 def main(specs: list[str]) -> None:
     head = ["run", "lattice", "MSE / mean frame", "dt", "gamma", "alpha",
             "R over the training sequence (sites)", "R over a presentation",
@@ -41,7 +47,7 @@ def main(specs: list[str]) -> None:
         trials = json.loads((run / "selectivity.json").read_text())["protocols"]["trials"]
         agreement, area = trials["neighbour_agreement"], trials["domain_area"]
         row = [name, f"{reach['lattice']}x{reach['lattice']}",
-               f"{last_test(run)['mse'] / MEAN_FRAME_MSE[data_name(run)]:.2f}",
+               mse_over_mean_frame(run),
                f"{reach['dt']:.3f}", f"{reach['gamma']:.2f}", f"{reach['alpha']:.2f}",
                f"{reach['reach_training']:.2f} ({reach['sequence_length']} steps)",
                f"{reach['reach_analysis']:.2f} ({reach['analysis_length']} steps)",
