@@ -78,6 +78,7 @@ READS_A_RUN = {
     "analyze state-probe": lambda run, tmp: ["analyze", "state-probe", str(run)],
     "analyze decoder-probe": lambda run, tmp: ["analyze", "decoder-probe", str(run), "--quiet"],
     "analyze coupling": lambda run, tmp: ["analyze", "coupling", str(run)],
+    "analyze reach": lambda run, tmp: ["analyze", "reach", str(run)],
     "analyze stability": lambda run, tmp: ["analyze", "stability", "--run", str(run),
                                            "--steps", "4", "--lattice", "2", "--batch", "1",
                                            "--out", str(tmp / "stability.png")],
