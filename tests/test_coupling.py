@@ -105,12 +105,8 @@ def test_the_drive_of_a_centre_tap_is_the_encoder_and_a_box_filter_shares_six_ni
                        np.roll(field, (1, -1), axis=(1, 2)), atol=1e-5)
 
 
-@pytest.fixture
-def run(waves_run):
-    return waves_run
-
-
-def test_a_run_report_reads_the_checkpoint_and_the_untrained_control(run):
+def test_a_run_report_reads_the_checkpoint_and_the_untrained_control(waves_run):
+    run = waves_run
     trained = coupling.coupling_report(run)
     untrained = coupling.coupling_report(run, untrained=True)
     assert (trained["step"], untrained["step"]) == (4, 0)

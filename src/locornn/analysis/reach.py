@@ -246,9 +246,9 @@ def _plot(footprint, curve, training: int, analysis: int, out, title: str) -> No
     fig.colorbar(shown, ax=left, fraction=0.046, label="log10 share")
     steps = np.arange(1, len(curve) + 1)
     right.plot(steps, curve, color="k")
-    for at, name in ((training, "training sequence"), (analysis, "grating presentation")):
-        right.axvline(at, color="tab:blue" if at == training else "tab:orange", ls="--",
-                      label=f"{name}: R = {curve[at - 1]:.2f}")
+    for at, name, colour in ((training, "training sequence", "tab:blue"),
+                             (analysis, "grating presentation", "tab:orange")):
+        right.axvline(at, color=colour, ls="--", label=f"{name}: R = {curve[at - 1]:.2f}")
     right.set_xlabel("steps after the impulse")
     right.set_ylabel("reach R (sites, RMS)")
     right.legend(fontsize=8)
