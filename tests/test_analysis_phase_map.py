@@ -9,7 +9,7 @@ import pytest
 from matplotlib.colors import hsv_to_rgb
 from PIL import Image
 
-from locornn.analysis import phase_map as pm
+from locornn.analysis.waves import phase_map as pm
 
 N = 36
 Y, X = np.mgrid[:N, :N]

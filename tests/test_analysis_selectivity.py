@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import gaussian_filter
 
-from locornn.analysis import selectivity as sel
-from locornn.analysis.stimuli import orientation_angles
+from locornn.analysis.topography import selectivity as sel
+from locornn.analysis.topography.stimuli import orientation_angles
 
 ANGLES = orientation_angles(8)
 LABELS = np.repeat(np.arange(8), 4)  # 8 orientations x 4 phases

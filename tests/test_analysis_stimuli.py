@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from locornn.analysis.stimuli import gratings, orientation_angles
+from locornn.analysis.topography.stimuli import gratings, orientation_angles
 
 
 def test_orientation_angles_are_evenly_spaced_over_180_degrees():

@@ -1,4 +1,5 @@
-"""Wave metrics on synthetic lattices whose answers are known (locornn.analysis.waves)."""
+"""Wave metrics on synthetic lattices whose answers are known
+(locornn.analysis.waves.statistics)."""
 
 import json
 
@@ -6,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from locornn.analysis import waves
+from locornn.analysis.waves import phase as wave_phase
+from locornn.analysis.waves import statistics as waves
 
 T, H, W, C = 128, 24, 24, 2
 
@@ -52,12 +54,12 @@ def _angle_diff_deg(a, b):
 def test_dominant_frequency_finds_the_oscillation_between_bins(period, dt):
     t = np.arange(200)[:, None]
     z = np.cos(2 * np.pi * t / period + np.arange(5)[None]) + 0.3  # offset must not matter
-    f = waves.dominant_frequency(z, dt)
+    f = wave_phase.dominant_frequency(z, dt)
     assert f == pytest.approx(1.0 / (period * dt), rel=0.01)
 
 
 def test_dominant_frequency_of_constant_signal_is_zero():
-    assert waves.dominant_frequency(np.ones((50, 3))) == 0.0
+    assert wave_phase.dominant_frequency(np.ones((50, 3))) == 0.0
 
 
 @pytest.mark.parametrize("period", [20.0, 13.7])
@@ -65,17 +67,17 @@ def test_instantaneous_phase_of_a_sinusoid_follows_omega_t(period):
     t = np.arange(160)
     phi0 = np.array([0.0, 1.0, -2.5])
     z = 2.0 * np.cos(2 * np.pi * t[:, None] / period + phi0[None]) + 5.0
-    phase, f0 = waves.instantaneous_phase(z)
+    phase, f0 = wave_phase.instantaneous_phase(z)
     assert phase.shape == z.shape
     assert f0 == pytest.approx(1.0 / period, rel=5e-3)
-    err = np.abs(waves.wrap_angle(phase - (2 * np.pi * t[:, None] / period + phi0[None])))
+    err = np.abs(wave_phase.wrap_angle(phase - (2 * np.pi * t[:, None] / period + phi0[None])))
     assert err[16:-16].max() < 0.1  # the filter and Hilbert transients stay near the edges
     assert err[40:-40].max() < 0.03
 
 
 def test_instantaneous_phase_rejects_constant_signal():
     with pytest.raises(ValueError, match="constant"):
-        waves.instantaneous_phase(np.zeros((40, 2, 2, 1)))
+        wave_phase.instantaneous_phase(np.zeros((40, 2, 2, 1)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -111,7 +113,7 @@ def test_local_order_parameter_checkerboard():
 
 def test_phase_gradient_unwraps_neighbour_differences():
     x = np.arange(8)
-    phase = waves.wrap_angle(-0.5 * x + 0.3 * np.arange(5)[:, None])  # crosses +-pi often
+    phase = wave_phase.wrap_angle(-0.5 * x + 0.3 * np.arange(5)[:, None])  # crosses +-pi often
     gy, gx = waves.phase_gradient(phase[None, :, :, None])
     assert gx.shape == gy.shape == (1, 4, 7, 1)
     np.testing.assert_allclose(gx, -0.5, atol=1e-12)
@@ -249,14 +251,14 @@ def test_reference_bandpass_is_causal_and_keeps_its_band_only():
     t = np.arange(400)
     inside = np.sin(2 * np.pi * t / REFERENCE_PERIOD)
     below = np.sin(2 * np.pi * t / 40.0)  # 0.05 of Nyquist
-    out = waves.reference_bandpass(np.stack([inside, below], axis=1))
+    out = wave_phase.reference_bandpass(np.stack([inside, below], axis=1))
     late = slice(100, None)  # past the start-up transient
     assert np.std(out[late, 0]) > 0.8 * np.std(inside[late])
     assert np.std(out[late, 1]) < 0.01 * np.std(below[late])
     changed = inside.copy()
     changed[300:] = 0.0  # causal: the future cannot change the past
-    np.testing.assert_array_equal(waves.reference_bandpass(changed[:, None])[:300, 0],
-                                  waves.reference_bandpass(inside[:, None])[:300, 0])
+    np.testing.assert_array_equal(wave_phase.reference_bandpass(changed[:, None])[:300, 0],
+                                  wave_phase.reference_bandpass(inside[:, None])[:300, 0])
 
 
 @pytest.mark.parametrize("theta_deg", [30.0, 200.0])
@@ -278,10 +280,10 @@ def test_reference_band_finds_no_traveling_wave_in_a_standing_wave_or_white_nois
 
 
 def test_reference_phase_and_band_are_checked():
-    filtered, phase = waves.reference_phase(plane_wave(0.0, period=REFERENCE_PERIOD))
+    filtered, phase = wave_phase.reference_phase(plane_wave(0.0, period=REFERENCE_PERIOD))
     assert phase.shape == filtered.shape == (T, H, W, C)
     assert np.all(np.abs(phase) <= np.pi)
     with pytest.raises(ValueError, match="0 < low < high < 1"):
-        waves.reference_bandpass(np.zeros((10, 2)), band=(0.4, 0.2))
+        wave_phase.reference_bandpass(np.zeros((10, 2)), band=(0.4, 0.2))
     with pytest.raises(ValueError, match="band must be one of"):
         waves.wave_metrics(plane_wave(0.0), band="causal")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from locornn import train
-from locornn.analysis import coupling
+from locornn.analysis.lattice import coupling
 from tests.conftest import experiment_config
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from locornn import cli, configs, metrics, tasks
-from locornn.analysis import decoder_probe
+from locornn.analysis.probes import decoder as decoder_probe
 from tests.conftest import experiment_config
 
 

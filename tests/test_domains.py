@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from locornn import cli
-from locornn.analysis import domains
+from locornn.analysis.topography import domains
 from tests.conftest import ROOT
 
 AUTHORS_PICTURE = ROOT.parent / "shared" / "reference" / "OC_Size_v_WL_v_Ksize.png"

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from locornn import cli, train
-from locornn.analysis import domains
+from locornn.analysis.topography import domains
 from locornn.reproduce import figures
 from locornn.reproduce.figures import _cell
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from locornn import dynamics, tasks, train
-from locornn.analysis import free_decay
+from locornn.analysis.lattice import free_decay
 from tests.conftest import experiment_config
 
 LOCAL = dynamics.LocalCoupling()

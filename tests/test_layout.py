@@ -48,3 +48,27 @@ def test_the_reproduce_package_never_imports_the_cli():
              for path in (SRC / "reproduce").rglob("*.py")
              for name in _imports(path) if name in ("cli", "__main__")]
     assert not wrong, "\n".join(wrong)
+
+
+ANALYSIS = SRC / "analysis"
+ANALYSIS_QUESTIONS = ("waves", "topography", "lattice", "probes")
+
+
+def test_analysis_is_grouped_by_question_each_subpackage_saying_what_it_answers():
+    subpackages = sorted(p.parent.name for p in ANALYSIS.glob("*/__init__.py"))
+    assert subpackages == sorted(ANALYSIS_QUESTIONS)
+    for name in ANALYSIS_QUESTIONS:
+        tree = ast.parse((ANALYSIS / name / "__init__.py").read_text())
+        docstring = ast.get_docstring(tree)
+        assert docstring and "?" in docstring.splitlines()[0], f"analysis.{name} asks no question"
+        code = [node for node in tree.body[1:] if not isinstance(node, ast.ImportFrom)]
+        assert not code and len(tree.body) == 1, f"analysis.{name}/__init__ holds more than a map"
+    top = [p.stem for p in ANALYSIS.glob("*.py") if p.stem != "__init__"]
+    assert sorted(top) == ["after_training", "commands"]
+
+
+def test_analysis_never_imports_training_the_reproduce_package_or_the_cli():
+    wrong = [f"{path.relative_to(SRC)} imports locornn.{name}"
+             for path in ANALYSIS.rglob("*.py")
+             for name in _imports(path) if name in ("train", *ABOVE_THE_LIBRARY)]
+    assert not wrong, "\n".join(wrong)

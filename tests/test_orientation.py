@@ -9,14 +9,16 @@ import numpy as np
 import pytest
 
 from locornn import cli, configs, models, train
-from locornn.analysis import (
-    after_training,
+from locornn.analysis import after_training
+from locornn.analysis.topography import (
     domains,
+    map_figures,
     orientation,
     protocols,
     selectivity,
     stimuli,
 )
+from locornn.analysis.topography.responses import grating_responses
 from tests.conftest import experiment_config
 
 SIZE, LATTICE, ORIENTATIONS = 16, 8, 8
@@ -79,7 +81,7 @@ def trained_run(tmp_path_factory):
 
 def test_grating_responses_have_one_row_per_stimulus_and_one_column_per_neuron(hand_built):
     model, params = hand_built
-    responses, labels = orientation.grating_responses(
+    responses, labels = grating_responses(
         model, params, SIZE, wavelength=4.0, orientations=6, phases=3, length=12, transient=4,
         batch=5)  # 18 stimuli in batches of 5: the last batch is padded
     assert responses.shape == (18, LATTICE * LATTICE)
@@ -89,7 +91,7 @@ def test_grating_responses_have_one_row_per_stimulus_and_one_column_per_neuron(h
 
 def test_responses_are_the_time_average_of_z_after_the_transient(hand_built):
     model, params = hand_built
-    responses, _ = orientation.grating_responses(model, params, SIZE, wavelength=4.0,
+    responses, _ = grating_responses(model, params, SIZE, wavelength=4.0,
                                                  length=12, transient=4)
     g = stimuli.gratings(SIZE, 8, 4, 4.0).reshape(32, SIZE, SIZE, 1)
     frames = np.repeat(g[:, None], 12, axis=1)
@@ -97,7 +99,7 @@ def test_responses_are_the_time_average_of_z_after_the_transient(hand_built):
     expected = z[:, 4:].mean(axis=1).reshape(32, -1)
     np.testing.assert_allclose(responses, expected, rtol=1e-5, atol=1e-6)
     # and batching does not change them
-    batched, _ = orientation.grating_responses(model, params, SIZE, wavelength=4.0,
+    batched, _ = grating_responses(model, params, SIZE, wavelength=4.0,
                                                length=12, transient=4, batch=7)
     np.testing.assert_allclose(batched, responses, rtol=1e-6, atol=1e-7)
 
@@ -140,9 +142,9 @@ def test_class_selectivity_maps_each_neuron_to_the_class_it_is_driven_by(hand_bu
 def test_stimuli_that_do_not_fit_the_model_are_refused(hand_built):
     model, params = hand_built
     with pytest.raises(ValueError, match="image"):
-        orientation.grating_responses(model, params, SIZE + 2, wavelength=4.0)
+        grating_responses(model, params, SIZE + 2, wavelength=4.0)
     with pytest.raises(ValueError, match="transient"):
-        orientation.grating_responses(model, params, SIZE, wavelength=4.0, length=5,
+        grating_responses(model, params, SIZE, wavelength=4.0, length=5,
                                       transient=5)
 
 
@@ -182,7 +184,7 @@ def test_every_protocol_is_reported_with_its_domain_numbers(every_protocol):
 def test_the_phases_protocol_is_cohens_d_over_the_phases_of_each_orientation(every_protocol,
                                                                              hand_built):
     model, params = hand_built
-    responses, labels = orientation.grating_responses(model, params, SIZE, wavelength=4.0)
+    responses, labels = grating_responses(model, params, SIZE, wavelength=4.0)
     np.testing.assert_allclose(every_protocol["protocols"]["phases"]["d"],
                                selectivity.cohens_d(responses, labels), rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(every_protocol["d"], every_protocol["protocols"]["phases"]["d"])
@@ -237,10 +239,10 @@ def test_orientation_figures_are_written(tmp_path, hand_built):
     result = orientation.analyze_orientation(model, params, wavelength=4.0, num_shuffles=10)
     sel = result["selective"].copy()
     sel[0, :3] = False  # some crosses
-    orientation.orientation_map(result["pref_angle"][..., 0], sel[..., 0],
+    map_figures.orientation_map(result["pref_angle"][..., 0], sel[..., 0],
                                 tmp_path / "map.png", "hand-built")
-    orientation.orientation_histogram(result["pref_angle"], sel, tmp_path / "hist.png")
-    orientation.side_by_side({"a": (result["pref_angle"], sel),
+    map_figures.orientation_histogram(result["pref_angle"], sel, tmp_path / "hist.png")
+    map_figures.side_by_side({"a": (result["pref_angle"], sel),
                               "b": (result["pref_angle"], result["selective"])},
                              tmp_path / "fig2.png")
     for name in ("map.png", "hist.png", "fig2.png"):
@@ -261,7 +263,7 @@ def test_the_sweep_figure_has_a_panel_per_run_with_its_domain_numbers(tmp_path):
     sel = np.ones((side, side), bool)
     sel[2, 2] = False
     maps[("kernel", 9)] = (stripe_map(side, 4), sel)
-    stats = orientation.sweep_figure(maps, tmp_path / "sweep.png",
+    stats = map_figures.sweep_figure(maps, tmp_path / "sweep.png",
                                      reference={("kernel", 9): (0.91, 391)})
     assert (tmp_path / "sweep.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(stats) == set(maps)
@@ -273,7 +275,7 @@ def test_the_sweep_figure_has_a_panel_per_run_with_its_domain_numbers(tmp_path):
     areas = [stats[("wavelength", w)]["domain_area"] for w in (5, 10, 16, 24)]
     assert areas == sorted(areas) and areas[0] < areas[-1]
     with pytest.raises(ValueError, match="rows"):
-        orientation.sweep_figure({("speed", 1): maps[("kernel", 3)]}, tmp_path / "x.png")
+        map_figures.sweep_figure({("speed", 1): maps[("kernel", 3)]}, tmp_path / "x.png")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from locornn import cli, dynamics
-from locornn.analysis import reach
+from locornn.analysis.lattice import reach
 from locornn.checkpoints import read_config
 from tests.conftest import experiment_config
 

@@ -5,7 +5,7 @@ and untuned sites, whose right answers are known by construction."""
 import numpy as np
 import pytest
 
-from locornn.analysis import protocols, selectivity
+from locornn.analysis.topography import protocols, selectivity
 
 SIZE, WAVELENGTH, ORIENTATIONS, PHASES = 16, 4.0, 8, 4
 SIDE = 4  # a 4x4 lattice: 16 sites

@@ -71,11 +71,11 @@ def test_the_table_has_one_row_per_variant_with_its_runs_numbers(ablation):
         assert summary["steps"] == 6
         assert f"{summary['test']['mse']:.4f}" in row
         assert "Every variant also has `--config.analysis.waves=True`." in md.read_text()
-        # the phase map of the trained network, as its summary holds it (analysis.phase_map)
+        # the phase map of the trained network, as its summary holds it (analysis.waves.phase_map)
         trained = summary["waves"]["trained"]
         assert f"| {trained['phase_neighbour_phase_difference']:.2f} | " in row
         assert f"| {trained['phase_plane_wave_fraction']:.2f} | " in row
-        # the lattice's coupling, as the run's coupling.json holds it (analysis.coupling)
+        # the lattice's coupling, as the run's coupling.json holds it (analysis.lattice.coupling)
         coupled = json.loads((base / "runs" / "sequence_ablation" / variant / "waves" / "smoke"
                               / "0" / "coupling.json").read_text())
         assert (f"| {coupled['spread']['position']:.2f} | "

@@ -61,7 +61,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from locornn import cli, dynamics
-from locornn.analysis import stability
+from locornn.analysis.lattice import stability
 
 LATTICE, BATCH, STEPS = 5, 2, 200
 

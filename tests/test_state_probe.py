@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from locornn import cli, tasks, train
-from locornn.analysis import state_probe
+from locornn.analysis.probes import state as state_probe
 from locornn.models.forecasting import encode_frames
 from tests.conftest import experiment_config
 

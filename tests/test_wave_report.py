@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from locornn import data, plots, train
-from locornn.analysis import phase_map
-from locornn.analysis import wave_report as wr
-from locornn.analysis import waves as analysis_waves
+from locornn.analysis.waves import phase_map
+from locornn.analysis.waves import report as wr
+from locornn.analysis.waves import statistics as analysis_waves
+from locornn.analysis.waves.phase import reference_phase
 from tests.conftest import experiment_config
 
 pytestmark = pytest.mark.slow  # trains a smoke run (about half a minute on 2 busy cores)
@@ -84,14 +85,14 @@ def test_report_of_a_trained_run_holds_every_wave_metric_and_writes_json_and_plo
     # ... and the phase map beside it: the same band's phase, last frames of each sequence
     frames = saved["phase_map"]["frames"]
     assert frames == min(18, loaded[3].shape[1] // 2)
-    phases = np.stack([analysis_waves.reference_phase(z)[1][-frames:] for z in loaded[3]])
+    phases = np.stack([reference_phase(z)[1][-frames:] for z in loaded[3]])
     expected = phase_map.phase_map_metrics(phases, circular=True)  # the smoke lattice wraps
     for key, value in expected.items():
         assert _same(saved["phase_map"][key], value), key
     assert (run_dir / "phase_map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the phase alone, one pixel a site: read back as the authors' videos are, it is the phase
     read = phase_map.phase_from_gif(run_dir / "waves_phase_sites.gif", frames=None)
-    phase = analysis_waves.reference_phase(loaded[3][0])[1][..., 0]
+    phase = reference_phase(loaded[3][0])[1][..., 0]
     assert read.shape == phase.shape
     assert float(np.mean(np.abs(np.angle(np.exp(1j * (read - phase)))))) < 0.05
 

@@ -3,7 +3,7 @@ python plot.py OUT.png NAME=RUN_DIR ...
 
 Each run's curve is read from its reach.json (`locornn analyze reach`); the shaded band spans
 the radius sqrt(area / pi) of the authors' domain areas as locornn measures their figure
-(locornn.analysis.domains.AUTHORS_NUMBERS, 87-339 sites), the dotted lines each run's own
+(locornn.analysis.topography.domains.AUTHORS_NUMBERS, 87-339 sites), the dotted lines each run's own
 `trials` domain radius, in the run's colour.
 """
 
@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from locornn.analysis.domains import AUTHORS_NUMBERS  # noqa: E402
+from locornn.analysis.topography.domains import AUTHORS_NUMBERS  # noqa: E402
 
 
 def main(out: str, specs: list[str]) -> None:

@@ -2,7 +2,7 @@
 
 Each run: the last held-out MSE (and over the mean frame's, the MSE of predicting the held-out
 mean pixel, 0.125 for these sine waves), the last training probe's band-passed phase
-(locornn.analysis.phase_map) and, from selectivity.json / selectivity_untrained.json, each
+(locornn.analysis.waves.phase_map) and, from selectivity.json / selectivity_untrained.json, each
 selectivity protocol's fraction selective, neighbour agreement (chance) and domain area.
 """
 

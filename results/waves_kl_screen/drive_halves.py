@@ -1,6 +1,6 @@
 """Where does the KL-0.5 run's orientation tuning live, and where is it lost with training?
 
-For each run, protocol ``trials``' two halves (``locornn.analysis.protocols.
+For each run, protocol ``trials``' two halves (``locornn.analysis.topography.protocols.
 trials_tuning_and_noise``) and its selective share, measured twice on the same noisy gratings
 as ``locornn analyze orientation RUN --length 100 --transient 20``:
 
@@ -17,7 +17,7 @@ import sys
 import jax.numpy as jnp
 import numpy as np
 
-from locornn.analysis import orientation, protocols, selectivity
+from locornn.analysis.topography import orientation, protocols, responses, selectivity
 from locornn.checkpoints import load_run
 
 
@@ -39,7 +39,7 @@ def row(name, run_dir):
     stages = {  # the same gratings and noise draws for both (protocol_responses' own stimuli)
         "drive": protocols.measure_responses(drive_respond(model, params, channels), stimuli,
                                              batch=32),
-        "lattice": orientation.protocol_responses(model, params, wavelength=wavelength,
+        "lattice": grating_protocol_responses(model, params, wavelength=wavelength,
                                                   length=100, transient=20, trials=16,
                                                   noise=0.5, seed=0)}
     out = []

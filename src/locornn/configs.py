@@ -216,7 +216,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.analysis.transient = 10  # frames dropped before time-averaging z
     c.analysis.threshold = 0.65  # Cohen's d for a neuron to count as selective
     # the selectivity protocol of the orientation map (all are measured and reported; see
-    # locornn.analysis.protocols): phases, trials or amplitude
+    # locornn.analysis.topography.protocols): phases, trials or amplitude
     c.analysis.protocol = "phases"
     c.analysis.trials = 16  # noisy presentations of each grating (protocol trials; 0: off)
     c.analysis.noise = 0.5  # their pixel noise standard deviation (the grating's amplitude)

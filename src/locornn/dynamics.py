@@ -281,7 +281,7 @@ class LocalCoupling:
 
     ``custom_gradient=False`` computes the same convolution without :func:`lattice_conv`'s
     custom VJP, so that forward-mode autodiff (``jax.jvp``, ``jax.jacfwd``) can pass through it
-    (an impulse response, :mod:`locornn.analysis.reach`); with ``rollout(...,
+    (an impulse response, :mod:`locornn.analysis.lattice.reach`); with ``rollout(...,
     hoist_gradients=False)``. Training keeps the default: reverse mode through the plain
     convolution is the slow path on XLA:CPU.
     """

@@ -151,7 +151,7 @@ def phase_gif(z: np.ndarray, filtered: np.ndarray, phase: np.ndarray,
 def phase_sites_gif(phase: np.ndarray, out: str | pathlib.Path, duration_ms: int = 250) -> None:
     """``(T, H, W)`` phase as a video of one pixel a site, hue = ``(phase + pi) / 2 pi`` at full
     saturation and value: the authors' wave-video format, which
-    :func:`locornn.analysis.phase_map.phase_from_gif` reads back."""
+    :func:`locornn.analysis.waves.phase_map.phase_from_gif` reads back."""
     from matplotlib.colors import hsv_to_rgb
 
     hue = (np.asarray(phase) + np.pi) / (2 * np.pi)
@@ -181,7 +181,7 @@ def phase_map_figure(phase: np.ndarray, fit: np.ndarray, spectrum: np.ndarray,
     """The still beside the wave video: one frame's phase (hue), the power spectrum of
     ``exp(i phase)`` over the measured frames (centred, log scale; a plane wave is one bright
     point, a checkerboard the corners, noise a flat field) and each site's plane-wave fit
-    ``R^2`` (:mod:`locornn.analysis.phase_map`); the measured numbers in the panel titles."""
+    ``R^2`` (:mod:`locornn.analysis.waves.phase_map`); the measured numbers in the panel titles."""
     fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.6))
     image = axes[0].imshow(phase, cmap="hsv", vmin=-np.pi, vmax=np.pi)
     fig.colorbar(image, ax=axes[0], fraction=0.046, label="phase (rad)")

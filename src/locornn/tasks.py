@@ -11,8 +11,8 @@ The training loop (:mod:`locornn.train`) is the same for every experiment; a tas
   ``train.eval_every`` steps; ``final(params, workdir)``: extra held-out metrics and figures at
   the end of a run (VPT for forecasting);
 * ``probe(params)`` (optional): metrics of the hidden state on a fixed held-out batch (the wave
-  metrics of :mod:`locornn.analysis.waves`), logged next to the loss at every evaluation so
-  that "the loss drops when synchronous dynamics emerge" can be read off ``metrics.jsonl``.
+  metrics of :mod:`locornn.analysis.waves.statistics`), logged next to the loss at every evaluation
+  so that "the loss drops when synchronous dynamics emerge" can be read off ``metrics.jsonl``.
 
 Two kinds exist:
 
@@ -37,8 +37,9 @@ import ml_collections
 import numpy as np
 
 from locornn import data, metrics, models, plots, sharding
-from locornn.analysis import free_decay, phase_map
-from locornn.analysis import waves as analysis_waves
+from locornn.analysis.lattice import free_decay
+from locornn.analysis.waves import phase_map
+from locornn.analysis.waves import statistics as analysis_waves
 
 
 @dataclasses.dataclass
@@ -238,7 +239,7 @@ def vpt_cap(config: ml_collections.ConfigDict) -> int:
 
 def _free_decay(params, model_config, initial, horizon: int) -> dict:
     """The oscillator core's free decay from the inferred initial states
-    (:mod:`locornn.analysis.free_decay`); ``{}`` for cores that are not oscillators."""
+    (:mod:`locornn.analysis.lattice.free_decay`); ``{}`` for cores that are not oscillators."""
     from locornn.models.forecasting import is_oscillator, oscillator_parameters
 
     if not is_oscillator(model_config):
@@ -262,7 +263,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
       last frame. Oscillator cores also report, under ``core``, their learned constants
       (:func:`~locornn.models.forecasting.learned_constants`) and the free decay of the lattice
       from the inferred initial states over the test trajectory's ``test_sequence_length - 1``
-      steps (:func:`locornn.analysis.free_decay.free_decay`).
+      steps (:func:`locornn.analysis.lattice.free_decay.free_decay`).
     """
     from locornn.data import fingerprint, hamiltonian
     from locornn.models.forecasting import build_forecast_model, learned_constants

@@ -23,7 +23,7 @@ import ml_collections
 def waves(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
     """Wave metrics and phase maps of the trained and the untrained network,
     synchrony_vs_loss.png."""
-    from locornn.analysis import wave_report
+    from locornn.analysis.waves import report as wave_report
 
     return {state: wave_report.flat_metrics(
                 wave_report.wave_report(workdir, untrained=state == "untrained"))
@@ -41,7 +41,7 @@ def orientation_options(config: ml_collections.ConfigDict) -> dict:
 
 def orientation(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
     """Orientation maps of the trained and the untrained network."""
-    from locornn.analysis import orientation as orientation_maps
+    from locornn.analysis.topography import orientation as orientation_maps
 
     return {state: orientation_maps.run_analysis(workdir, untrained=state == "untrained",
                                                  **orientation_options(config))

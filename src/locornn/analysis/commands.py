@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import importlib
 
-ANALYSES = ("locornn.analysis.orientation", "locornn.analysis.domains",
-            "locornn.analysis.wave_report",
-            "locornn.analysis.phase_map",
-            "locornn.analysis.stability",
-            "locornn.analysis.state_probe",
-            "locornn.analysis.decoder_probe",
-            "locornn.analysis.coupling",
-            "locornn.analysis.reach")
+ANALYSES = ("locornn.analysis.topography.orientation",
+            "locornn.analysis.topography.domains",
+            "locornn.analysis.waves.report",
+            "locornn.analysis.waves.phase_map",
+            "locornn.analysis.lattice.stability",
+            "locornn.analysis.probes.state",
+            "locornn.analysis.probes.decoder",
+            "locornn.analysis.lattice.coupling",
+            "locornn.analysis.lattice.reach")
 
 
 def add_analyze_commands(subparsers) -> None:

@@ -13,8 +13,8 @@ restarted. The table (``results/ablation_<preset>_<system>_<model>_seed<seeds>.m
 every seed and their mean (and, in one sentence, the largest VPT each variant's protocol can
 measure: :func:`locornn.tasks.vpt_cap`), held-out window MSE, the learned damping (``alpha``
 and the velocity kernel's sum, the two ways the open-loop lattice was measured to damp itself
-out), the free decay time of the lattice (:mod:`locornn.analysis.free_decay`) and the training
-time.
+out), the free decay time of the lattice (:mod:`locornn.analysis.lattice.free_decay`) and the
+training time.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
              "off, from the inferred initial states) to fall to 1/e of its starting amplitude, "
              "median over test trajectories and runs (`> N`: not within the N-step horizon, "
              "`end r x`: the amplitude there is r times the start; `-`: not recorded; "
-             "`locornn.analysis.free_decay`); train s/run: wall time, with "
+             "`locornn.analysis.lattice.free_decay`); train s/run: wall time, with "
              "whatever else ran on the machine.", "",
              "| variant | VPT mean (std) | VPT per seed | held-out MSE | alpha | sum(K_v) | "
              "free decay | train s/run | what it changes |",

@@ -12,8 +12,8 @@ be interrupted and restarted.
 Writes ``results/vpt_vs_steps_<preset>.md``, ``.csv`` and ``.png`` (one panel per system,
 VPT mean and spread over seeds against steps, per model). The markdown states the largest VPT
 the protocol can measure (:func:`locornn.tasks.vpt_cap`) and, for the oscillator cores, a
-second table of the lattice's free decay time (:mod:`locornn.analysis.free_decay`) and learned
-``alpha`` at every budget: does VPT track the decay? The CSV has one row per run and budget,
+second table of the lattice's free decay time (:mod:`locornn.analysis.lattice.free_decay`) and
+learned ``alpha`` at every budget: does VPT track the decay? The CSV has one row per run and budget,
 with ``alpha``, ``dt``, ``gamma`` and ``free_decay_steps`` (``inf``: not within
 ``free_decay_horizon`` steps; NaN: not an oscillator core).
 """
@@ -141,7 +141,7 @@ def _decay_table(rows, systems, models, budgets) -> list[str]:
              "drive off (steps to 1/e of the starting amplitude; median over test "
              "trajectories, then over seeds; `> N`: not within the N-step horizon, `end r x`: "
              "the amplitude at the horizon is r times the start), and the learned damping "
-             "alpha (mean over seeds). See `locornn.analysis.free_decay`.", ""]
+             "alpha (mean over seeds). See `locornn.analysis.lattice.free_decay`.", ""]
     return lines + _budget_table(rows, systems, oscillators, budgets, _decay_cell)
 
 

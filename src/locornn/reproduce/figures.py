@@ -3,7 +3,7 @@
 * :func:`figure1`: one quadrant per experiment (rotating MNIST, sine waves, the mass-spring
   system, noise), each with rows input / hidden ``z`` / prediction on a held-out sequence
   (:func:`locornn.plots.figure1`), and one GIF per quadrant (:func:`locornn.plots.hidden_gif`).
-* :func:`waves_table`: ``waves.md``, the wave metrics (:mod:`locornn.analysis.wave_report`) of
+* :func:`waves_table`: ``waves.md``, the wave metrics (:mod:`locornn.analysis.waves.report`) of
   every experiment, untrained and trained, in one Markdown table.
 
 Runs live where ``locornn train`` puts them (:func:`locornn.train.default_workdir`:
@@ -38,9 +38,9 @@ import numpy as np
 from PIL import Image
 
 from locornn import configs, plots
-from locornn.analysis import domains
-from locornn.analysis import wave_report as wave_report_module
 from locornn.analysis.after_training import orientation_options
+from locornn.analysis.topography import domains
+from locornn.analysis.waves import report as wave_report_module
 from locornn.checkpoints import load_run
 from locornn.data import fingerprint
 from locornn.exits import guarded
@@ -93,7 +93,7 @@ TABLE_METRICS = {
     "dominant_frequency": "dominant frequency (1/step)",
     "wave_speed": "wave speed (sites/step)",
     "autocorrelation_length": "autocorrelation length (sites)",
-    # the phase map on the reference band (analysis.phase_map): stripes or a checkerboard
+    # the phase map on the reference band (analysis.waves.phase_map): stripes or a checkerboard
     "phase_mean_wavelength": "phase wavelength (sites)",
     "phase_neighbour_phase_difference": "neighbour phase difference (rad)",
     "phase_plane_wave_fraction": "plane-wave fraction",
@@ -273,7 +273,7 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
                 experiments_dir=None, overrides=()) -> dict:
     """``<results_dir>/waves.md``: wave metrics of every experiment, untrained and trained.
 
-    Each run gets :func:`locornn.analysis.wave_report.wave_report` twice (writing
+    Each run gets :func:`locornn.analysis.waves.report.wave_report` twice (writing
     ``waves_untrained.json`` and ``waves.json`` into the run); the table has one row per
     experiment and state (untrained first) and one column per metric in :data:`TABLE_METRICS`.
     Runs are found or trained as in :func:`figure1`.
@@ -303,8 +303,8 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
         EXPECTATION,
         "",
         "The numbers below are measured on held-out sequences by "
-        "`locornn.analysis.waves.wave_metrics` (mean over sequences; NaN where a metric is "
-        "undefined) and are reported as they came out, whether or not they match that "
+        "`locornn.analysis.waves.statistics.wave_metrics` (mean over sequences; NaN where a "
+        "metric is undefined) and are reported as they came out, whether or not they match that "
         "expectation. Untrained: freshly initialised parameters from the run's seed; trained: "
         "the run's latest checkpoint.",
         "",
@@ -375,7 +375,7 @@ FIGURE2_EXPECTATION = (
 def _ensure_maps(workdir: pathlib.Path) -> None:
     """Run the orientation analysis (trained and untrained) where its outputs are missing, or
     were written without every protocol or with another protocol than ``analysis.protocol``."""
-    from locornn.analysis import orientation
+    from locornn.analysis.topography import orientation
 
     config = configs.from_dict(json.loads((workdir / "config.json").read_text()))
     for untrained in (False, True):
@@ -402,7 +402,7 @@ def _ensure_orientation_run(label: str, name: str, workdir_of, *, preset, seed, 
 
 
 def _selectivity(workdir: pathlib.Path, untrained: bool) -> dict:
-    from locornn.analysis import orientation
+    from locornn.analysis.topography import orientation
 
     return json.loads(orientation.output_paths(workdir, untrained)["json"].read_text())
 
@@ -460,14 +460,14 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
       (gratings of wavelength ``w``), and with ``model.kernel_size = k`` in
       ``.../kernel_<k>/<seed>``.
 
-    Writes to ``results_dir``: ``figure2.png`` (:func:`locornn.analysis.orientation.side_by_side`:
-    trained on waves / trained on noise / untrained), ``figure2_sweep.png`` (domain size against
-    training wavelength and against kernel size; untrained dashed), ``figure2_sweep_maps.png``
-    (the sweep's maps in the authors' layout, :func:`locornn.analysis.orientation.sweep_figure`,
-    with the authors' numbers :data:`locornn.analysis.domains.AUTHORS_NUMBERS`) and
-    ``figure2.md`` (the numbers: domain size, fraction selective, topography z-score, neighbour
-    agreement and domain area beside the authors', and every selectivity protocol's numbers,
-    as measured).
+    Writes to ``results_dir``: ``figure2.png``
+    (:func:`locornn.analysis.topography.map_figures.side_by_side`: trained on waves / trained on
+    noise / untrained), ``figure2_sweep.png`` (domain size against training wavelength and against
+    kernel size; untrained dashed), ``figure2_sweep_maps.png`` (the sweep's maps in the authors'
+    layout, :func:`locornn.analysis.topography.map_figures.sweep_figure`, with the authors' numbers
+    :data:`locornn.analysis.topography.domains.AUTHORS_NUMBERS`) and ``figure2.md`` (the numbers:
+    domain size, fraction selective, topography z-score, neighbour agreement and domain area beside
+    the authors', and every selectivity protocol's numbers, as measured).
 
     Args:
       train_missing: train missing or unfinished runs; if False they are skipped with a note.
@@ -518,7 +518,7 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
                       "untrained": _selectivity(workdir, True)})
     skipped += [name for name in ("waves", "noise") if runs[name] is None]
 
-    from locornn.analysis import orientation
+    from locornn.analysis.topography import map_figures, orientation
 
     maps, sources = {}, {}
     if runs["waves"] is not None:
@@ -536,14 +536,14 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
     figure = None
     if maps:
         figure = results_dir / "figure2.png"
-        orientation.side_by_side(maps, figure,
+        map_figures.side_by_side(maps, figure,
                                  title=f"Orientation maps ({preset} preset, seed {seed})")
     sweep_figure = results_dir / "figure2_sweep.png"
     _sweep_plot(sweep, sweep_figure, f"Orientation domain size ({preset} preset, seed {seed})")
     sweep_maps = None
     if sweep:
         sweep_maps = results_dir / "figure2_sweep_maps.png"
-        orientation.sweep_figure(
+        map_figures.sweep_figure(
             {(r["sweep"], r["value"]): orientation.load_maps(r["run"]) for r in sweep},
             sweep_maps, reference=domains.AUTHORS_NUMBERS,
             title=f"Orientation maps of the sweep ({preset} preset, seed {seed}; "
@@ -551,12 +551,12 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
 
     lines = [f"# Orientation selectivity and maps (Figure 2; {preset} preset, seed {seed})", "",
              FIGURE2_EXPECTATION, "",
-             "The numbers below are measured by `locornn.analysis.orientation.run_analysis` "
-             "(static gratings at 8 orientations, Cohen's d >= the run's `analysis.threshold` "
-             "for a selective neuron; domain size in lattice units; topography z-score against "
-             "shuffled positions; NaN where undefined) and reported as they came out, whether "
-             "or not they match that expectation. Untrained: freshly initialised parameters "
-             "from the run's seed.", "",
+             "The numbers below are measured by "
+             "`locornn.analysis.topography.orientation.run_analysis` (static gratings at 8 "
+             "orientations, Cohen's d >= the run's `analysis.threshold` for a selective neuron; "
+             "domain size in lattice units; topography z-score against shuffled positions; NaN "
+             "where undefined) and reported as they came out, whether or not they match that "
+             "expectation. Untrained: freshly initialised parameters from the run's seed.", "",
              "## Maps", ""]
     metrics = {"fraction_selective": "fraction selective", "domain_size": "domain size",
                "topography_zscore": "topography z-score",

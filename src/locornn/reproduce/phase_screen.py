@@ -10,7 +10,7 @@ apart. Each variant here turns one group of details on from ``details_off`` (or 
 batch); ``reference`` has them all. Every variant is trained on each data source
 (``SOURCES``: an MNIST-format IDX folder such as Fashion-MNIST's, and the built-in scikit-learn
 digits) at a short screening budget, then measured with
-:func:`locornn.analysis.phase_map.phase_map_metrics` on held-out sequences (the wave report).
+:func:`locornn.analysis.waves.phase_map.phase_map_metrics` on held-out sequences (the wave report).
 
 The screening budget (``SCREEN``) is the reference's batch (128) for the first 1000 of its
 18,750 steps, on 8192 training sequences, so that a dozen runs fit on two CPU cores; the table
@@ -109,7 +109,7 @@ def _row(variant: str, source: str, summary: dict, waves: dict, baseline: float,
 def _wave_reports(workdir: pathlib.Path) -> dict:
     """The run's trained wave report with the untrained one under ``"untrained"``, computed
     when missing or older than the phase-map measurement."""
-    from locornn.analysis.wave_report import output_paths, wave_report
+    from locornn.analysis.waves.report import output_paths, wave_report
 
     reports = {}
     for untrained in (False, True):

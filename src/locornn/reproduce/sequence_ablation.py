@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from locornn import configs, data, train
-from locornn.analysis import coupling
+from locornn.analysis.lattice import coupling
 from locornn.reproduce import table
 from locornn.reproduce.runs import ensure_trained, run_dir
 
@@ -174,11 +174,11 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
         f"({baseline:.4f}), so 1.00 means nothing was learned; traveling-wave strength of the "
         f"hidden z on held-out sequences, trained and untrained; autocorrelation length of z in "
         f"lattice sites; phase wavelength (sites), neighbour phase difference (rad) and "
-        f"plane-wave fraction of the band-passed phase (locornn.analysis.phase_map); K_z "
+        f"plane-wave fraction of the band-passed phase (locornn.analysis.waves.phase_map); K_z "
         f"spread: the share of the position kernel's |weight| off its centre tap (0: every "
         f"site on its own; 1 - 1/k^2 at initialisation, 0.89 for 3x3) and encoder topography: "
         f"the correlation of "
-        f"neighbouring sites' encoder weights (0: independent; locornn.analysis.coupling); "
+        f"neighbouring sites' encoder weights (0: independent; locornn.analysis.lattice.coupling); "
         f"train s: wall time here.", "",
         "| variant | held-out MSE | / mean frame | held-out loss | traveling (trained) | "
         "traveling (untrained) | autocorr. length | phase wavelength | neighbour phase diff. | "

@@ -7,7 +7,7 @@ per cell, ``seed`` per run) into ``runs/hamiltonian/<preset>/<system>/<model>/<s
 (std) over seeds of each run's median VPT, the paper's numbers beside ours, the largest VPT the
 protocol can measure (:func:`locornn.tasks.vpt_cap`), parameter counts and training time per
 model, and for the oscillator cores the lattice's free decay time and learned ``alpha``
-(:mod:`locornn.analysis.free_decay`).
+(:mod:`locornn.analysis.lattice.free_decay`).
 
 A run whose ``summary.json`` exists (trained for ``train.num_steps``) is finished and reused, so
 the command can be interrupted and restarted (a half-finished run resumes from its checkpoint).
@@ -258,7 +258,7 @@ def _markdown(preset, rows, systems, models, seeds) -> str:
                   "trajectories, then over seeds; `> N`: not within the N-step horizon, "
                   "`end r x`: the amplitude at the horizon is r times the start), and "
                   "the learned damping alpha (mean over seeds). "
-                  "See `locornn.analysis.free_decay`.", "",
+                  "See `locornn.analysis.lattice.free_decay`.", "",
                   "| system | " + " | ".join(f"{MODEL_NAMES[m]} decay (alpha)"
                                              for m in oscillators) + " |",
                   "|---" * (1 + len(oscillators)) + "|"]

@@ -10,8 +10,8 @@ weights along the same path. Within a training sequence of ``T`` frames the lag 
 the loss can make sites agree. This module measures that distance.
 
 **Impulse response.** At the operating point of a static uniform frame (grey, 0.5: the blank
-of the orientation analysis, :mod:`locornn.analysis.protocols`), the linear response of the
-positions to a unit impulse in one site's drive at the first step,
+of the orientation analysis, :mod:`locornn.analysis.topography.protocols`), the linear response of
+the positions to a unit impulse in one site's drive at the first step,
 
 .. math:: r_{t}(j) = \frac{\partial z_t(j)}{\partial d_0(i)}, \qquad t = 0 \dots T - 1,
 
@@ -180,7 +180,7 @@ def reach_report(run_dir, *, untrained: bool = False, sites: int = 16, seed: int
       "sequence_length", "analysis_length", "reach_training", "reach_analysis",
       "centre_share_training", "centre_share_analysis", "reach_curve", "sites", "files"}``.
     """
-    from locornn.analysis.wave_report import _load
+    from locornn.analysis.waves.report import _load
     from locornn.checkpoints import read_config
 
     run_dir = pathlib.Path(run_dir)

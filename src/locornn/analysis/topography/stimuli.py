@@ -1,6 +1,6 @@
 """Static oriented sinusoidal gratings for the orientation-selectivity experiment.
 
-Angle convention (the same as :mod:`locornn.analysis.waves`): pixel ``(row, col)`` has
+Angle convention (the same as :mod:`locornn.analysis.waves.statistics`): pixel ``(row, col)`` has
 coordinates ``x = col - (size - 1) / 2`` and ``y = row - (size - 1) / 2`` (origin at the image
 centre, ``y`` growing with the row index). A grating of orientation ``theta`` has wave vector
 ``k = (2 pi / wavelength) (cos theta, sin theta)``: ``theta`` is the direction of the wave vector

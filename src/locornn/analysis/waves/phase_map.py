@@ -1,8 +1,8 @@
 r"""The spatial structure of a phase field: stripes, checkerboard or confetti (NumPy only).
 
 A phase field is the Hilbert phase of the band-passed hidden state at one time step
-(:func:`locornn.analysis.waves.reference_phase`, as the authors' wave videos), ``phi`` of shape
-``(H, W)`` on the lattice. Three numbers tell a traveling plane wave several sites long from a
+(:func:`locornn.analysis.waves.phase.reference_phase`, as the authors' wave videos), ``phi`` of
+shape ``(H, W)`` on the lattice. Three numbers tell a traveling plane wave several sites long from a
 lattice-scale checkerboard (neighbours in anti-phase) and from unstructured phase:
 
 * **wavelength** of ``u = exp(i phi)``: its power spectrum ``P(f) = |FFT2(u)|^2`` over the
@@ -183,7 +183,7 @@ def phase_map_metrics(phase, *, circular: bool = True, radius: int = 2, min_fit:
 
 def band_passed_phase_map(z, circular: bool = True) -> tuple[dict[str, float], np.ndarray]:
     """``(metrics, phases)``: :func:`phase_map_metrics` of lattice trajectories on the reference
-    band, as the authors' videos (:func:`locornn.analysis.waves.reference_phase`: causal
+    band, as the authors' videos (:func:`locornn.analysis.waves.phase.reference_phase`: causal
     Butterworth 0.2-0.4 of Nyquist, then the Hilbert phase), over the last
     :data:`REFERENCE_FRAMES` frames of each sequence (at most its second half, so that the
     causal filter's start-up transient stays out).
@@ -196,7 +196,7 @@ def band_passed_phase_map(z, circular: bool = True) -> tuple[dict[str, float], n
       the metrics (with ``"frames"``, how many were measured) and the measured phases
       ``(B, frames, H, W, C)``.
     """
-    from locornn.analysis.waves import reference_phase
+    from locornn.analysis.waves.phase import reference_phase
 
     z = np.asarray(z)
     z = z[None] if z.ndim == 4 else z

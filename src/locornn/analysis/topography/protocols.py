@@ -5,7 +5,7 @@ gratings", the "color/angle of maximal d" (Cohen's d of one orientation against 
 a "black x if all d < 0.65". They do not say what the samples of d are. Each protocol below is
 one answer; all of them see the same static gratings (``orientations x phases``, each shown as
 a constant sequence, responses taken after the transient) and all end in
-:func:`locornn.analysis.selectivity.cohens_d` over ``orientations`` classes:
+:func:`locornn.analysis.topography.selectivity.cohens_d` over ``orientations`` classes:
 
 ``phases`` (a)
   Response: the time-averaged state ``mean_t z``. Samples of an orientation: its ``phases``
@@ -118,8 +118,8 @@ class GratingResponses:
 def grating_stimuli(size: int, *, wavelength: float, orientations: int = 8, phases: int = 4,
                     contrast: float = 1.0, trials: int = 16, noise: float = 0.1,
                     seed: int = 0) -> GratingStimuli:
-    """Gratings (:func:`~locornn.analysis.stimuli.gratings`), the blank frame and ``trials``
-    noisy copies of every grating (noise from ``numpy.random.default_rng(seed)``, not
+    """Gratings (:func:`~locornn.analysis.topography.stimuli.gratings`), the blank frame and
+    ``trials`` noisy copies of every grating (noise from ``numpy.random.default_rng(seed)``, not
     clipped, so its mean is the grating's)."""
     if trials < 0 or (trials > 0 and trials < 2):
         raise ValueError(f"trials must be 0 (protocol 'trials' off) or at least 2, got {trials}")

@@ -151,7 +151,7 @@ def coupling_report(run_dir, *, untrained: bool = False) -> dict:
       nested list (k, k, C, C')}, "files"}``; a kernel the model does not have is left out of
       ``spread`` and ``kernels``.
     """
-    from locornn.analysis.wave_report import _load
+    from locornn.analysis.waves.report import _load
     from locornn.checkpoints import read_config
 
     run_dir = pathlib.Path(run_dir)

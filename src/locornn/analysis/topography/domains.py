@@ -40,8 +40,8 @@ __all__ = [
 ]
 
 # The panels of the authors' OC_Size_v_WL_v_Ksize.png in reading order, as ``(row, value)``
-# (the keys of locornn.analysis.orientation.sweep_figure): training wavelength 5, 10, 16, 24 px
-# (3x3 kernels), then kernel size 3, 5, 7, 9 (24 px waves; the first of these is the same map
+# (the keys of locornn.analysis.topography.map_figures.sweep_figure): training wavelength 5, 10, 16,
+# 24 px (3x3 kernels), then kernel size 3, 5, 7, 9 (24 px waves; the first of these is the same map
 # as the wavelength-24 panel).
 AUTHORS_PANELS = (("wavelength", 5), ("wavelength", 10), ("wavelength", 16), ("wavelength", 24),
                   ("kernel", 3), ("kernel", 5), ("kernel", 7), ("kernel", 9))
@@ -224,7 +224,7 @@ def figure_statistics(path, panels=AUTHORS_PANELS, grid: int = 72,
     ``panels`` in reading order (default: the ``(row, value)`` of the authors'
     ``OC_Size_v_WL_v_Ksize.png``; ``("panel", i)`` for panels beyond them). ``{key:
     (s["neighbour_agreement"], s["domain_area"])}`` is the ``reference`` of
-    :func:`locornn.analysis.orientation.sweep_figure`."""
+    :func:`locornn.analysis.topography.map_figures.sweep_figure`."""
     maps = read_figure_maps(path, grid, orientations)
     keys = list(panels) + [("panel", i) for i in range(len(panels), len(maps))]
     return {key: domain_statistics(labels, selective)

@@ -6,13 +6,13 @@ VPT counts the frames whose normalised error (:func:`locornn.metrics.normalised_
 
 stays within ``evaluation.vpt_threshold`` (0.025). A forecaster that scores 0 may fail at any
 stage: the encoder, the inference of the initial state, the dynamics, or the decoder. The state
-probe (:mod:`locornn.analysis.state_probe`) reads the first three; this probe checks the
+probe (:mod:`locornn.analysis.probes.state`) reads the first three; this probe checks the
 codecs, by training fresh copies of the run's own encoder and decoder (its config's
 architecture, new parameters) on single frames of its training trajectories, with the
 dynamics out of the way:
 
 * ``true state -> decoder``: ``g(s_t)`` with ``s_t`` the system's true state as
-  :func:`locornn.analysis.state_probe.probe_targets` gives it (pendulums: ``cos q, sin q`` of
+  :func:`locornn.analysis.probes.state.probe_targets` gives it (pendulums: ``cos q, sin q`` of
   every angle; otherwise the suite's ``x``): the decoder handed the state it should be drawing;
 * ``frame -> encoder -> decoder``: ``g(f(x_t))``, an autoencoder of the frame through the
   run's encoded shape.
@@ -95,7 +95,7 @@ def decoder_probe(config, dataset, *, steps: int = 2000, batch: int = 64,
       "train_frames", "test_frames", "mean_frame": {...}, "probes": [{"input", "median_error",
       "p90_error", "within_threshold"}]}``.
     """
-    from locornn.analysis.state_probe import _in_batches, probe_targets
+    from locornn.analysis.probes.state import _in_batches, probe_targets
     from locornn.models.forecasting import build_codecs, build_forecast_model
 
     if steps < 1 or batch < 1:

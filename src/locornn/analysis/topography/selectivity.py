@@ -5,8 +5,8 @@ Responses are time-averaged hidden states, one row per stimulus: ``responses`` h
 ``(H, W)`` or ``(H, W, C)`` (exactly ``z.reshape(T, -1)`` of a ``(T, H, W, C)`` trajectory; see
 :func:`time_averaged_responses`). Maps are ``(H, W)`` or ``(H, W, C)`` arrays; channels are
 separate maps on the same lattice (neighbours are always within one channel). Angles are in
-radians with the convention of :mod:`locornn.analysis.stimuli` (from the column axis towards the
-row axis); orientation is 180-periodic, so every map statistic uses the doubled angle
+radians with the convention of :mod:`locornn.analysis.topography.stimuli` (from the column axis
+towards the row axis); orientation is 180-periodic, so every map statistic uses the doubled angle
 ``2 theta`` (the unit vector ``exp(2 i theta)``).
 
 Pipeline: :func:`cohens_d` -> :func:`preferred` -> maps -> topography
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .waves import INV_E, correlation_length, radial_profile, spatial_autocorrelation
+from ..waves.statistics import INV_E, correlation_length, radial_profile, spatial_autocorrelation
 
 __all__ = [
     "cohens_d",
@@ -285,7 +285,7 @@ def domain_size(
     The correlation length of the orientation field ``v = exp(2 i theta)`` on the selective
     sites: remove ``v``'s mean over the selective sites of each channel, take the pair-count
     normalised spatial autocorrelation ``A(d) = Re <conj(v(x)) v(x + d)> / <|v|^2>`` over
-    selective pairs (:func:`locornn.analysis.waves.spatial_autocorrelation`), average it
+    selective pairs (:func:`locornn.analysis.waves.statistics.spatial_autocorrelation`), average it
     radially and return the first lag where it drops below ``level`` (``1/e``, linearly
     interpolated). This is a correlation length, not the map's period (a domain of one
     orientation spans roughly twice it).
@@ -384,9 +384,9 @@ def selectivity_summary(
       d: ``(num_classes, num_neurons)`` from :func:`cohens_d`.
       lattice_shape: ``(H, W)`` or ``(H, W, C)`` with ``H * W * C = num_neurons`` (C order).
       angles: ``(num_classes,)`` orientation of each class in radians (e.g.
-        :func:`locornn.analysis.stimuli.orientation_angles`). ``None`` for categorical classes
-        (digits): neighbour similarity is then 1 for the same preferred class and 0 otherwise,
-        the domain size uses one-hot class fields, and there are no pinwheels.
+        :func:`locornn.analysis.topography.stimuli.orientation_angles`). ``None`` for categorical
+        classes (digits): neighbour similarity is then 1 for the same preferred class and 0
+        otherwise, the domain size uses one-hot class fields, and there are no pinwheels.
       threshold: selectivity threshold on ``max_c d``.
       seed, num_shuffles: the shuffle null of the z-score.
       circular: periodic lattice boundaries.

@@ -2,7 +2,7 @@
 
 ``locornn analyze waves RUN_DIR [--untrained] [--num-sequences N]`` runs the model of a run on
 held-out sequences, measures the waves on its hidden position ``z`` with
-:func:`locornn.analysis.waves.wave_metrics` (global and local synchrony, traveling-wave
+:func:`locornn.analysis.waves.statistics.wave_metrics` (global and local synchrony, traveling-wave
 strength, standing-wave index, dominant frequency, ...) and writes, into ``RUN_DIR``:
 
 * ``waves.json`` (trained parameters, the run's latest checkpoint) or ``waves_untrained.json``
@@ -15,13 +15,13 @@ strength, standing-wave index, dominant frequency, ...) and writes, into ``RUN_D
   ``waves_phase_sites.gif`` (the phase alone, one pixel a site, in the authors' own video
   format: ``locornn analyze phase-video`` measures both the same way) and ``phase_map.png``
   beside them (the phase's wavelength, neighbour phase difference and
-  plane-wave fraction, :mod:`locornn.analysis.phase_map`; ``_untrained`` for the control).
+  plane-wave fraction, :mod:`locornn.analysis.waves.phase_map`; ``_untrained`` for the control).
 
 Held-out sequences: the first ``num_sequences`` of the test split (the probe logged during
 training uses the first ``train.probe_sequences`` of the same split) for the sequence tasks
 (waves, noise, rotating_mnist); for other tasks, the task's ``figure_sequence``. Metrics use
-:func:`~locornn.analysis.waves.wave_metrics` with its defaults (one step is the unit of time,
-non-circular boundaries), as the probe does, so the numbers are comparable with the plot; a
+:func:`~locornn.analysis.waves.statistics.wave_metrics` with its defaults (one step is the unit of
+time, non-circular boundaries), as the probe does, so the numbers are comparable with the plot; a
 batch gives the NaN-ignoring mean over sequences. A model without a lattice (the dense coRNN)
 has no spatial metrics: every value is NaN.
 """
@@ -43,8 +43,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from locornn import plots  # noqa: E402
-from locornn.analysis import phase_map  # noqa: E402
-from locornn.analysis import waves as analysis_waves  # noqa: E402
+from locornn.analysis.waves import phase_map  # noqa: E402
+from locornn.analysis.waves import statistics as analysis_waves  # noqa: E402
+from locornn.analysis.waves.phase import reference_phase  # noqa: E402
 
 __all__ = [
     "METRIC_KEYS",
@@ -64,7 +65,7 @@ PLOTTED_METRICS = {
     "global_synchrony": "global synchrony",
     "local_synchrony": "local synchrony",
     "traveling_wave_strength": "traveling-wave strength",
-    # stripes (near 1) or a checkerboard / confetti (0): analysis.phase_map, on the reference band
+    # stripes (near 1) or a checkerboard / confetti (0): analysis.waves.phase_map, reference band
     "phase_plane_wave_fraction": "plane-wave fraction",
     "standing_wave_index": "standing-wave index",
 }
@@ -92,9 +93,9 @@ def flat_metrics(report: dict) -> dict[str, float]:
 
 def phase_map_report(z: np.ndarray, out=None, title: str = "",
                      circular: bool = True) -> dict[str, float]:
-    """:func:`~locornn.analysis.phase_map.band_passed_phase_map` of a batch ``(B, T, H, W, C)``;
-    with ``out``, the still of the first sequence (:func:`locornn.plots.phase_map_figure`).
-    ``circular``: the lattice wraps (circular padding)."""
+    """:func:`~locornn.analysis.waves.phase_map.band_passed_phase_map` of a batch
+    ``(B, T, H, W, C)``; with ``out``, the still of the first sequence
+    (:func:`locornn.plots.phase_map_figure`). ``circular``: the lattice wraps (circular padding)."""
     metrics, phases = phase_map.band_passed_phase_map(z, circular)
     if out is not None:
         first = phases[0, ..., 0]  # (frames, H, W): channel 0, as the video
@@ -321,8 +322,8 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
       empty without a lattice), "probe_loss_lag": {metric: {"lag_steps",
       "correlation"}}, "probe_train_loss_lag": (the same against the train loss), "files":
       {"json", "plot", "video"}}``;
-      ``metrics`` holds every key of :func:`~locornn.analysis.waves.wave_metrics` (NaN where
-      undefined), ``metrics_reference_band`` the same on the reference's causal band-passed
+      ``metrics`` holds every key of :func:`~locornn.analysis.waves.statistics.wave_metrics` (NaN
+      where undefined), ``metrics_reference_band`` the same on the reference's causal band-passed
       signal (``band="reference"``), and ``video`` is the reference's wave video of the first
       sequence (:func:`locornn.plots.phase_gif`: raw z, band-passed z, Hilbert phase as hue),
       ``phase_map`` the still beside it (phase, its spectrum, the plane-wave fit).
@@ -342,7 +343,7 @@ def wave_report(run_dir, *, untrained: bool = False, num_sequences: int = 8) -> 
     if lattice:
         metrics = analysis_waves.wave_metrics(z)
         banded = analysis_waves.wave_metrics(z, band="reference")
-        filtered, phase = analysis_waves.reference_phase(z[0])
+        filtered, phase = reference_phase(z[0])
         plots.phase_gif(z[0], filtered, phase, paths["video"])
         plots.phase_sites_gif(phase[..., 0], paths["phase_sites"])  # the authors' format
         which = "untrained" if untrained else f"trained, step {step}"
