@@ -44,6 +44,7 @@ REPRODUCE = {
     "waves-table": "wave metrics of every experiment, untrained and trained",
     "runs-table": "a Markdown table of finished runs, from their files",
     "phase-screen": "rotating MNIST: which detail of the reference code shapes the wave's phase",
+    "figure2-screen": "Figure 2: which recipe makes the lattice interact (results/figure2/sweep.csv)",
 }
 DEFAULT_CONFIG = "hamiltonian:cpu"
 
@@ -270,6 +271,20 @@ def cmd_phase_screen(args) -> int:
     return guarded(action, ValueError)
 
 
+def cmd_figure2_screen(args) -> int:
+    def action():
+        from locornn.reproduce import figure2_screen
+
+        out = figure2_screen.run_screen(
+            preset=args.preset, recipes=args.recipes, seeds=args.seeds, steps=args.train_steps,
+            lattice=args.lattice, wavelengths=args.wavelengths, kernels=args.kernel_sizes,
+            controls=args.controls, protocol=args.protocol, runs_root=args.runs_root,
+            out=args.out, train_missing=not args.no_train, progress=not args.quiet)
+        print(f"wrote {out}")
+
+    return guarded(action, ValueError)
+
+
 # ----------------------------------------------------------------------------------------------
 # The parser: each command's arguments are added only when that command is named.
 # ----------------------------------------------------------------------------------------------
@@ -417,6 +432,11 @@ def _add_reproduce(p, chosen: str | None) -> None:
                            help="tabulate the finished runs; train nothing")
             _where(q)
             q.set_defaults(func=cmd_phase_screen)
+        elif name == "figure2-screen":
+            from locornn.reproduce import figure2_screen
+
+            figure2_screen.add_arguments(q)
+            q.set_defaults(func=cmd_figure2_screen)
         else:
             from locornn.reproduce import figures
 

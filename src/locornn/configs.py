@@ -46,7 +46,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.distributed = False
 
     c.data = ml_collections.ConfigDict()
-    c.data.name = "waves"  # "waves" | "noise" | "rotating_mnist" | "hamiltonian"
+    c.data.name = "waves"  # "waves" | "retinal" | "noise" | "rotating_mnist" | "hamiltonian"
     c.data.seed = 1234  # fixes the train/test split, shared by all training seeds
     c.data.image_size = 32
     c.data.sequence_length = 20  # frames per training sequence
@@ -54,8 +54,14 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.num_test = 64
     c.data.wavelength_min = 5.0  # pixels (the reference used 5, 10, 16, 24)
     c.data.wavelength_max = 24.0
-    c.data.speed_min = 0.5  # drift speed, pixels per frame
+    c.data.speed_min = 0.5  # drift speed, pixels per frame (waves, retinal)
     c.data.speed_max = 2.0
+    # retinal: travelling fronts that start and die (data/waves.py): fronts a sequence, front
+    # width and lateral extent (Gaussian standard deviations, pixels) and lifetime (frames)
+    c.data.retinal_events = 4
+    c.data.retinal_width = 1.5
+    c.data.retinal_extent = 6.0
+    c.data.retinal_lifetime = 12.0
     # waves: temporal period in frames, U[period_min, period_max] per sequence, instead of the
     # speed range (speed = wavelength / period); 0: use the speed range. A lattice follows waves
     # whose period is near its oscillators' (2 pi / (dt sqrt(gamma)): ~50 frames at dt 0.125)
@@ -97,8 +103,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.alpha = 0.5
     c.model.learn_constants = True  # dt = sigmoid(raw), gamma/alpha = relu(raw)
     # "lecun" | "smoothing" (1/n + N(0, 0.1^2): the reference's Hamiltonian suite) | "constant"
-    # (1 / lattice sites, no noise: the reference's rotating MNIST); also K_x in sequence models
+    # (1 / lattice sites, no noise: the reference's rotating MNIST) | "wave" (K_z a discrete
+    # Laplacian carrying waves at model.wave_speed sites a step, K_v zero; K_x LeCun);
+    # also K_x in sequence models
     c.model.coupling_init = "lecun"
+    c.model.wave_speed = 0.5  # coupling_init "wave": sites per step, <= 1/sqrt(2) (stability)
     c.model.alpha_max = 0.0  # >0: cap the learned damping alpha (0: no cap)
     c.model.velocity_kernel_sum = "free"  # "free" | "zero" (K_v cannot damp on the whole)
     # "zeros" | "encoded" (z from the first frame's drive K_x * f(x_0)) | "encoder_output"
@@ -110,7 +119,10 @@ def base_config() -> ml_collections.ConfigDict:
     # image patch at its place, unshared weights; image side = a multiple of the lattice)
     c.model.encoder = "mlp"
     c.model.receptive_field = 9  # retinotopic encoder's patch side in pixels (odd)
-    c.model.decoder = "mlp"  # "mlp" | "conv"
+    # "mlp" | "conv" | "retinotopic" (LocoRNN only: each site draws its own image block from
+    # its own state, unshared weights; with the retinotopic encoder only the coupling moves a
+    # pattern across the lattice)
+    c.model.decoder = "mlp"
     c.model.decoder_hidden = 0  # MLP decoder: leaky-ReLU layer before the image (0: linear)
     c.model.encoded_channels = 1  # channels of f(x) on the lattice (input of Kx)
     c.model.conv_features = 64  # conv encoder/decoder width (DeepMind suite nets)
@@ -201,6 +213,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.train.closed_loop_frames = 0
     c.train.curriculum_steps = 0
     c.train.probe_sequences = 0  # >0: log wave metrics of z on this many held-out sequences
+    # sequence tasks: the last free_frames frames of every sequence are forecast with the drive
+    # withheld (the lattice runs free from its state), in training and held-out evaluation
+    c.train.free_frames = 0
 
     c.evaluation = ml_collections.ConfigDict()
     c.evaluation.vpt_threshold = 0.025  # forecasting: Valid Prediction Time threshold
@@ -241,11 +256,11 @@ REFERENCE_CODE_DETAILS = {
 }
 
 # The generated data sets, which can render a batch's rows on demand (``data.on_demand``).
-ON_DEMAND_SETS = ("waves", "noise")
+ON_DEMAND_SETS = ("waves", "retinal", "noise")
 
 _CHOICES = {
     "preset": PRESETS,
-    "data.name": ("waves", "noise", "rotating_mnist", "hamiltonian"),
+    "data.name": ("waves", "retinal", "noise", "rotating_mnist", "hamiltonian"),
     "data.mnist_source": ("auto", "idx", "tfds", "digits"),
     "data.rotation_centre": ("middle", "half_size"),
     "model.linear_init": ("flax", "pytorch"),
@@ -256,10 +271,10 @@ _CHOICES = {
     "model.padding": ("circular", "zero"),
     "model.initial_state": ("zeros", "encoded", "encoder_output"),
     "model.encoder": ("mlp", "conv", "gaussian", "retinotopic"),
-    "model.decoder": ("mlp", "conv"),
+    "model.decoder": ("mlp", "conv", "retinotopic"),
     "model.output": ("sigmoid", "linear"),
     "model.rollout": ("open_loop", "autoregressive"),
-    "model.coupling_init": ("lecun", "smoothing", "constant"),
+    "model.coupling_init": ("lecun", "smoothing", "constant", "wave"),
     "model.velocity_kernel_sum": ("free", "zero"),
     "train.schedule": ("constant", "cosine"),
     "train.optimizer": ("adam", "sgd"),
@@ -328,6 +343,12 @@ def validate(config: ml_collections.ConfigDict) -> None:
     if config.data.name != "hamiltonian" and config.train.blur_sigma:
         raise ConfigError("config key 'train.blur_sigma' is a forecasting loss option: it "
                           "needs data.name = 'hamiltonian' (0 for the sequence tasks)")
+    free = config.train.free_frames
+    if free and (config.data.name == "hamiltonian" or config.model.remat_block
+                 or free > config.data.sequence_length - 2):
+        raise ConfigError(f"'train.free_frames' ({free}) is for the sequence tasks without "
+                          f"model.remat_block, and must leave two driven frames: at most "
+                          f"data.sequence_length - 2 = {config.data.sequence_length - 2}")
     if config.data.sequence_length < 3:
         raise ConfigError("config key 'data.sequence_length' must be >= 3 (two frames of "
                           "context and one to predict)")
@@ -360,16 +381,18 @@ _AT_LEAST_ONE = ("train.num_steps", "train.batch_size", "train.log_every", "trai
                  "model.channels", "model.hidden_units", "model.encoded_channels",
                  "model.conv_features", "model.conv_depth", "model.encoded_units",
                  "model.gru_units", "model.lstm_units", "model.node_units", "model.node_width",
-                 "model.hgn_units", "model.hgn_width", "model.unroll")
+                 "model.hgn_units", "model.hgn_width", "model.unroll",
+                 "data.retinal_events")
 _AT_LEAST_ZERO = ("train.eval_batches", "train.curriculum_steps", "train.probe_sequences",
                   "train.momentum", "train.kl_weight", "model.remat_block",
                   "model.unused_latents",
                   "model.decoder_hidden", "model.gamma", "model.alpha", "model.alpha_max",
                   "train.clip_norm", "train.late_weight", "train.blur_sigma", "data.speed_min",
-                  "data.speed_max")
+                  "data.speed_max", "train.free_frames")
 _POSITIVE = ("train.learning_rate", "model.dt", "model.layernorm_eps", "train.bce_eps",
              "model.node_dt", "model.node_frame_dt", "model.hgn_dt", "model.hgn_frame_dt",
-             "data.wavelength_min", "data.wavelength_max")
+             "data.wavelength_min", "data.wavelength_max", "data.retinal_width",
+             "data.retinal_extent", "data.retinal_lifetime", "model.wave_speed")
 
 
 def _validate_ranges(config: ml_collections.ConfigDict) -> None:
@@ -447,6 +470,24 @@ def _validate_sizes(config: ml_collections.ConfigDict) -> None:
         if model.receptive_field < 1 or model.receptive_field % 2 == 0:
             raise ConfigError(f"config key 'model.receptive_field' must be a positive odd "
                               f"number of pixels, got {model.receptive_field}")
+    if model.decoder == "retinotopic":
+        if model.kind != "locornn":
+            raise ConfigError(f"model.decoder = 'retinotopic' draws the image from a lattice: it "
+                              f"needs model.kind = 'locornn', not {model.kind!r}")
+        if side % model.lattice:
+            raise ConfigError(f"model.decoder = 'retinotopic' needs an image side that is a "
+                              f"multiple of the lattice: data.image_size = {side}, "
+                              f"model.lattice = {model.lattice}")
+    if model.coupling_init == "wave":
+        from locornn.models.oscillator import MAX_WAVE_SPEED
+
+        if model.kind != "locornn" or model.kernel_size < 3 or model.tie_kernels:
+            raise ConfigError("model.coupling_init = 'wave' sets K_z to a lattice Laplacian and "
+                              "K_v to zero: it needs model.kind = 'locornn', model.kernel_size "
+                              ">= 3 and model.tie_kernels = False")
+        if model.wave_speed > MAX_WAVE_SPEED:
+            raise ConfigError(f"config key 'model.wave_speed' ({model.wave_speed}) must be <= "
+                              f"{MAX_WAVE_SPEED:.4f} sites a step (faster waves are unstable)")
     if model.decoder == "conv" and model.conv_blocks >= 1:
         scale = 2 ** (model.conv_blocks - 1)
         if side % scale:

@@ -81,12 +81,14 @@ def _mean_over_batches(step_fn, params, batches) -> dict[str, float]:
     return {key: float(np.mean([r[key] for r in results])) for key in results[0]}
 
 
-def _objectives(model, loss_fn, mse_fn, kl_loss=None, seed: int = 0):
+def _objectives(model, loss_fn, mse_fn, kl_loss=None, seed: int = 0, free_frames: int = 0):
     """The training loss ``(params, batch, step) -> scalar`` and a jitted held-out step.
 
     ``kl_loss(outputs) -> scalar`` adds a model's KL term (a stochastic encoder); such a model
     draws its samples in training from the ``"sample"`` stream ``fold_in(PRNGKey(seed), step)``
     (a pure function of seed and step, like the batches) and uses its means in evaluation.
+    ``free_frames`` (``train.free_frames``): the last frames of each sequence are forecast with
+    the drive withheld, in training and in the held-out evaluation alike.
     """
     def total(outputs, batch):
         value = loss_fn(outputs["prediction"], batch)
@@ -94,11 +96,11 @@ def _objectives(model, loss_fn, mse_fn, kl_loss=None, seed: int = 0):
 
     def loss(params, batch, step=0):
         rngs = {"sample": jax.random.fold_in(jax.random.PRNGKey(seed), step)}
-        return total(model.apply({"params": params}, batch, rngs=rngs), batch)
+        return total(model.apply({"params": params}, batch, free_frames, rngs=rngs), batch)
 
     @jax.jit
     def eval_step(params, batch):
-        outputs = model.apply({"params": params}, batch)
+        outputs = model.apply({"params": params}, batch, free_frames)
         return {"loss": total(outputs, batch), "mse": mse_fn(outputs["prediction"], batch)}
 
     return loss, eval_step
@@ -115,7 +117,8 @@ def _sequence_objectives(config, model):
     if config.model.encoder == "gaussian":
         def kl_loss(outputs):
             return tc.kl_weight * metrics.reduce_frames(outputs["kl"], tc.time_reduction)
-    loss, eval_step = _objectives(model, loss_fn, mse_fn, kl_loss, config.seed)
+    loss, eval_step = _objectives(model, loss_fn, mse_fn, kl_loss, config.seed,
+                                  tc.free_frames)
     if not config.model.remat_block:
         return loss, eval_step
 
@@ -349,7 +352,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
 
 def build_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:
     """The task a config's ``data.name`` calls for (``progress``: data generation's bars)."""
-    if config.data.name in ("waves", "noise", "rotating_mnist"):
+    if config.data.name in ("waves", "retinal", "noise", "rotating_mnist"):
         return sequence_task(config)
     if config.data.name == "hamiltonian":
         return forecast_task(config, progress=progress)

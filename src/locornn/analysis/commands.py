@@ -16,7 +16,8 @@ ANALYSES = ("locornn.analysis.topography.orientation",
             "locornn.analysis.probes.state",
             "locornn.analysis.probes.decoder",
             "locornn.analysis.lattice.coupling",
-            "locornn.analysis.lattice.reach")
+            "locornn.analysis.lattice.reach",
+            "locornn.analysis.map_match")
 
 
 def add_analyze_commands(subparsers) -> None:

@@ -46,6 +46,15 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
         source = "plane waves generated from data.seed" + (
             f", periods {kwargs['period'][0]:g}-{kwargs['period'][1]:g} frames"
             if kwargs["period"] else "")
+    elif data_config.name == "retinal":
+        kwargs = dict(size=size, speed=(data_config.speed_min, data_config.speed_max),
+                      events=data_config.retinal_events, width=data_config.retinal_width,
+                      extent=data_config.retinal_extent, lifetime=data_config.retinal_lifetime)
+        make = waves.retinal_waves_on_demand if on_demand else waves.retinal_waves
+        train = make(train_key, data_config.num_train, length, **kwargs)
+        test = make(test_key, data_config.num_test, test_length, **kwargs)
+        source = (f"retinal-wave fronts generated from data.seed ({kwargs['events']} a "
+                  f"sequence)")
     elif data_config.name == "rotating_mnist":
         digits = mnist.load_mnist(data_config.mnist_dir or None, data_config.mnist_source)
         train, test, source = mnist.load_rotating_mnist(

@@ -1,4 +1,5 @@
-r"""Built-in sequence data: drifting plane waves ("simulated retinal waves") and i.i.d. noise.
+r"""Built-in sequence data: drifting plane waves, travelling fronts that start and die
+("retinal" waves), and i.i.d. noise.
 
 Both are generated in JAX from a seed, so a data set is a pure function of its config: the
 train and test splits come from ``fold_in(seed, 0)`` and ``fold_in(seed, 1)`` and never overlap.
@@ -16,6 +17,22 @@ sequence. With a period range, the temporal period ``P ~ U[period_min, period_ma
 drawn instead of the speed and ``s = lambda / P`` (so ``omega = 2 pi / P``): the speed range
 alone gives periods ``lambda / s`` from 2.5 to 48 frames. Frames are ``(T, size, size, 1)``
 floats in [0, 1].
+
+A retinal-wave sequence (:func:`retinal_waves`) is a sum of ``events`` bursts, each a straight
+front that appears at a random place and time, travels in a random direction and fades out, as
+the waves recorded in the developing retina start at random sites, propagate over a patch and
+die:
+
+.. math::  x_t(r) = \min\Big(1, \sum_e w_e(t)\, \exp\Big(-\frac{(u_e - s_e (t - t_e))^2}
+           {2\sigma^2} - \frac{v_e^2}{2\rho^2}\Big)\Big),\quad
+           w_e(t) = \sin^2\Big(\pi \frac{t - t_e}{D}\Big) \text{ for } 0 \le t - t_e \le D
+
+with ``u_e, v_e`` the pixel's coordinates along and across the front's direction of travel
+``theta_e ~ U[0, 2 pi)`` from its origin (uniform in the image), speed
+``s_e ~ U[speed_min, speed_max]`` pixels per frame, onset ``t_e ~ U[-D/2, T - D/2]``, lifetime
+``D`` (``lifetime``), front width ``sigma`` (``width``) and lateral extent ``rho`` (``extent``).
+Unlike a drifting grating, which is a pure temporal oscillation at every pixel, a front reaches
+a pixel that was dark: nothing in that pixel's own past says when, only its neighbours' do.
 
 ``on_demand`` variants (:func:`plane_waves_on_demand`, :func:`noise_on_demand`) return an
 :class:`OnDemand` split that renders only the sequences it is indexed with: a host of a
@@ -84,6 +101,72 @@ def plane_waves(key, num: int, length: int, size: int = 32, wavelength=(5.0, 24.
     """``num`` random drifting plane-wave sequences, ``(num, length, size, size, 1)``."""
     return render_plane_waves(sample_wave_params(key, num, wavelength, speed, period), length,
                               size)
+
+
+class FrontParams(NamedTuple):
+    """Per-sequence parameters of retinal-wave fronts (each ``(num, events)``)."""
+
+    origin_row: jax.Array  # pixels
+    origin_col: jax.Array
+    direction: jax.Array  # radians, direction of travel
+    speed: jax.Array  # pixels per frame
+    onset: jax.Array  # frame at which the front appears
+
+
+def sample_front_params(key, num: int, events: int, length: int, size: int,
+                        speed=(0.5, 2.0), lifetime: float = 12.0) -> FrontParams:
+    """Draw ``events`` fronts for each of ``num`` sequences (module docstring)."""
+    keys = jax.random.split(key, 5)
+    uniform = functools.partial(jax.random.uniform, shape=(num, events))
+    return FrontParams(
+        origin_row=uniform(keys[0], minval=0.0, maxval=size),
+        origin_col=uniform(keys[1], minval=0.0, maxval=size),
+        direction=uniform(keys[2], minval=0.0, maxval=2 * jnp.pi),
+        speed=uniform(keys[3], minval=speed[0], maxval=speed[1]),
+        onset=uniform(keys[4], minval=-lifetime / 2, maxval=length - lifetime / 2))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def render_fronts(params: FrontParams, length: int, size: int, width: float = 1.5,
+                  extent: float = 6.0, lifetime: float = 12.0) -> jax.Array:
+    """Render retinal-wave fronts. Returns ``(num, length, size, size, 1)`` float32 in [0, 1]."""
+    rows, cols = jnp.meshgrid(jnp.arange(size, dtype=jnp.float32),
+                              jnp.arange(size, dtype=jnp.float32), indexing="ij")
+    t = jnp.arange(length, dtype=jnp.float32)[:, None, None]
+
+    def front(origin_row, origin_col, direction, speed, onset):  # -> (length, size, size)
+        dr, dc = rows - origin_row, cols - origin_col
+        along = dc * jnp.cos(direction) + dr * jnp.sin(direction)
+        across = -dc * jnp.sin(direction) + dr * jnp.cos(direction)
+        age = t - onset
+        alive = (age >= 0) & (age <= lifetime)
+        envelope = jnp.where(alive, jnp.sin(jnp.pi * age / lifetime) ** 2, 0.0)
+        profile = jnp.exp(-(along - speed * age) ** 2 / (2 * width ** 2)
+                          - across ** 2 / (2 * extent ** 2))
+        return envelope * profile
+
+    def sequence(p: FrontParams):
+        return jnp.minimum(1.0, jax.vmap(front)(*p).sum(axis=0))[..., None]
+
+    return jax.vmap(sequence)(params).astype(jnp.float32)
+
+
+def retinal_waves(key, num: int, length: int, size: int = 32, speed=(0.5, 2.0),
+                  events: int = 4, width: float = 1.5, extent: float = 6.0,
+                  lifetime: float = 12.0) -> jax.Array:
+    """``num`` sequences of travelling fronts, ``(num, length, size, size, 1)`` in [0, 1]."""
+    params = sample_front_params(key, num, events, length, size, speed, lifetime)
+    return render_fronts(params, length, size, width, extent, lifetime)
+
+
+def retinal_waves_on_demand(key, num: int, length: int, size: int = 32, speed=(0.5, 2.0),
+                            events: int = 4, width: float = 1.5, extent: float = 6.0,
+                            lifetime: float = 12.0) -> OnDemand:
+    """:func:`retinal_waves`' sequences, each rendered only when indexed."""
+    params = sample_front_params(key, num, events, length, size, speed, lifetime)
+    return OnDemand(lambda rows: render_fronts(jax.tree.map(lambda p: p[rows], params), length,
+                                               size, width, extent, lifetime),
+                    num, (length, size, size, 1))
 
 
 def noise(key, num: int, length: int, size: int = 32) -> jax.Array:

@@ -6,7 +6,15 @@ from __future__ import annotations
 import ml_collections
 
 from locornn.models.cell import LocoRNNCell
-from locornn.models.codecs import ConvDecoder, ConvEncoder, GaussianEncoder, MLPDecoder, MLPEncoder
+from locornn.models.codecs import (
+    ConvDecoder,
+    ConvEncoder,
+    GaussianEncoder,
+    MLPDecoder,
+    MLPEncoder,
+    RetinotopicDecoder,
+    RetinotopicEncoder,
+)
 from locornn.models.oscillator import OscillatorCore, OscillatorRNN
 
 
@@ -17,4 +25,5 @@ def build_model(model_config: ml_collections.ConfigDict,
 
 
 __all__ = ["build_model", "LocoRNNCell", "OscillatorRNN", "OscillatorCore", "MLPEncoder",
-           "ConvEncoder", "GaussianEncoder", "MLPDecoder", "ConvDecoder"]
+           "ConvEncoder", "GaussianEncoder", "MLPDecoder", "ConvDecoder",
+           "RetinotopicEncoder", "RetinotopicDecoder"]

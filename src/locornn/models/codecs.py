@@ -1,5 +1,5 @@
 """Encoders f (image -> features) and decoders g (hidden state -> image): MLP, convolutional,
-and a retinotopic (locally connected) encoder.
+and a retinotopic (locally connected) encoder and decoder.
 
 The MLP pair is the reference's rotating-MNIST/sine-wave choice (one linear layer each way). The
 convolutional pair follows the DeepMind Hamiltonian-suite nets: ``blocks`` blocks of ``depth``
@@ -197,6 +197,38 @@ class MLPDecoder(nn.Module):
         x = nn.Dense(math.prod(self.image_shape), name="project",
                      **layer_init(self.linear_init, x.shape[-1]))(x)
         return _output(x.reshape(len(state), *self.image_shape), self.output)
+
+
+class RetinotopicDecoder(nn.Module):
+    r"""``(N, L, L, C) -> (N, h, w, c)``: each lattice site draws only its own ``s x s`` block of
+    the image (``s = h / L``) from its own state, with weights of its own.
+
+    ``g(z)_{s i + p, s j + q} = sum_k W_{ij, pq, k} z_{ij k} + b_{ij, pq}``: a locally connected
+    layer with a 1x1 kernel (``flax.linen.ConvLocal``) to ``s * s * c`` features, rearranged
+    depth-to-space. With the retinotopic encoder, a site then reads and writes its own patch of
+    the image, so nothing but the lattice's coupling can move a pattern from one place to
+    another: a drifting grating or a travelling front must be carried across the lattice by
+    ``K_z, K_v`` (the MLP decoder instead lets every site draw anywhere).
+    """
+
+    image_shape: Sequence[int]
+    output: str = "sigmoid"
+    linear_init: str = "flax"
+
+    @nn.compact
+    def __call__(self, state: jax.Array) -> jax.Array:
+        height, width, channels = self.image_shape
+        n, lattice, lattice_w, units = state.shape
+        stride = height // lattice
+        if height != stride * lattice or width != stride * lattice_w:
+            raise ValueError(f"the retinotopic decoder draws {height}x{width} images from a "
+                             f"{lattice}x{lattice_w} lattice: the image side must be a multiple "
+                             f"of the lattice (set data.image_size or model.lattice)")
+        x = nn.ConvLocal(stride * stride * channels, (1, 1), name="project",
+                         **layer_init(self.linear_init, units))(state)
+        x = x.reshape(n, lattice, lattice_w, stride, stride, channels)
+        x = x.transpose(0, 1, 3, 2, 4, 5).reshape(n, height, width, channels)
+        return _output(x, self.output)
 
 
 class ConvDecoder(nn.Module):

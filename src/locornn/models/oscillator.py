@@ -31,6 +31,7 @@ from locornn.models.codecs import (
     GaussianEncoder,
     MLPDecoder,
     MLPEncoder,
+    RetinotopicDecoder,
     RetinotopicEncoder,
     time_distributed,
 )
@@ -45,7 +46,34 @@ def _detached(module: nn.Module) -> tuple[nn.Module, dict]:
     return module.clone(parent=None), {"params": module.variables["params"]}
 
 
-KERNEL_INITS = ("lecun", "smoothing", "constant")
+KERNEL_INITS = ("lecun", "smoothing", "constant", "wave")
+# A wave-equation lattice is stable (symplectic Euler, 5-point Laplacian) up to 1/sqrt(2) sites
+# a step: the Courant limit of the 2-D leapfrog scheme.
+MAX_WAVE_SPEED = 2 ** -0.5
+
+
+def wave_kernel(shape: tuple[int, ...], speed: float, dt: float) -> jax.Array:
+    """``K_z`` of a lattice that carries waves at ``speed`` sites per step: a discrete Laplacian.
+
+    Linearised (tanh ~ identity), with ``gamma = alpha = 0`` the step is
+    ``z'' = K_z * z``; with ``K_z = kappa * [[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` on each channel
+    (no channel mixing) that is the wave equation ``z_tt = kappa laplacian(z)``, whose waves travel
+    ``sqrt(kappa)`` sites per unit time, i.e. ``sqrt(kappa) dt`` sites per step. So
+    ``kappa = (speed / dt)^2``. Larger kernels get the same 5-point stencil at their centre.
+
+    Args:
+      shape: ``(k, k, C, C)``, ``k`` odd and >= 3.
+      speed: sites per step, in ``(0, MAX_WAVE_SPEED]``.
+      dt: the step's time step.
+    """
+    k, _, c_in, c_out = shape
+    if k < 3 or c_in != c_out:
+        raise ValueError(f"a wave kernel needs k >= 3 and as many channels in as out, got {shape}")
+    stencil = jnp.zeros((k, k)).at[k // 2, k // 2].set(-4.0)
+    for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        stencil = stencil.at[k // 2 + di, k // 2 + dj].set(1.0)
+    kappa = (speed / dt) ** 2
+    return kappa * stencil[:, :, None, None] * jnp.eye(c_in)[None, None]
 VELOCITY_KERNEL_SUMS = ("free", "zero")
 
 
@@ -60,12 +88,14 @@ def coupling_initializer(kind: str, sites: int | None = None):
       the neighbours.
     * ``"constant"``: every tap ``1 / sites``, no noise: the reference's rotating-MNIST init
       (``1/1296`` on its 36x36 lattice; ``sites`` = lattice sites, or units of a dense state).
+    * ``"wave"``: for the couplings, :func:`wave_kernel` (``K_z``) and zeros (``K_v``), set by
+      :class:`OscillatorCore` itself; this function then gives the drive ``K_x`` its LeCun init.
     """
     if kind == "constant":
         if not sites:
             raise ValueError("coupling_init 'constant' needs the number of lattice sites")
         return nn.initializers.constant(1.0 / sites)
-    if kind == "lecun":
+    if kind in ("lecun", "wave"):
         return nn.initializers.lecun_normal()
     if kind == "smoothing":
         noise = nn.initializers.truncated_normal(0.1)
@@ -108,12 +138,18 @@ class OscillatorCore(nn.Module):
     alpha_max: float = 0.0
     velocity_kernel_sum: str = "free"
     sites: int | None = None  # lattice sites (or dense units), for kernel_init = "constant"
+    wave_speed: float = 0.5  # kernel_init = "wave": sites per step
 
     @nn.compact
     def __call__(self) -> dynamics.OscillatorParams:
         init = coupling_initializer(self.kernel_init, self.sites)
+        velocity_init = init
+        if self.kernel_init == "wave":  # a wave equation to start from (wave_kernel)
+            def init(key, shape, dtype=jnp.float32):
+                return wave_kernel(shape, self.wave_speed, self.dt).astype(dtype)
+            velocity_init = nn.initializers.zeros
         position = self.param("position_kernel", init, self.kernel_shape)
-        velocity = None if self.tie_kernels else self.param("velocity_kernel", init,
+        velocity = None if self.tie_kernels else self.param("velocity_kernel", velocity_init,
                                                             self.kernel_shape)
         if self.velocity_kernel_sum not in VELOCITY_KERNEL_SUMS:
             raise ValueError(f"model.velocity_kernel_sum must be one of {VELOCITY_KERNEL_SUMS}, "
@@ -219,12 +255,15 @@ class OscillatorRNN(nn.Module):
         if c.decoder == "conv":
             self.decoder = ConvDecoder(self.image_shape, output=c.output,
                                        linear_init=c.linear_init, **conv)
+        elif c.decoder == "retinotopic":
+            self.decoder = RetinotopicDecoder(self.image_shape, output=c.output,
+                                              linear_init=c.linear_init)
         else:
             self.decoder = MLPDecoder(self.image_shape, output=c.output,
                                       hidden=c.decoder_hidden, linear_init=c.linear_init)
         self.core = OscillatorCore(kernel_shape, bias_shape, c.tie_kernels, c.dt, c.gamma,
                                    c.alpha, c.learn_constants, c.coupling_init, c.alpha_max,
-                                   c.velocity_kernel_sum, sites)
+                                   c.velocity_kernel_sum, sites, c.wave_speed)
 
     def encode(self, frames: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         """``(B, T, h, w, c) -> ((B, T, *encoded_shape), KL (B, T) or None)``: ``f(x_t)``."""
@@ -321,11 +360,14 @@ class OscillatorRNN(nn.Module):
             total = total / (steps if wrap else steps - 1)
         return total, None if kl is None else jnp.swapaxes(kl, 0, 1)
 
-    def __call__(self, frames: jax.Array) -> dict[str, jax.Array]:
+    def __call__(self, frames: jax.Array, free_frames: int = 0) -> dict[str, jax.Array]:
         """Read a sequence and forecast each next frame.
 
         Args:
           frames: ``(B, T, h, w, c)``.
+          free_frames: the last ``free_frames`` steps run with the drive withheld (``K_x`` sees
+            ``f(x) = 0``; the biases stay), so the lattice forecasts those frames from its own
+            state alone (``train.free_frames``; the analyses always drive every step).
 
         Returns:
           ``{"prediction": (B, T, h, w, c), "z": (B, T, *state_shape)}`` where
@@ -336,6 +378,10 @@ class OscillatorRNN(nn.Module):
                              f"got {frames.shape}")
         encoded, kl = self.encode(frames)
         drives = self._drives(encoded)
+        if free_frames:
+            blank = self.drive(jnp.zeros_like(encoded[:, 0]))  # (B, *state): no input
+            withheld = jnp.arange(frames.shape[1]) >= frames.shape[1] - free_frames
+            drives = jnp.where(withheld.reshape(-1, *(1,) * blank.ndim), blank[None], drives)
         if self._independent_initial_noise:  # a second draw for z0; its KL is not scored
             first = self.encode(frames[:, :1])[0]
             initial = self._initial(first[:, 0], self._drives(first)[0])

@@ -34,6 +34,20 @@ and the tanh's slope. Beside it: the share of the energy that stays on the poked
 (``centre_share``, 1 for an uncoupled lattice). To set ``R`` beside a domain area ``A`` (sites),
 use the radius of a disc of that area, ``sqrt(A / pi)``.
 
+**Static spread.** What a time-averaged readout sees (the orientation analysis averages ``z``
+over a static grating's presentation after a transient): the response to a unit input held on
+one site's drive at every step, averaged over the readout's window
+``transient <= t < length`` (``analysis.transient``, ``analysis.length``),
+
+.. math:: m(j) = \frac{1}{L - t_0} \sum_{t_0 \le t < L} \sum_{s \le t}
+                 \frac{\partial z_t(j)}{\partial d_s(i)},
+          \qquad S = \Big(\frac{\sum_i \sum_j |j - i|^2\, m(j)^2}
+                                 {\sum_i \sum_j m(j)^2}\Big)^{1/2}
+
+(:func:`static_responses`, :func:`static_spread`): the smoothing length of the map that the
+readout measures. An uncoupled lattice has ``S = 0``; a lattice that carries the held input to
+its neighbours within the presentation has ``S`` of the order of its reach over it.
+
 ``reach.json`` (``reach_untrained.json``) holds ``R`` at the training sequence length
 (``data.sequence_length``) and at the orientation analysis' presentation length
 (``analysis.length``), the whole curve and the centre share; ``reach.png`` draws the mean
@@ -51,7 +65,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["add_command", "impulse_responses", "reach_curve", "reach_report"]
+__all__ = ["add_command", "impulse_responses", "reach_curve", "reach_report", "static_responses",
+           "static_spread"]
 
 
 def impulse_responses(params, drives, initial, sites, coupling=None):
@@ -68,6 +83,19 @@ def impulse_responses(params, drives, initial, sites, coupling=None):
     Returns:
       ``(S, T, H, W, C)``: ``dz_t / dd_0(site)`` for each poked site (its channel 0).
     """
+    return _linear_responses(params, drives, initial, sites, coupling, static=False)
+
+
+def static_responses(params, drives, initial, sites, coupling=None):
+    """Linear response of ``z`` to a unit input held on one site's drive at every step.
+
+    Same arguments and shape as :func:`impulse_responses`: ``(S, T, H, W, C)``,
+    ``sum_{s <= t} dz_t / dd_s(site)``.
+    """
+    return _linear_responses(params, drives, initial, sites, coupling, static=True)
+
+
+def _linear_responses(params, drives, initial, sites, coupling, static: bool):
     from locornn import dynamics
 
     padding = "circular" if coupling is None else coupling.padding
@@ -78,12 +106,12 @@ def impulse_responses(params, drives, initial, sites, coupling=None):
     if sites.size and ((sites < 0).any() or (sites[:, 0] >= height).any()
                        or (sites[:, 1] >= width).any()):
         raise ValueError(f"sites must lie on the {height}x{width} lattice, got {sites.tolist()}")
-    return np.asarray(_responses(params, drives, initial, jnp.asarray(sites), padding),
+    return np.asarray(_responses(params, drives, initial, jnp.asarray(sites), padding, static),
                       np.float64)
 
 
-@functools.partial(jax.jit, static_argnames="padding")
-def _responses(params, drives, initial, sites, padding):
+@functools.partial(jax.jit, static_argnames=("padding", "static"))
+def _responses(params, drives, initial, sites, padding, static=False):
     """:func:`impulse_responses` compiled once per shape (the parameters are arguments, so a
     trained and an untrained lattice share the program)."""
     from locornn import dynamics
@@ -96,7 +124,8 @@ def _responses(params, drives, initial, sites, padding):
         return dynamics.rollout(params, d, initial, coupling, hoist_gradients=False)[:, 0]
 
     def one(site):
-        tangent = jnp.zeros_like(drives).at[0, 0, site[0], site[1], 0].set(1.0)
+        steps = slice(None) if static else 0  # held at every step, or a kick at step 0
+        tangent = jnp.zeros_like(drives).at[steps, 0, site[0], site[1], 0].set(1.0)
         return jax.jvp(run, (drives,), (tangent,))[1]
 
     return jax.vmap(one)(sites)
@@ -144,6 +173,33 @@ def reach_curve(responses, sites, circular: bool = True) -> tuple[np.ndarray, np
     return reach, share
 
 
+def static_spread(responses, sites, transient: int, circular: bool = True) -> tuple[float, float]:
+    """``(S, centre share)`` of held-input responses averaged over steps ``transient ..`` (the
+    module docstring's static spread; NaN when the averaged response is exactly zero).
+
+    Args:
+      responses: ``(S, T, H, W, C)`` from :func:`static_responses`.
+      sites: ``(S, 2)`` the poked sites.
+      transient: the first step of the readout's window (``0 <= transient < T``).
+      circular: distances on the torus or in the plane.
+    """
+    responses = np.asarray(responses, np.float64)
+    sites = np.asarray(sites, np.int64).reshape(-1, 2)
+    if responses.ndim != 5 or len(responses) != len(sites):
+        raise ValueError(f"expected responses (S, T, H, W, C) for {len(sites)} sites, got shape "
+                         f"{responses.shape}")
+    if not 0 <= transient < responses.shape[1]:
+        raise ValueError(f"need 0 <= transient < {responses.shape[1]} steps, got {transient}")
+    energy = (responses[:, transient:].mean(axis=1) ** 2).sum(-1)  # (S, H, W)
+    moment = sum((e * _squared_distances(site, e.shape, circular)).sum()
+                 for site, e in zip(sites, energy, strict=True))
+    total = energy.sum()
+    centre = sum(e[site[0], site[1]] for site, e in zip(sites, energy, strict=True))
+    if total <= 0:
+        return float("nan"), float("nan")
+    return float(np.sqrt(moment / total)), float(centre / total)
+
+
 def _footprint(responses, sites, steps: int) -> np.ndarray:
     """Mean energy share by offset from the poked site over the first ``steps`` steps,
     ``(H, W)`` with the poked site at the centre (rolled: exact on a torus)."""
@@ -178,7 +234,10 @@ def reach_report(run_dir, *, untrained: bool = False, sites: int = 16, seed: int
     Returns:
       ``{"run_dir", "state", "step", "lattice", "kernel_size", "padding", "dt", "gamma", "alpha",
       "sequence_length", "analysis_length", "reach_training", "reach_analysis",
-      "centre_share_training", "centre_share_analysis", "reach_curve", "sites", "files"}``.
+      "centre_share_training", "centre_share_analysis", "static_spread",
+      "static_centre_share", "analysis_transient", "reach_curve", "sites", "files"}``; the
+      static spread is over the orientation analysis' window (``analysis.transient`` to
+      ``analysis.length``).
     """
     from locornn.analysis.waves.report import _load
     from locornn.checkpoints import read_config
@@ -205,10 +264,12 @@ def reach_report(run_dir, *, untrained: bool = False, sites: int = 16, seed: int
     rng = np.random.default_rng(seed)
     chosen = rng.choice(lattice * lattice, size=min(sites, lattice * lattice), replace=False)
     poked = np.stack(np.divmod(chosen, lattice), axis=1)
-    responses = impulse_responses(core, drives[:, 0], jax.tree.map(lambda x: x[0], initial),
-                                  poked, model.coupling)
+    one = drives[:, 0], jax.tree.map(lambda x: x[0], initial)
+    responses = impulse_responses(core, *one, poked, model.coupling)
     circular = config.model.padding == "circular"
     curve, share = reach_curve(responses, poked, circular)
+    held = static_responses(core, one[0][:analysis], one[1], poked, model.coupling)
+    spread, spread_centre = static_spread(held, poked, int(config.analysis.transient), circular)
     suffix = "_untrained" if untrained else ""
     files = {"json": run_dir / f"reach{suffix}.json", "plot": run_dir / f"reach{suffix}.png"}
     report = {"run_dir": str(run_dir), "state": "untrained" if untrained else "trained",
@@ -220,6 +281,8 @@ def reach_report(run_dir, *, untrained: bool = False, sites: int = 16, seed: int
               "reach_analysis": float(curve[analysis - 1]),
               "centre_share_training": float(share[training - 1]),
               "centre_share_analysis": float(share[analysis - 1]),
+              "static_spread": spread, "static_centre_share": spread_centre,
+              "analysis_transient": int(config.analysis.transient),
               "reach_curve": [float(x) for x in curve], "sites": poked.tolist(), "grey": grey}
     files["json"].write_text(json.dumps(report, indent=1) + "\n")
     _plot(_footprint(responses, poked, training), curve, training, analysis, files["plot"],

@@ -69,7 +69,7 @@ PLOTTED_METRICS = {
     "phase_plane_wave_fraction": "plane-wave fraction",
     "standing_wave_index": "standing-wave index",
 }
-SEQUENCE_TASKS = ("waves", "noise", "rotating_mnist")
+SEQUENCE_TASKS = ("waves", "retinal", "noise", "rotating_mnist")
 
 
 def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:

@@ -1,0 +1,293 @@
+"""Figure 2's recipe screen: which objective, coupling or stimulus makes the lattice interact.
+
+Every sine-wave lattice trained at the orientation presets is driven to a damped, nearly local
+point (``docs/results/figure2.md``): a drifting grating is a pure temporal oscillation at every
+pixel, so a dense encoder and uncoupled damped oscillators forecast it, and nothing in the
+objective asks neighbours to interact. Each recipe here is a set of config fields that removes
+one way of doing without the coupling (:data:`RECIPES`, each with the hypothesis it tests), run
+on top of the ``orientation`` experiment at a preset, at a screening budget, on several seeds,
+with the controls (noise-trained, untrained) where asked.
+
+For every run (``runs_root/figure2_screen/<recipe>/<data>/<size>/<seed>``) the screen trains it
+(or reuses it), then measures what decides the hypothesis and writes one row per run and state
+to ``sweep.csv`` (rows of other runs already there are kept; a run's rows are replaced):
+
+* the orientation map under ``protocol`` (:mod:`locornn.analysis.orientation`; every protocol is
+  measured after training): neighbour agreement, its chance level, the median over selective
+  sites of the area of the domain a site lies in (the median counterpart of the authors'
+  area-weighted mean, :func:`domain_area_median`) and the fraction selective, and the same
+  for the ``phases`` protocol (Figure 2's);
+* the lattice's reach within a training sequence and its static spread over a presentation
+  (:mod:`locornn.analysis.reach`);
+* how much the orientation and phase maps share their domains (:mod:`locornn.analysis.map_match`);
+* the held-out error over the mean frame's (1: nothing learned), on the run's own objective
+  (with ``train.free_frames``, the free-running frames count).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import pathlib
+import subprocess
+
+import numpy as np
+
+from locornn import configs
+from locornn.reproduce.runs import ensure_trained, say
+
+# Each site reads and writes its own patch: nothing but the coupling moves a pattern.
+_RETINOTOPIC = {"model.encoder": "retinotopic", "model.decoder": "retinotopic",
+                "model.receptive_field": 3}
+# The last half of each training sequence runs with the drive withheld (10 of the presets' 20
+# frames; screen_config sets half of the preset's sequence length).
+_FREE = {"train.free_frames": 10}
+# K_z starts as a wave equation (0.5 sites a step) and the constants cannot damp it away:
+# dt, gamma and alpha fixed (gamma 0: no local restoring force; alpha 0.02: nearly undamped),
+# and K_v's taps sum to zero, so it can move velocity between sites but not damp it.
+_WAVE = {"model.coupling_init": "wave", "model.wave_speed": 0.5,
+         "model.learn_constants": False, "model.dt": 0.5, "model.gamma": 0.0,
+         "model.alpha": 0.02, "model.velocity_kernel_sum": "zero"}
+# Fronts that start and die, slow enough for a 0.5-site-a-step lattice to carry.
+_RETINAL = {"data.name": "retinal", "data.speed_min": 0.25, "data.speed_max": 0.75}
+
+# name -> (hypothesis, fields). The hypothesis says what the recipe removes and which number
+# would falsify it (docs/results/figure2.md has the verdicts).
+RECIPES: dict[str, tuple[str, dict]] = {
+    "dense": ("the orientation preset as it is (dense MLP encoder and decoder): the baseline",
+              {}),
+    "retinotopic": ("each site reads and writes its own 3x3 patch, so a moving grating must be "
+                    "moved by the coupling; falsified if reach stays < 3 sites", _RETINOTOPIC),
+    "free": ("retinotopic, and the last 10 of 20 frames forecast with the drive withheld: the "
+             "lattice must run the waves on alone; falsified if reach stays < 3 sites",
+             {**_RETINOTOPIC, **_FREE}),
+    "free_wave": ("free, with K_z started as a wave equation and the damping fixed near 0 "
+                  "(K_v cannot damp on the whole); falsified if reach falls below 3 sites or "
+                  "the waves are not learned (error > 0.1 of the mean frame's)",
+                  {**_RETINOTOPIC, **_FREE, **_WAVE}),
+    "retinal": ("free_wave trained on travelling fronts that start and die (data.name = "
+                "retinal) instead of gratings: no site can forecast its input alone; falsified "
+                "as free_wave", {**_RETINOTOPIC, **_FREE, **_WAVE, **_RETINAL}),
+}
+
+DATA = ("trained", "noise", "untrained")  # what a row's network saw: its recipe's data, noise, nothing
+
+COLUMNS = ("recipe", "data", "lattice", "wavelength", "kernel", "seed", "steps", "protocol",
+           "agreement", "chance_agreement", "domain_area_median", "domain_area_weighted",
+           "fraction_selective", "phases_fraction_selective", "phases_agreement", "reach",
+           "static_spread", "phase_map_match", "frame_error", "commit")
+
+
+def screen_config(preset: str, recipe: str, *, steps: int, seed: int, lattice: int = 0,
+                  wavelength: float = 0.0, kernel: int = 0, noise: bool = False,
+                  extra: dict | None = None):
+    """The orientation experiment at ``preset`` with ``recipe``'s fields and the screen's size
+    (0: the preset's lattice, training wavelength range and kernel)."""
+    if recipe not in RECIPES:
+        raise configs.ConfigError(f"unknown recipe {recipe!r}; choose from {tuple(RECIPES)}")
+    config = configs.experiment_module("orientation").get_config(preset)
+    fields = {**RECIPES[recipe][1], "train.num_steps": steps, "seed": seed,
+              "analysis.waves": False, "train.probe_sequences": 0,
+              "train.eval_every": max(steps // 4, 1), "train.checkpoint_every": max(steps // 4, 1)}
+    if "train.free_frames" in fields:
+        fields["train.free_frames"] = config.data.sequence_length // 2
+    if lattice:
+        fields["model.lattice"] = lattice
+    if lattice or fields.get("model.decoder") == "retinotopic":  # one pixel a site
+        fields["data.image_size"] = lattice or config.model.lattice
+    if wavelength:
+        fields["data.wavelength_min"] = fields["data.wavelength_max"] = float(wavelength)
+    if kernel:
+        fields["model.kernel_size"] = kernel
+    if noise:
+        fields["data.name"] = "noise"
+    configs.override(config, {**fields, **(extra or {})})
+    configs.validate(config)
+    return config
+
+
+def run_dir(runs_root, config, recipe: str, noise: bool) -> pathlib.Path:
+    """``runs_root/figure2_screen/<recipe>/<data>/L<lattice>_k<kernel>_w<wavelengths>/<seed>``."""
+    d = config.data
+    waves = (f"{d.wavelength_min:g}" if d.wavelength_min == d.wavelength_max
+             else f"{d.wavelength_min:g}-{d.wavelength_max:g}")
+    size = f"L{config.model.lattice}_k{config.model.kernel_size}_w{waves}"
+    data = "noise" if noise else config.data.name
+    return pathlib.Path(runs_root) / "figure2_screen" / recipe / data / size / str(config.seed)
+
+
+def domain_area_median(labels, selective) -> float:
+    """Median over selective sites of the area of the (4-connected, same-label) domain each lies
+    in; NaN without a selective site."""
+    from scipy import ndimage
+
+    labels, selective = np.asarray(labels), np.asarray(selective, bool)
+    if not selective.any():
+        return float("nan")
+    per_site = np.zeros(labels.shape)
+    for value in np.unique(labels[selective]):
+        components, count = ndimage.label(selective & (labels == value))
+        sizes = np.bincount(components.ravel())
+        inside = components > 0
+        per_site[inside] = sizes[components[inside]]
+    return float(np.median(per_site[selective]))
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, check=True,
+                              cwd=pathlib.Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def measure(workdir, config, *, untrained: bool, protocol: str) -> dict:
+    """One row's numbers (module docstring) for a finished run or its untrained network."""
+    import json
+
+    from locornn.analysis import domains, map_match, orientation, reach
+    from locornn.reproduce.sequence_ablation import mean_frame_mse
+
+    workdir = pathlib.Path(workdir)
+    paths = orientation.output_paths(workdir, untrained)
+    if not paths["maps"].is_file():  # the analysis after training makes both states' maps
+        orientation.run_analysis(workdir, untrained=untrained,
+                                 **_orientation_options(config))
+    selectivity = json.loads(paths["json"].read_text())
+    numbers = selectivity["protocols"][protocol] or {}
+    phases = selectivity["protocols"].get("phases") or {}
+    with np.load(paths["maps"]) as f:
+        labels, selective = f[f"preferred_{protocol}"], f[f"selective_{protocol}"]
+    areas = [domains.domain_statistics(labels[..., c], selective[..., c])["domain_area"]
+             for c in range(labels.shape[-1])]
+    spread = reach.reach_report(workdir, untrained=untrained)
+    match = map_match.run_match(workdir, untrained=untrained, protocol=protocol)
+    error = math.nan
+    if not untrained:
+        summary = json.loads((workdir / "summary.json").read_text())
+        error = summary["test"]["mse"] / mean_frame_mse(config)
+    return {"protocol": protocol, "agreement": numbers.get("neighbour_agreement"),
+            "chance_agreement": numbers.get("chance_agreement"),
+            "domain_area_median": float(np.nanmedian([domain_area_median(
+                labels[..., c], selective[..., c]) for c in range(labels.shape[-1])])),
+            "domain_area_weighted": float(np.nanmean(areas)),
+            "fraction_selective": numbers.get("fraction_selective"),
+            "phases_fraction_selective": phases.get("fraction_selective"),
+            "phases_agreement": phases.get("neighbour_agreement"),
+            "reach": spread["reach_training"], "static_spread": spread["static_spread"],
+            "phase_map_match": match["excess"], "frame_error": error}
+
+
+def _orientation_options(config) -> dict:
+    from locornn.analysis.after_training import orientation_options
+
+    return orientation_options(config)
+
+
+def _key(row: dict) -> tuple:
+    return tuple(str(row[k]) for k in ("recipe", "data", "lattice", "wavelength", "kernel",
+                                       "seed", "steps"))
+
+
+def write_rows(path, rows: list[dict]) -> pathlib.Path:
+    """Merge ``rows`` into the CSV at ``path`` (same run and state: replaced; others kept)."""
+    path = pathlib.Path(path)
+    kept = []
+    if path.is_file():
+        with path.open(newline="") as f:
+            kept = list(csv.DictReader(f))
+    fresh = {_key(r) for r in rows}
+    merged = [r for r in kept if _key(r) not in fresh] + rows
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in merged:
+            writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
+    return path
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return "" if value is None else value
+
+
+def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
+               wavelengths=(0.0,), kernels=(0,), controls: bool = False,
+               protocol: str = "trials", runs_root="runs", out="results/figure2/sweep.csv",
+               train_missing: bool = True, progress: bool = True,
+               extra: dict | None = None) -> pathlib.Path:
+    """Train (or reuse) every ``recipe x wavelength x kernel x seed`` run, measure it and its
+    untrained network (and with ``controls`` the same recipe trained on noise), and merge the
+    rows into ``out``. Every config is built and validated before anything is trained."""
+    plan = []
+    for recipe in recipes:
+        for wavelength in wavelengths:
+            for kernel in kernels:
+                for seed in seeds:
+                    for noise in ((False, True) if controls else (False,)):
+                        config = screen_config(preset, recipe, steps=steps, seed=seed,
+                                               lattice=lattice, wavelength=wavelength,
+                                               kernel=kernel, noise=noise, extra=extra)
+                        plan.append((recipe, noise, config))
+    commit = _commit()
+    out_path = pathlib.Path(out)
+    for recipe, noise, config in plan:
+        workdir = run_dir(runs_root, config, recipe, noise)
+        label = f"{recipe} ({'noise' if noise else config.data.name}, seed {config.seed})"
+        if ensure_trained(label, config, workdir, train_missing, progress) is None:
+            continue
+        d = config.data
+        base = {"recipe": recipe, "lattice": config.model.lattice,
+                "wavelength": (f"{d.wavelength_min:g}" if d.wavelength_min == d.wavelength_max
+                               else f"{d.wavelength_min:g}-{d.wavelength_max:g}"),
+                "kernel": config.model.kernel_size, "seed": config.seed,
+                "steps": config.train.num_steps, "commit": commit}
+        states = [(("noise" if noise else config.data.name), False)]
+        if not noise:
+            states.append(("untrained", True))
+        rows = []
+        for data, untrained in states:
+            row = {**base, "data": data, **measure(workdir, config, untrained=untrained,
+                                                    protocol=protocol)}
+            if untrained:
+                row["steps"] = 0
+            rows.append(row)
+            say(f"{label} [{data}]: agreement {row['agreement']} (chance "
+                f"{row['chance_agreement']}), domain median {row['domain_area_median']}, "
+                f"reach {row['reach']:.2f}, static spread {row['static_spread']:.2f}, "
+                f"error {row['frame_error']:.3f}")
+        write_rows(out_path, rows)
+    return out_path
+
+
+def add_arguments(q) -> None:
+    """``locornn reproduce figure2-screen``'s arguments."""
+    q.description = ("Train (or reuse) Figure 2's screening recipes (" + "; ".join(
+        f"{k}: {v[0]}" for k, v in RECIPES.items()) + ") on the orientation experiment, "
+        "measure each run and its untrained network (orientation map, reach, static spread, "
+        "orientation-vs-phase match, held-out error) and merge one row per run into OUT.")
+    q.add_argument("--preset", default="cpu", choices=configs.PRESETS,
+                   help="the orientation preset the recipes start from (default cpu)")
+    q.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES),
+                   metavar="RECIPE", help="default: all")
+    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1], metavar="SEED")
+    q.add_argument("--train-steps", type=int, default=2000, metavar="N",
+                   help="training steps of each run (default 2000)")
+    q.add_argument("--lattice", type=int, default=0, metavar="L",
+                   help="lattice side, and image side (0: the preset's)")
+    q.add_argument("--wavelengths", type=float, nargs="+", default=[0.0], metavar="PX",
+                   help="one training wavelength per run (0: the preset's range)")
+    q.add_argument("--kernel-sizes", type=int, nargs="+", default=[0], metavar="K",
+                   help="coupling kernel sizes (0: the preset's)")
+    q.add_argument("--controls", action="store_true",
+                   help="also train each run's recipe on noise (the control)")
+    q.add_argument("--protocol", default="trials", choices=("phases", "trials", "amplitude"),
+                   help="the selectivity protocol of the main columns (default trials; the "
+                        "phases protocol has its own columns)")
+    q.add_argument("--out", default="results/figure2/sweep.csv", metavar="CSV")
+    q.add_argument("--runs-root", default="runs", metavar="DIR")
+    q.add_argument("--no-train", action="store_true", help="measure finished runs only")
+    q.add_argument("--quiet", action="store_true", help="no progress bars")
