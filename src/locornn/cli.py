@@ -44,7 +44,7 @@ REPRODUCE = {
     "waves-table": "wave metrics of every experiment, untrained and trained",
     "runs-table": "a Markdown table of finished runs, from their files",
     "phase-screen": "rotating MNIST: which detail of the reference code shapes the wave's phase",
-    "figure2-screen": "Figure 2: which recipe makes the lattice interact (results/figure2/sweep.csv)",
+    "figure2-screen": "Figure 2: which recipe makes the lattice interact (figure2/sweep.csv)",
 }
 DEFAULT_CONFIG = "hamiltonian:cpu"
 

@@ -108,6 +108,8 @@ def base_config() -> ml_collections.ConfigDict:
     # also K_x in sequence models
     c.model.coupling_init = "lecun"
     c.model.wave_speed = 0.5  # coupling_init "wave": sites per step, <= 1/sqrt(2) (stability)
+    # K_z and K_v keep their initial values: only the codecs, drive, bias (and constants) learn
+    c.model.freeze_coupling = False
     c.model.alpha_max = 0.0  # >0: cap the learned damping alpha (0: no cap)
     c.model.velocity_kernel_sum = "free"  # "free" | "zero" (K_v cannot damp on the whole)
     # "zeros" | "encoded" (z from the first frame's drive K_x * f(x_0)) | "encoder_output"
@@ -478,16 +480,16 @@ def _validate_sizes(config: ml_collections.ConfigDict) -> None:
             raise ConfigError(f"model.decoder = 'retinotopic' needs an image side that is a "
                               f"multiple of the lattice: data.image_size = {side}, "
                               f"model.lattice = {model.lattice}")
-    if model.coupling_init == "wave":
-        from locornn.models.oscillator import MAX_WAVE_SPEED
+    from locornn.models.oscillator import MAX_WAVE_SPEED
 
-        if model.kind != "locornn" or model.kernel_size < 3 or model.tie_kernels:
-            raise ConfigError("model.coupling_init = 'wave' sets K_z to a lattice Laplacian and "
-                              "K_v to zero: it needs model.kind = 'locornn', model.kernel_size "
-                              ">= 3 and model.tie_kernels = False")
-        if model.wave_speed > MAX_WAVE_SPEED:
-            raise ConfigError(f"config key 'model.wave_speed' ({model.wave_speed}) must be <= "
-                              f"{MAX_WAVE_SPEED:.4f} sites a step (faster waves are unstable)")
+    if model.wave_speed > MAX_WAVE_SPEED:
+        raise ConfigError(f"config key 'model.wave_speed' ({model.wave_speed}) must be <= "
+                          f"{MAX_WAVE_SPEED:.4f} sites a step (faster waves are unstable)")
+    if model.coupling_init == "wave" and (model.kind != "locornn" or model.kernel_size < 3
+                                          or model.tie_kernels):
+        raise ConfigError("model.coupling_init = 'wave' sets K_z to a lattice Laplacian and "
+                          "K_v to zero: it needs model.kind = 'locornn', model.kernel_size >= 3 "
+                          "and model.tie_kernels = False")
     if model.decoder == "conv" and model.conv_blocks >= 1:
         scale = 2 ** (model.conv_blocks - 1)
         if side % scale:

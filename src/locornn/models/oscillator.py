@@ -139,6 +139,7 @@ class OscillatorCore(nn.Module):
     velocity_kernel_sum: str = "free"
     sites: int | None = None  # lattice sites (or dense units), for kernel_init = "constant"
     wave_speed: float = 0.5  # kernel_init = "wave": sites per step
+    freeze_coupling: bool = False  # K_z, K_v keep their initial values (no gradient)
 
     @nn.compact
     def __call__(self) -> dynamics.OscillatorParams:
@@ -160,6 +161,9 @@ class OscillatorCore(nn.Module):
                                  "kernel (model.tie_kernels = False)")
             taps = tuple(range(len(self.kernel_shape) - 1))  # all axes but the output unit
             velocity = velocity - jnp.mean(velocity, axis=taps, keepdims=True)
+        if self.freeze_coupling:  # Adam's update of a zero gradient is zero: they stay put
+            position = jax.lax.stop_gradient(position)
+            velocity = None if velocity is None else jax.lax.stop_gradient(velocity)
         bias = self.param("bias", nn.initializers.zeros, self.bias_shape)
         if self.learn_constants:
             def scalar(name, value):
@@ -263,7 +267,8 @@ class OscillatorRNN(nn.Module):
                                       hidden=c.decoder_hidden, linear_init=c.linear_init)
         self.core = OscillatorCore(kernel_shape, bias_shape, c.tie_kernels, c.dt, c.gamma,
                                    c.alpha, c.learn_constants, c.coupling_init, c.alpha_max,
-                                   c.velocity_kernel_sum, sites, c.wave_speed)
+                                   c.velocity_kernel_sum, sites, c.wave_speed,
+                                   c.freeze_coupling)
 
     def encode(self, frames: jax.Array) -> tuple[jax.Array, jax.Array | None]:
         """``(B, T, h, w, c) -> ((B, T, *encoded_shape), KL (B, T) or None)``: ``f(x_t)``."""

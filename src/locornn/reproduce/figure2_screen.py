@@ -48,6 +48,9 @@ _FREE = {"train.free_frames": 10}
 _WAVE = {"model.coupling_init": "wave", "model.wave_speed": 0.5,
          "model.learn_constants": False, "model.dt": 0.5, "model.gamma": 0.0,
          "model.alpha": 0.02, "model.velocity_kernel_sum": "zero"}
+# Gratings that drift at the wave lattice's own speed (no period range).
+_ONE_SPEED = {"data.period_min": 0.0, "data.period_max": 0.0, "data.speed_min": 0.5,
+              "data.speed_max": 0.5}
 # Fronts that start and die, slow enough for a 0.5-site-a-step lattice to carry.
 _RETINAL = {"data.name": "retinal", "data.speed_min": 0.25, "data.speed_max": 0.75}
 
@@ -65,12 +68,17 @@ RECIPES: dict[str, tuple[str, dict]] = {
                   "(K_v cannot damp on the whole); falsified if reach falls below 3 sites or "
                   "the waves are not learned (error > 0.1 of the mean frame's)",
                   {**_RETINOTOPIC, **_FREE, **_WAVE}),
+    "wave_speed": ("free_wave on gratings that all drift at the lattice's 0.5 sites a step "
+                   "(periods 10-48 frames), so one wave equation can forecast every sequence; "
+                   "falsified as free_wave", {**_RETINOTOPIC, **_FREE, **_WAVE, **_ONE_SPEED}),
+    "kept_wave": ("wave_speed with K_z and K_v frozen at the wave equation: the coupling is "
+                  "kept by construction, does a map form on it? falsified if agreement stays "
+                  "at the untrained lattice's", {**_RETINOTOPIC, **_FREE, **_WAVE, **_ONE_SPEED,
+                                                 "model.freeze_coupling": True}),
     "retinal": ("free_wave trained on travelling fronts that start and die (data.name = "
                 "retinal) instead of gratings: no site can forecast its input alone; falsified "
                 "as free_wave", {**_RETINOTOPIC, **_FREE, **_WAVE, **_RETINAL}),
 }
-
-DATA = ("trained", "noise", "untrained")  # what a row's network saw: its recipe's data, noise, nothing
 
 COLUMNS = ("recipe", "data", "lattice", "wavelength", "kernel", "seed", "steps", "protocol",
            "agreement", "chance_agreement", "domain_area_median", "domain_area_weighted",

@@ -94,8 +94,9 @@ def overrides(variant: str, steps: int) -> list[str]:
 def mean_frame_mse(config) -> float:
     """Held-out MSE of predicting every frame as the held-out set's mean pixel value: the level
     a network sits at when it has learned nothing about the sequences' motion."""
-    if config.data.name in ("waves", "retinal", "noise"):  # the test split is fold_in(seed, 1) alone:
-        config = configs.override(configs.from_dict(config.to_dict()),  # skip the train split
+    # the generated sets' test split is fold_in(seed, 1) alone: skip the train split
+    if config.data.name in ("waves", "retinal", "noise"):
+        config = configs.override(configs.from_dict(config.to_dict()),
                                   {"data.num_train": config.train.batch_size})
     test = data.load(config.data).test
     return float(np.var(test[:, 1:]))
