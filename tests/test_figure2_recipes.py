@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from locornn import cli, configs, dynamics, models
-from locornn.analysis import map_match, reach
+from locornn.analysis import gradient_sharing, map_match, reach
 from locornn.data import waves
 from locornn.models.codecs import RetinotopicDecoder
 from locornn.models.oscillator import wave_kernel
@@ -215,6 +215,24 @@ def test_the_median_domain_area_is_the_area_a_typical_selective_site_lies_in():
     assert np.isnan(figure2_screen.domain_area_median(labels, np.zeros((4, 4), bool)))
 
 
+def test_gradient_sharing_is_one_for_identical_neighbours_and_zero_for_independent_sites():
+    rng = np.random.default_rng(0)
+    stripes = np.repeat(rng.normal(size=(1, 16, 1, 400)), 16, axis=0)  # columns share one
+    same = gradient_sharing.neighbour_correlation(stripes)
+    # vertical pairs correlate 1, horizontal ones and distant ones 0
+    assert same["neighbour"] == pytest.approx(0.5, abs=0.05) and same["excess"] > 0.4
+    independent = gradient_sharing.neighbour_correlation(rng.normal(size=(16, 16, 1, 400)))
+    assert abs(independent["neighbour"]) < 0.02 and abs(independent["excess"]) < 0.03
+    mlp = rng.normal(size=(30, 4 * 4 * 2))  # (pixels, sites x channels)
+    as_sites = gradient_sharing.site_gradients(mlp, "mlp", (4, 4, 2))
+    np.testing.assert_array_equal(as_sites[1, 2, 1], mlp[:, (1 * 4 + 2) * 2 + 1])
+    local = rng.normal(size=(4, 4, 9, 2))  # flax ConvLocal: (H, W, k*k*c, C)
+    as_sites = gradient_sharing.site_gradients(local, "retinotopic", (4, 4, 2))
+    np.testing.assert_array_equal(as_sites[3, 0, 1], local[3, 0, :, 1])
+    with pytest.raises(ValueError, match="encoders"):
+        gradient_sharing.site_gradients(mlp, "conv", (4, 4, 2))
+
+
 # ---------------------------------------------------------------------------------------------
 # The screen
 # ---------------------------------------------------------------------------------------------
@@ -235,10 +253,12 @@ def test_the_screen_writes_one_row_per_run_and_state_and_keeps_other_rows(tmp_pa
     trained = rows[1]
     assert trained["recipe"] == "free_wave" and trained["steps"] == "4"
     for column in ("agreement", "chance_agreement", "fraction_selective", "reach",
-                   "static_spread", "phase_map_match", "frame_error"):
+                   "static_spread", "phase_map_match", "frame_error", "gradient_sharing",
+                   "gradient_sharing_noise"):
         assert np.isfinite(float(trained[column])), column
     assert float(trained["reach"]) > 0.5  # the wave-equation start carries the impulse away
     assert cli.main(args + ["--no-train"]) == 0  # measured again: replaced, not appended
     assert len(list(csv.DictReader(out.open()))) == 3
-    assert cli.main(args[:4] + ["nope"] + args[5:]) == 2
-    assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(args[:5] + ["nope"] + args[6:])
+    assert "invalid choice: 'nope'" in capsys.readouterr().err

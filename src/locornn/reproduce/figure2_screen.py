@@ -21,7 +21,9 @@ to ``sweep.csv`` (rows of other runs already there are kept; a run's rows are re
   (:mod:`locornn.analysis.reach`);
 * how much the orientation and phase maps share their domains (:mod:`locornn.analysis.map_match`);
 * the held-out error over the mean frame's (1: nothing learned), on the run's own objective
-  (with ``train.free_frames``, the free-running frames count).
+  (with ``train.free_frames``, the free-running frames count);
+* how much more alike neighbouring sites' encoder gradients are than distant ones', on batches
+  of the run's data and of noise (:mod:`locornn.analysis.gradient_sharing`).
 """
 
 from __future__ import annotations
@@ -83,7 +85,8 @@ RECIPES: dict[str, tuple[str, dict]] = {
 COLUMNS = ("recipe", "data", "lattice", "wavelength", "kernel", "seed", "steps", "protocol",
            "agreement", "chance_agreement", "domain_area_median", "domain_area_weighted",
            "fraction_selective", "phases_fraction_selective", "phases_agreement", "reach",
-           "static_spread", "phase_map_match", "frame_error", "commit")
+           "static_spread", "phase_map_match", "frame_error", "gradient_sharing",
+           "gradient_sharing_noise", "commit")
 
 
 def screen_config(preset: str, recipe: str, *, steps: int, seed: int, lattice: int = 0,
@@ -154,7 +157,7 @@ def measure(workdir, config, *, untrained: bool, protocol: str) -> dict:
     """One row's numbers (module docstring) for a finished run or its untrained network."""
     import json
 
-    from locornn.analysis import domains, map_match, orientation, reach
+    from locornn.analysis import domains, gradient_sharing, map_match, orientation, reach
     from locornn.reproduce.sequence_ablation import mean_frame_mse
 
     workdir = pathlib.Path(workdir)
@@ -171,6 +174,7 @@ def measure(workdir, config, *, untrained: bool, protocol: str) -> dict:
              for c in range(labels.shape[-1])]
     spread = reach.reach_report(workdir, untrained=untrained)
     match = map_match.run_match(workdir, untrained=untrained, protocol=protocol)
+    sharing = gradient_sharing.gradient_sharing_report(workdir, untrained=untrained)
     error = math.nan
     if not untrained:
         summary = json.loads((workdir / "summary.json").read_text())
@@ -184,7 +188,9 @@ def measure(workdir, config, *, untrained: bool, protocol: str) -> dict:
             "phases_fraction_selective": phases.get("fraction_selective"),
             "phases_agreement": phases.get("neighbour_agreement"),
             "reach": spread["reach_training"], "static_spread": spread["static_spread"],
-            "phase_map_match": match["excess"], "frame_error": error}
+            "phase_map_match": match["excess"], "frame_error": error,
+            "gradient_sharing": sharing["data"]["excess"],
+            "gradient_sharing_noise": sharing["noise"]["excess"]}
 
 
 def _orientation_options(config) -> dict:
