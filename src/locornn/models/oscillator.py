@@ -55,11 +55,14 @@ MAX_WAVE_SPEED = 2 ** -0.5
 def wave_kernel(shape: tuple[int, ...], speed: float, dt: float) -> jax.Array:
     """``K_z`` of a lattice that carries waves at ``speed`` sites per step: a discrete Laplacian.
 
-    Linearised (tanh ~ identity), with ``gamma = alpha = 0`` the step is
-    ``z'' = K_z * z``; with ``K_z = kappa * [[0, 1, 0], [1, -4, 1], [0, 1, 0]]`` on each channel
-    (no channel mixing) that is the wave equation ``z_tt = kappa laplacian(z)``, whose waves travel
-    ``sqrt(kappa)`` sites per unit time, i.e. ``sqrt(kappa) dt`` sites per step. So
-    ``kappa = (speed / dt)^2``. Larger kernels get the same 5-point stencil at their centre.
+    Linearised (tanh ~ identity), with ``gamma = alpha = 0`` the step is ``z'' = K_z * z``. The
+    kernel is a plus of radius ``r = (k - 1) / 2``: weight ``kappa`` on the taps at distances
+    ``1 .. r`` along each axis, ``-4 r kappa`` at the centre (no channel mixing). Expanded to
+    second order, ``K_z * z = kappa S_r laplacian(z)`` with ``S_r = sum_{d <= r} d^2``: the wave
+    equation ``z_tt = c^2 laplacian(z)`` with ``c = sqrt(kappa S_r)`` sites per unit time, i.e.
+    ``c dt`` sites per step. So ``kappa = (speed / dt)^2 / S_r``: every kernel size carries long
+    waves at ``speed`` (3x3 is the 5-point Laplacian; larger kernels spread the same coupling
+    over more neighbours, which changes the short waves' dispersion, not the speed).
 
     Args:
       shape: ``(k, k, C, C)``, ``k`` odd and >= 3.
@@ -69,12 +72,13 @@ def wave_kernel(shape: tuple[int, ...], speed: float, dt: float) -> jax.Array:
     k, _, c_in, c_out = shape
     if k < 3 or c_in != c_out:
         raise ValueError(f"a wave kernel needs k >= 3 and as many channels in as out, got {shape}")
-    stencil = jnp.zeros((k, k)).at[k // 2, k // 2].set(-4.0)
-    for di, dj in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-        stencil = stencil.at[k // 2 + di, k // 2 + dj].set(1.0)
-    kappa = (speed / dt) ** 2
+    r = k // 2
+    stencil = jnp.zeros((k, k)).at[r, r].set(-4.0 * r)
+    for d in range(1, r + 1):
+        for di, dj in ((-d, 0), (d, 0), (0, -d), (0, d)):
+            stencil = stencil.at[r + di, r + dj].set(1.0)
+    kappa = (speed / dt) ** 2 / sum(d * d for d in range(1, r + 1))
     return kappa * stencil[:, :, None, None] * jnp.eye(c_in)[None, None]
-VELOCITY_KERNEL_SUMS = ("free", "zero")
 
 
 def coupling_initializer(kind: str, sites: int | None = None):
