@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from locornn import cli, configs, dynamics, models
-from locornn.analysis import gradient_sharing, map_match, reach
+from locornn.analysis.lattice import reach
+from locornn.analysis.topography import gradient_sharing, map_match
 from locornn.data import waves
 from locornn.models.codecs import RetinotopicDecoder
 from locornn.models.oscillator import wave_kernel

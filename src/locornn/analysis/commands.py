@@ -17,8 +17,8 @@ ANALYSES = ("locornn.analysis.topography.orientation",
             "locornn.analysis.probes.decoder",
             "locornn.analysis.lattice.coupling",
             "locornn.analysis.lattice.reach",
-            "locornn.analysis.map_match",
-            "locornn.analysis.gradient_sharing")
+            "locornn.analysis.topography.map_match",
+            "locornn.analysis.topography.gradient_sharing")
 
 
 def add_analyze_commands(subparsers) -> None:

@@ -81,6 +81,9 @@ def wave_kernel(shape: tuple[int, ...], speed: float, dt: float) -> jax.Array:
     return kappa * stencil[:, :, None, None] * jnp.eye(c_in)[None, None]
 
 
+VELOCITY_KERNEL_SUMS = ("free", "zero")
+
+
 def coupling_initializer(kind: str, sites: int | None = None):
     """Initialiser of a coupling kernel (``K_z``, ``K_v`` or ``K_x``).
 

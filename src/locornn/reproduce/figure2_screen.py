@@ -12,18 +12,20 @@ For every run (``runs_root/figure2_screen/<recipe>/<data>/<size>/<seed>``) the s
 (or reuses it), then measures what decides the hypothesis and writes one row per run and state
 to ``sweep.csv`` (rows of other runs already there are kept; a run's rows are replaced):
 
-* the orientation map under ``protocol`` (:mod:`locornn.analysis.orientation`; every protocol is
-  measured after training): neighbour agreement, its chance level, the median over selective
-  sites of the area of the domain a site lies in (the median counterpart of the authors'
-  area-weighted mean, :func:`domain_area_median`) and the fraction selective, and the same
+* the orientation map under ``protocol`` (:mod:`locornn.analysis.topography.orientation`;
+  every protocol is measured after training): neighbour agreement, its chance level, the
+  median over selective sites of the area of the domain a site lies in (the median counterpart
+  of the authors' area-weighted mean, :func:`domain_area_median`) and the fraction selective,
+  and the same
   for the ``phases`` protocol (Figure 2's);
 * the lattice's reach within a training sequence and its static spread over a presentation
-  (:mod:`locornn.analysis.reach`);
-* how much the orientation and phase maps share their domains (:mod:`locornn.analysis.map_match`);
+  (:mod:`locornn.analysis.lattice.reach`);
+* how much the orientation and phase maps share their domains
+  (:mod:`locornn.analysis.topography.map_match`);
 * the held-out error over the mean frame's (1: nothing learned), on the run's own objective
   (with ``train.free_frames``, the free-running frames count);
 * how much more alike neighbouring sites' encoder gradients are than distant ones', on batches
-  of the run's data and of noise (:mod:`locornn.analysis.gradient_sharing`).
+  of the run's data and of noise (:mod:`locornn.analysis.topography.gradient_sharing`).
 """
 
 from __future__ import annotations
@@ -157,7 +159,13 @@ def measure(workdir, config, *, untrained: bool, protocol: str) -> dict:
     """One row's numbers (module docstring) for a finished run or its untrained network."""
     import json
 
-    from locornn.analysis import domains, gradient_sharing, map_match, orientation, reach
+    from locornn.analysis.lattice import reach
+    from locornn.analysis.topography import (
+        domains,
+        gradient_sharing,
+        map_match,
+        orientation,
+    )
     from locornn.reproduce.sequence_ablation import mean_frame_mse
 
     workdir = pathlib.Path(workdir)

@@ -12,4 +12,8 @@
 * :mod:`~locornn.analysis.topography.orientation`: all of it for a model or a run directory
   (``locornn analyze orientation RUN``), drawn by
   :mod:`~locornn.analysis.topography.map_figures`.
+* :mod:`~locornn.analysis.topography.map_match`: do the orientation map and the phase map share
+  their domains?
+* :mod:`~locornn.analysis.topography.gradient_sharing`: do neighbouring sites receive alike
+  encoder gradients (the shared-error route to domains)?
 """

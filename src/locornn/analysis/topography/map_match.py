@@ -16,10 +16,10 @@ that the phase map explains beyond chance (0: unrelated, 1: the phase determines
 orientation). ``phase_map_match`` in Figure 2's sweep table is that excess.
 
 The phase map of a run is its preferred grating phase at the preferred orientation
-(``preferred_phase`` of ``orientation_maps.npz``, :mod:`locornn.analysis.orientation`): a
+(``preferred_phase`` of ``orientation_maps.npz``, :mod:`locornn.analysis.topography.orientation`): a
 per-site property of the lattice, as the orientation map is. A picture (the authors') is read
 as two panels: the left one's 8 flat colours as labels (as
-:func:`locornn.analysis.domains.read_figure_maps`), the right one's hue as phase.
+:func:`locornn.analysis.topography.domains.read_figure_maps`), the right one's hue as phase.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ def maps_from_picture(path, grid: int = 72, orientations: int = 8, *,
     colours) beside a phase map (right panel, hue), each sampled at ``grid x grid`` sites."""
     from matplotlib.colors import rgb_to_hsv
 
-    from locornn.analysis import domains
+    from locornn.analysis.topography import domains
 
     rgb = domains._read_rgb(path)
     boxes = domains._panel_boxes(rgb, min_side)
@@ -146,7 +146,7 @@ def run_match(run_dir, *, untrained: bool = False, protocol: str | None = None,
               shifts: int = 200, seed: int = 0) -> dict:
     """:func:`map_match` of a run's orientation map (``protocol``'s, default the analysed one)
     and its preferred-phase map, channel 0; writes ``map_match.json`` (``_untrained``)."""
-    from locornn.analysis import orientation
+    from locornn.analysis.topography import orientation
 
     run_dir = pathlib.Path(run_dir)
     paths = orientation.output_paths(run_dir, untrained)

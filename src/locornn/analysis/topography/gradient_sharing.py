@@ -85,7 +85,7 @@ def gradient_sharing_report(run_dir, *, untrained: bool = False, batches: int = 
       ``{"run_dir", "state", "step", "encoder", "batches", "data": {...}, "noise": {...}}``
       with :func:`neighbour_correlation`'s numbers averaged over ``batches`` batches each.
     """
-    from locornn.analysis.wave_report import _load
+    from locornn.analysis.waves.report import _load
     from locornn.checkpoints import read_config
 
     run_dir = pathlib.Path(run_dir)
