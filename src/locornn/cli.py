@@ -278,7 +278,8 @@ def cmd_figure2_screen(args) -> int:
         out = figure2_screen.run_screen(
             preset=args.preset, recipes=args.recipes, seeds=args.seeds, steps=args.train_steps,
             lattice=args.lattice, wavelengths=args.wavelengths, kernels=args.kernel_sizes,
-            controls=args.controls, protocol=args.protocol, runs_root=args.runs_root,
+            controls=args.controls, presentations=args.presentations, protocol=args.protocol,
+            runs_root=args.runs_root,
             out=args.out, train_missing=not args.no_train, progress=not args.quiet)
         print(f"wrote {out}")
 

@@ -84,11 +84,16 @@ RECIPES: dict[str, tuple[str, dict]] = {
                 "as free_wave", {**_RETINOTOPIC, **_FREE, **_WAVE, **_RETINAL}),
 }
 
-COLUMNS = ("recipe", "data", "lattice", "wavelength", "kernel", "seed", "steps", "protocol",
+COLUMNS = ("recipe", "data", "lattice", "wavelength", "kernel", "seed", "steps", "presentation",
+           "protocol",
            "agreement", "chance_agreement", "domain_area_median", "domain_area_weighted",
            "fraction_selective", "phases_fraction_selective", "phases_agreement", "reach",
            "static_spread", "phase_map_match", "frame_error", "gradient_sharing",
            "gradient_sharing_noise", "commit")
+
+# what each measured row prints
+SAID = ("agreement", "chance_agreement", "domain_area_median", "fraction_selective", "reach",
+        "static_spread", "frame_error")
 
 
 def screen_config(preset: str, recipe: str, *, steps: int, seed: int, lattice: int = 0,
@@ -208,8 +213,32 @@ def _orientation_options(config) -> dict:
 
 
 def _key(row: dict) -> tuple:
-    return tuple(str(row[k]) for k in ("recipe", "data", "lattice", "wavelength", "kernel",
-                                       "seed", "steps"))
+    return tuple(str(row.get(k, "")) for k in ("recipe", "data", "lattice", "wavelength",
+                                               "kernel", "seed", "steps", "presentation"))
+
+
+def presentation_variant(workdir, config, length: int):
+    """``(directory, config)`` of a finished run read out with static gratings shown for
+    ``length`` frames (the first 20 left out of the average): a copy of the run's config,
+    summary and checkpoints under ``workdir/presentation_<length>`` with those analysis fields,
+    so the run's own analyses stay as they are. Made once, then reused."""
+    import json
+    import shutil
+
+    variant = pathlib.Path(workdir) / f"presentation_{length}"
+    fields = {"analysis.length": int(length), "analysis.transient": min(20, int(length) - 1)}
+    config = configs.override(configs.from_dict(config.to_dict()), fields)
+    configs.validate(config)
+    if not (variant / "summary.json").is_file():
+        variant.mkdir(exist_ok=True)
+        shutil.copytree(pathlib.Path(workdir) / "checkpoints", variant / "checkpoints",
+                        dirs_exist_ok=True)
+        for name in ("data.json", "metrics.jsonl"):
+            if (pathlib.Path(workdir) / name).is_file():
+                shutil.copy2(pathlib.Path(workdir) / name, variant / name)
+        (variant / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        shutil.copy2(pathlib.Path(workdir) / "summary.json", variant / "summary.json")
+    return variant, config
 
 
 def write_rows(path, rows: list[dict]) -> pathlib.Path:
@@ -237,13 +266,15 @@ def _cell(value):
 
 
 def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
-               wavelengths=(0.0,), kernels=(0,), controls: bool = False,
+               wavelengths=(0.0,), kernels=(0,), controls: bool = False, presentations=(0,),
                protocol: str = "trials", runs_root="runs", out="results/figure2/sweep.csv",
                train_missing: bool = True, progress: bool = True,
                extra: dict | None = None) -> pathlib.Path:
     """Train (or reuse) every ``recipe x wavelength x kernel x seed`` run, measure it and its
-    untrained network (and with ``controls`` the same recipe trained on noise), and merge the
-    rows into ``out``. Every config is built and validated before anything is trained."""
+    untrained network (and with ``controls`` the same recipe trained on noise), read out with
+    each presentation length (0: the preset's ``analysis.length``; others by
+    :func:`presentation_variant`), and merge the rows into ``out``. Every config is built and
+    validated before anything is trained."""
     plan = []
     for recipe in recipes:
         for wavelength in wavelengths:
@@ -271,16 +302,17 @@ def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
         if not noise:
             states.append(("untrained", True))
         rows = []
-        for data, untrained in states:
-            row = {**base, "data": data, **measure(workdir, config, untrained=untrained,
-                                                    protocol=protocol)}
-            if untrained:
-                row["steps"] = 0
-            rows.append(row)
-            say(f"{label} [{data}]: agreement {row['agreement']} (chance "
-                f"{row['chance_agreement']}), domain median {row['domain_area_median']}, "
-                f"reach {row['reach']:.2f}, static spread {row['static_spread']:.2f}, "
-                f"error {row['frame_error']:.3f}")
+        for length in presentations:
+            where, read_out = ((workdir, config) if not length
+                               else presentation_variant(workdir, config, length))
+            for data, untrained in states:
+                row = {**base, "data": data, "presentation": read_out.analysis.length,
+                       **measure(where, read_out, untrained=untrained, protocol=protocol)}
+                if untrained:
+                    row["steps"] = 0
+                rows.append(row)
+                say(f"{label} [{data}, {row['presentation']} frames]: "
+                    + ", ".join(f"{k} {_cell(row[k])}" for k in SAID))
         write_rows(out_path, rows)
     return out_path
 
@@ -304,6 +336,9 @@ def add_arguments(q) -> None:
                    help="one training wavelength per run (0: the preset's range)")
     q.add_argument("--kernel-sizes", type=int, nargs="+", default=[0], metavar="K",
                    help="coupling kernel sizes (0: the preset's)")
+    q.add_argument("--presentations", type=int, nargs="+", default=[0], metavar="FRAMES",
+                   help="static grating presentation lengths of the readout (0: the preset's; "
+                        "others read a copy of the finished run, the first 20 frames left out)")
     q.add_argument("--controls", action="store_true",
                    help="also train each run's recipe on noise (the control)")
     q.add_argument("--protocol", default="trials", choices=("phases", "trials", "amplitude"),
