@@ -242,7 +242,9 @@ def presentation_variant(workdir, config, length: int):
 
 
 def write_rows(path, rows: list[dict]) -> pathlib.Path:
-    """Merge ``rows`` into the CSV at ``path`` (same run and state: replaced; others kept)."""
+    """Merge ``rows`` into the CSV at ``path`` (same run and state: replaced; others kept).
+    ``reproduce figure2-screen`` also writes the CSV as a Markdown table beside it
+    (:func:`sweep_table`)."""
     path = pathlib.Path(path)
     kept = []
     if path.is_file():
@@ -257,6 +259,27 @@ def write_rows(path, rows: list[dict]) -> pathlib.Path:
         for row in merged:
             writer.writerow({k: _cell(row.get(k)) for k in COLUMNS})
     return path
+
+
+# the columns of sweep.md, with their headers
+TABLE = (("recipe", "recipe"), ("data", "data"), ("lattice", "L"), ("wavelength", "lambda"),
+         ("kernel", "k"), ("seed", "seed"), ("steps", "steps"), ("presentation", "frames"),
+         ("agreement", "agreement"), ("chance_agreement", "chance"),
+         ("domain_area_median", "domain (median)"), ("fraction_selective", "selective"),
+         ("phases_fraction_selective", "phases: selective"), ("reach", "reach"),
+         ("static_spread", "static spread"), ("phase_map_match", "phase match"),
+         ("frame_error", "error / mean frame"), ("gradient_sharing", "grad. sharing"),
+         ("gradient_sharing_noise", "grad. sharing (noise)"))
+
+
+def sweep_table(path) -> str:
+    """``sweep.csv`` as a Markdown table (rows in the file's order, the main columns)."""
+    with pathlib.Path(path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    lines = ["| " + " | ".join(h for _, h in TABLE) + " |",
+             "|" + "|".join("---" if i < 8 else "---:" for i in range(len(TABLE))) + "|"]
+    lines += ["| " + " | ".join(row.get(k, "") or "-" for k, _ in TABLE) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def _cell(value):
@@ -314,6 +337,8 @@ def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
                 say(f"{label} [{data}, {row['presentation']} frames]: "
                     + ", ".join(f"{k} {_cell(row[k])}" for k in SAID))
         write_rows(out_path, rows)
+    if out_path.is_file():
+        out_path.with_suffix(".md").write_text(sweep_table(out_path))
     return out_path
 
 
