@@ -281,7 +281,13 @@ def cmd_figure2_screen(args) -> int:
             controls=args.controls, presentations=args.presentations, protocol=args.protocol,
             runs_root=args.runs_root,
             out=args.out, train_missing=not args.no_train, progress=not args.quiet)
-        print(f"wrote {out}")
+        print(f"wrote {out} and {out.with_suffix('.md')}")
+        for recipe in args.recipes if args.figure else ():
+            for path in figure2_screen.draw_figures(
+                    preset=args.preset, recipe=recipe, steps=args.train_steps,
+                    seed=args.seeds[0], lattice=args.lattice, protocol=args.protocol,
+                    runs_root=args.runs_root, out_dir=out.parent):
+                print(f"wrote {path}")
 
     return guarded(action, ValueError)
 

@@ -342,6 +342,61 @@ def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
     return out_path
 
 
+SWEEP_WAVELENGTHS, SWEEP_KERNELS = (5.0, 10.0, 16.0, 24.0), (3, 5, 7, 9)
+
+
+def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: int = 0,
+                 protocol: str = "trials", runs_root="runs", out_dir="results/figure2") -> list:
+    """Figure 2 for one recipe from its finished runs, in the authors' layout: the maps after
+    the recipe's data, after noise and untrained side by side (``figure2_<recipe>.png``), and
+    the sweep (``figure2_sweep_<recipe>.png``: training wavelength 5-24 px at 3x3 kernels,
+    kernel 3-9 at 24 px), each panel with its numbers and the authors' (their
+    ``OC_Size_v_WL_v_Ksize.png``, measured by the same code). Runs that are missing are left
+    out; returns the paths written."""
+    from locornn.analysis.topography import map_figures, orientation
+    from locornn.analysis.topography.domains import AUTHORS_NUMBERS
+
+    def runs(noise=False, **size):
+        try:
+            config = screen_config(preset, recipe, steps=steps, seed=seed, lattice=lattice,
+                                   noise=noise, **size)
+        except configs.ConfigError:  # a size this lattice cannot take (a kernel larger than it)
+            return None
+        workdir = run_dir(runs_root, config, recipe, noise)
+        return workdir if orientation.output_paths(workdir)["maps"].is_file() else None
+
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    main, noise = runs(), runs(noise=True)
+    panels = {}
+    if main is not None:
+        panels[f"trained ({recipe})"] = orientation.load_maps(main, protocol=protocol)
+    if noise is not None:
+        panels["trained on noise"] = orientation.load_maps(noise, protocol=protocol)
+    if main is not None:
+        panels["untrained"] = orientation.load_maps(main, untrained=True, protocol=protocol)
+    if panels:
+        written.append(out_dir / f"figure2_{recipe}.png")
+        map_figures.side_by_side(panels, written[-1], title=f"{recipe}, seed {seed}, {steps} "
+                                                            f"steps, protocol {protocol}")
+    sweep = {}
+    for key, size in ([(("wavelength", w), {"wavelength": w, "kernel": 3})
+                       for w in SWEEP_WAVELENGTHS]
+                      + [(("kernel", k), {"wavelength": 24.0, "kernel": k})
+                         for k in SWEEP_KERNELS]):
+        found = runs(**size)
+        if found is not None:
+            sweep[key] = orientation.load_maps(found, protocol=protocol)
+    if sweep:
+        written.append(out_dir / f"figure2_sweep_{recipe}.png")
+        map_figures.sweep_figure(sweep, written[-1], reference=AUTHORS_NUMBERS,
+                                 title=f"{recipe}: domains against the training wavelength "
+                                       f"and the kernel size (protocol {protocol}; grey: the "
+                                       f"authors')")
+    return written
+
+
 def add_arguments(q) -> None:
     """``locornn reproduce figure2-screen``'s arguments."""
     q.description = ("Train (or reuse) Figure 2's screening recipes (" + "; ".join(
@@ -370,6 +425,9 @@ def add_arguments(q) -> None:
                    help="the selectivity protocol of the main columns (default trials; the "
                         "phases protocol has its own columns)")
     q.add_argument("--out", default="results/figure2/sweep.csv", metavar="CSV")
+    q.add_argument("--figure", action="store_true",
+                   help="then draw each recipe's Figure 2 (trained, noise, untrained) and its "
+                        "wavelength and kernel sweep from the finished runs, beside OUT")
     q.add_argument("--runs-root", default="runs", metavar="DIR")
     q.add_argument("--no-train", action="store_true", help="measure finished runs only")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
