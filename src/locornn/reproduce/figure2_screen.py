@@ -245,15 +245,20 @@ def write_rows(path, rows: list[dict]) -> pathlib.Path:
     """Merge ``rows`` into the CSV at ``path`` (same run and state: replaced; others kept).
     ``reproduce figure2-screen`` also writes the CSV as a Markdown table beside it
     (:func:`sweep_table`)."""
+    import fcntl
+
     path = pathlib.Path(path)
-    kept = []
-    if path.is_file():
-        with path.open(newline="") as f:
-            kept = list(csv.DictReader(f))
-    fresh = {_key(r) for r in rows}
-    merged = [r for r in kept if _key(r) not in fresh] + rows
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
+    # two screens writing one table (another seed, a sweep) must not drop each other's rows:
+    # the file itself is locked while it is read, merged and rewritten
+    with path.open("a+", newline="") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        kept = list(csv.DictReader(f))
+        fresh = {_key(r) for r in rows}
+        merged = [r for r in kept if _key(r) not in fresh] + rows
+        f.seek(0)
+        f.truncate()
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for row in merged:
