@@ -46,7 +46,8 @@ def base_config() -> ml_collections.ConfigDict:
     c.distributed = False
 
     c.data = ml_collections.ConfigDict()
-    c.data.name = "waves"  # "waves" | "noise" | "rotating_mnist" | "hamiltonian"
+    # "waves" | "noise" | "rotating_mnist" | "hamiltonian" | "video" (your files) | "tfds"
+    c.data.name = "waves"
     c.data.seed = 1234  # fixes the train/test split, shared by all training seeds
     c.data.image_size = 32
     c.data.sequence_length = 20  # frames per training sequence
@@ -81,6 +82,23 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.trajectory_length = 256  # hamiltonian: frames per training trajectory
     c.data.cache_dir = "cache/hamiltonian"  # generated trajectories are cached here
     c.data.suite_dir = ""  # read the DeepMind suite's own files from here instead
+    # video and tfds (locornn.data.video): your recordings, windowed into sequences. data.num_train
+    # and data.num_test > 0 keep that many windows (evenly spaced), 0 all of them.
+    # video: a .npy/.npz array (N, T, H, W[, C]), a folder of PNG frames (one recording) or of
+    # per-recording subfolders / GIF / MP4 files, or one GIF/MP4 file
+    c.data.path = ""
+    c.data.test_path = ""  # video: held-out recordings from here instead of data.test_fraction
+    # the last fraction of the frames (in file order) is held out, cut into back-to-back windows
+    c.data.test_fraction = 0.1
+    c.data.window_stride = 0  # frames between training windows' starts; 0: sequence_length
+    # frames to [0, 1]: "dtype" (unsigned integers / their maximum, floats must lie in [0, 1])
+    # | "minmax" (the data's smallest value -> 0, largest -> 1)
+    c.data.scaling = "dtype"
+    c.data.feature = ""  # the .npz array / tfds feature holding the frames ("": the only one)
+    c.data.tfds_name = ""  # tfds: a prepared tensorflow-datasets set, e.g. "moving_mnist"
+    c.data.tfds_split = "train"  # tfds: the split read (slices too: "test[:90%]")
+    c.data.tfds_test_split = ""  # tfds: held-out split ("": data.test_fraction of tfds_split)
+    c.data.tfds_data_dir = ""  # tfds: prepared data ("": $TFDS_DATA_DIR, ~/tensorflow_datasets)
 
     c.model = ml_collections.ConfigDict()
     # "locornn" | "cornn" (dense) | forecasting only: "lstm" | "node" | "hgn" (HGN++)
@@ -242,10 +260,15 @@ REFERENCE_CODE_DETAILS = {
 
 # The generated data sets, which can render a batch's rows on demand (``data.on_demand``).
 ON_DEMAND_SETS = ("waves", "noise")
+# Sequences read from files (always on demand): their sizes are known once the files are read.
+FILE_SETS = ("video", "tfds")
+# Every set of next-frame prediction sequences (the sequence task; not forecasting).
+SEQUENCE_SETS = ("waves", "noise", "rotating_mnist", *FILE_SETS)
 
 _CHOICES = {
     "preset": PRESETS,
-    "data.name": ("waves", "noise", "rotating_mnist", "hamiltonian"),
+    "data.name": ("waves", "noise", "rotating_mnist", "hamiltonian", *FILE_SETS),
+    "data.scaling": ("dtype", "minmax"),
     "data.mnist_source": ("auto", "idx", "tfds", "digits"),
     "data.rotation_centre": ("middle", "half_size"),
     "model.linear_init": ("flax", "pytorch"),
@@ -345,10 +368,13 @@ def validate(config: ml_collections.ConfigDict) -> None:
         raise ConfigError("model.initial_state = 'encoder_output', train.loss = 'bce' and "
                           "data.wrap_target are for the sequence tasks (waves, noise, "
                           "rotating_mnist), not forecasting")
-    if config.data.name != "hamiltonian" and config.data.num_train < config.train.batch_size:
+    _validate_files(config.data)
+    counted = config.data.name not in FILE_SETS  # files: windows are counted when read
+    if (counted and config.data.name != "hamiltonian"
+            and config.data.num_train < config.train.batch_size):
         raise ConfigError(f"'data.num_train' ({config.data.num_train}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
-    if config.data.num_test < config.train.batch_size and config.train.eval_batches:
+    if counted and config.data.num_test < config.train.batch_size and config.train.eval_batches:
         raise ConfigError(f"'data.num_test' ({config.data.num_test}) must be at least "
                           f"'train.batch_size' ({config.train.batch_size})")
 
@@ -382,6 +408,8 @@ def _validate_ranges(config: ml_collections.ConfigDict) -> None:
                                (_AT_LEAST_ZERO, lambda x: x >= 0, ">= 0"),
                                (_POSITIVE, lambda x: x > 0, "> 0")):
         for path in paths:
+            if path in ("data.num_train", "data.num_test") and config.data.name in FILE_SETS:
+                continue  # 0 keeps every window (_validate_files)
             x = value(path)
             if x is not None and not (math.isfinite(x) and ok(x)):
                 raise ConfigError(f"config key {path!r} must be finite and {wording}, got {x}")
@@ -407,6 +435,30 @@ def _validate_ranges(config: ml_collections.ConfigDict) -> None:
         if low in data and data[low] > data[high]:
             raise ConfigError(f"'data.{low}' ({data[low]}) must not exceed 'data.{high}' "
                               f"({data[high]})")
+
+
+def _validate_files(data: ml_collections.ConfigDict) -> None:
+    """The fields of the sets read from files (video, tfds)."""
+    if data.name not in FILE_SETS:
+        return
+    if data.name == "video" and not data.path:
+        raise ConfigError("data.name = 'video' reads your recordings: set 'data.path' to a "
+                          ".npy/.npz array, a folder of frames or a GIF/MP4 video")
+    if data.name == "tfds" and not data.tfds_name:
+        raise ConfigError("data.name = 'tfds' reads a prepared tensorflow-datasets set: name it "
+                          "by 'data.tfds_name' (e.g. moving_mnist)")
+    explicit = data.test_path if data.name == "video" else data.tfds_test_split
+    if not explicit and not (math.isfinite(data.test_fraction)
+                             and 0 < data.test_fraction < 1):
+        raise ConfigError(f"config key 'data.test_fraction' must lie in (0, 1) (the held-out "
+                          f"share of the frames), got {data.test_fraction}")
+    if data.window_stride < 0:
+        raise ConfigError(f"config key 'data.window_stride' must be >= 0 (0: windows back to "
+                          f"back), got {data.window_stride}")
+    for key in ("num_train", "num_test"):
+        if data[key] < 0:
+            raise ConfigError(f"config key 'data.{key}' must be >= 0 for data.name = "
+                              f"{data.name!r} (0: every window), got {data[key]}")
 
 
 def _validate_encoder_noise(config: ml_collections.ConfigDict) -> None:
