@@ -23,7 +23,7 @@ from PIL import Image
 
 from locornn import cli, configs
 from locornn.data import video
-from tests.conftest import experiment_config
+from tests.conftest import experiment_config, tensorboard_events, tensorboard_scalars
 
 
 def gratings(num: int = 8, length: int = 48, size: int = 16, seed: int = 0) -> np.ndarray:
@@ -79,6 +79,10 @@ def test_a_npy_array_trains_and_records_its_data(trained):
     assert record["kind"] == "video" and record["path"] == str(trained / "frames.npy")
     summary = json.loads((run / "summary.json").read_text())
     assert summary["data"] == record and np.isfinite(summary["test"]["mse"])
+    assert {"train/loss", "test/mse", "final/mse"} <= set(tensorboard_scalars(run))
+    images = {value.tag for event in tensorboard_events(run) for value in event.summary.value
+              if value.HasField("image")}
+    assert {"loss", "figure1"} <= images
 
 
 def test_a_folder_of_png_frames_trains(tmp_path):
