@@ -41,11 +41,11 @@ from locornn.data.errors import DataError
 
 RECORD_FILE = "data.json"
 # data.* fields that say where files are, not what they hold
+# (the sets from files: which file, array, set or split is read; their bytes are hashed)
 LOCATION_FIELDS = ("mnist_dir", "mnist_source", "suite_dir", "cache_dir", "path", "test_path",
-                   "tfds_data_dir")
-# data.* fields read only by the sets from files (locornn.data.video)
-FILE_FIELDS = ("test_fraction", "window_stride", "scaling", "feature", "tfds_name", "tfds_split",
-               "tfds_test_split")
+                   "feature", "tfds_name", "tfds_split", "tfds_test_split", "tfds_data_dir")
+# data.* fields that shape the sequences of the sets from files only (locornn.data.video)
+FILE_FIELDS = ("test_fraction", "window_stride", "scaling")
 SAMPLE_IMAGES = 256  # images hashed per split of an MNIST-format set
 SAMPLE_BYTES = 1 << 16  # bytes hashed at each end of a published file
 

@@ -160,9 +160,15 @@ def _read_npy(path: pathlib.Path) -> Recordings:
     return Recordings(str(path), (shape[1],) * shape[0], shape[2:], dtype, read, chunks)
 
 
-def _in_memory(where: str, recordings: list[np.ndarray]) -> Recordings:
+def in_memory(where: str, recordings: list[np.ndarray]) -> Recordings:
+    """Recordings held in memory, each ``(T, H, W, C)`` (or ``(T, H, W)``: grey)."""
+    recordings = [np.ascontiguousarray(r if r.ndim != 3 else r[..., None]) for r in recordings]
+    shapes = sorted({r.shape[1:] for r in recordings})
+    if len(shapes) > 1:
+        raise DataError(f"{where} has frames of different sizes {shapes} (H, W, C): every "
+                        f"recording must have one frame size")
     dtype = recordings[0].dtype
-    recordings = [np.ascontiguousarray(r) for r in recordings]
+    _shape_of(where, (len(recordings), 1, *shapes[0]), dtype)
 
     def read(r: int, start: int, stop: int) -> np.ndarray:
         return recordings[r][start:stop]
@@ -179,7 +185,7 @@ def array_recordings(where: str, array: np.ndarray) -> Recordings:
     """Recordings held in memory as one array ``(N, T, H, W[, C])`` (or ``(T, H, W)``)."""
     array = np.asarray(array)
     shape = _shape_of(where, array.shape, array.dtype)
-    return _in_memory(where, list(array.reshape(shape)))
+    return in_memory(where, list(array.reshape(shape)))
 
 
 def _read_npz(path: pathlib.Path, feature: str) -> Recordings:
@@ -313,8 +319,7 @@ def _read_folder(folder: pathlib.Path) -> Recordings:
         if recording.dtype != recordings[0].dtype:
             raise DataError(f"{name} holds {recording.dtype} frames but {names[0]} holds "
                             f"{recordings[0].dtype}: save every recording with one bit depth")
-    _shape_of(str(folder), (len(recordings), 1, *recordings[0].shape[1:]), recordings[0].dtype)
-    return _in_memory(str(folder), recordings)
+    return in_memory(str(folder), recordings)
 
 
 def _read_single(path: pathlib.Path) -> np.ndarray:
@@ -337,9 +342,7 @@ def read_recordings(path: str | os.PathLike, feature: str = "") -> Recordings:
     if suffix == ".npz":
         return _read_npz(path, feature)
     if suffix in GIF_SUFFIXES + VIDEO_SUFFIXES:
-        frames = _read_single(path)
-        _shape_of(str(path), (1, *frames.shape), frames.dtype)
-        return _in_memory(str(path), [frames])
+        return in_memory(str(path), [_read_single(path)])
     raise DataError(f"{path}: unknown kind of file {suffix or '(no suffix)'!r}; give a .npy or "
                     f".npz array, a folder of PNG frames, or a "
                     f"{'/'.join(s[1:] for s in GIF_SUFFIXES + VIDEO_SUFFIXES)} video")
