@@ -103,6 +103,18 @@ def _read(tfds, builder, name: str, split: str, feature: str, folder: str) -> vi
 
 def load(data_config) -> video.Splits:
     """``data.name = "tfds"``: the recordings of a prepared tensorflow-datasets set."""
+    try:
+        return _load(data_config)
+    except TypeError as error:
+        if "descriptor pool" not in str(error):
+            raise
+        raise DataError("TensorFlow cannot load in a process that has read the Hamiltonian "
+                        "suite's TFRecord files (the tfrecord package defines TensorFlow's "
+                        "Example protobuf again): read the tfds set in a process of its own"
+                        ) from None
+
+
+def _load(data_config) -> video.Splits:
     tfds = import_tfds()
     name, folder = data_config.tfds_name, data_dir(data_config)
     with _quiet():
