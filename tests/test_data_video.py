@@ -315,6 +315,8 @@ BAD_FILES = {
     "empty held-out split": ("x.npy", _save(gratings()), ("--config.data.test_fraction=0.001",),
                              ["held-out split is empty", "data.test_fraction"]),
     "missing path": ("nowhere.npy", lambda p: None, (), ["does not exist"]),
+    "held-out file of another type": ("x.npy", _save(gratings()),
+                                      ("--config.data.test_path={test}",), ["must agree"]),
     "unknown suffix": ("x.csv", lambda p: p.write_text("1,2\n"), (), ["unknown kind of file"]),
 }
 
@@ -325,6 +327,8 @@ def test_a_bad_file_is_one_line_exit_2_and_changes_nothing_in_a_run(case, traine
     name, write, overrides, words = BAD_FILES[case]
     path = tmp_path / name
     write(path)
+    np.save(tmp_path / "test.npy", gratings().astype(np.uint16))
+    overrides = tuple(o.format(test=tmp_path / "test.npy") for o in overrides)
     run = tmp_path / "run"  # an existing run, whose config now names the bad file
     shutil.copytree(trained / "run", run)
     config = configs.load("video:smoke", [f"--config.data.path={path}", *overrides])

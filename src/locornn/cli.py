@@ -291,7 +291,7 @@ def _where(p) -> None:
 def _config(p, default: str | None, what: str) -> None:
     p.add_argument("--config", default=default, required=default is None, metavar="NAME:PRESET",
                    help=f"{what}: a packaged experiment (hamiltonian, waves, noise, orientation, "
-                        f"rotating_mnist) or a file path, and a preset (smoke, cpu, paper, "
+                        f"rotating_mnist, video) or a file path, and a preset (smoke, cpu, paper, "
                         f"reference)" + (f" (default: {default})" if default else ""))
 
 

@@ -365,7 +365,7 @@ def scan(recordings: Recordings, scaling: str) -> Stats:
                                   dtype.str)).encode())
     low, high, bad = math.inf, -math.inf, 0
     for chunk in recordings.chunks():
-        digest.update(np.ascontiguousarray(chunk).tobytes())
+        digest.update(np.ascontiguousarray(chunk))  # (no copy of a contiguous chunk)
         if chunk.size == 0:
             continue
         if dtype.kind == "f":
@@ -468,9 +468,10 @@ def build_splits(data_config, train: Recordings, test: Recordings | None = None,
     """Check, window and split recordings as ``data_config`` says (module docstring)."""
     dc = data_config
     what = what or train.where
-    if test is not None and test.frame_shape != train.frame_shape:
-        raise DataError(f"the held-out recordings {test.where} have frames {test.frame_shape} "
-                        f"(H, W, C) but {train.where} has {train.frame_shape}: they must agree")
+    if test is not None and (test.frame_shape, test.dtype) != (train.frame_shape, train.dtype):
+        raise DataError(f"the held-out recordings {test.where} have {test.dtype} frames "
+                        f"{test.frame_shape} (H, W, C) but {train.where} has {train.dtype} "
+                        f"frames {train.frame_shape}: they must agree")
     stats = [scan(train, dc.scaling)]
     if test is not None:
         stats.append(scan(test, dc.scaling))
