@@ -275,27 +275,41 @@ def cmd_phase_screen(args) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command-line error (unknown flag, a value outside its flag's domain) is one line on
+    stderr and exit status 2, as every other error the commands report."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser(sub, name: str, help: str, description: str | None = None):
     return sub.add_parser(name, help=help, description=description or help[0].upper() + help[1:]
                           + ".", allow_abbrev=False)
 
 
 def _where(p) -> None:
-    p.add_argument("--runs-root", default="runs", metavar="DIR",
+    from locornn.configs.domains import path_flag
+
+    p.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
                    help="where runs live: DIR/<experiment>/<preset>/... (default: runs)")
-    p.add_argument("--results-dir", default="results", metavar="DIR",
+    p.add_argument("--results-dir", default="results", metavar="DIR", type=path_flag(),
                    help="where tables and figures are written (default: results)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _config(p, default: str | None, what: str) -> None:
+    from locornn.configs.domains import Text, flag
+
     p.add_argument("--config", default=default, required=default is None, metavar="NAME:PRESET",
+                   type=flag(Text(empty=False), str),
                    help=f"{what}: a packaged experiment (hamiltonian, waves, noise, orientation, "
                         f"rotating_mnist, video) or a file path, and a preset (smoke, cpu, paper, "
                         f"reference)" + (f" (default: {default})" if default else ""))
 
 
 def _hamiltonian_lists(p, systems, models, seeds) -> None:
+    from locornn.configs import field_flag
     from locornn.data.hamiltonian.systems import SYSTEMS
     from locornn.models.forecasting import KINDS
 
@@ -304,25 +318,46 @@ def _hamiltonian_lists(p, systems, models, seeds) -> None:
                                           f"(default: {' '.join(systems)})")
     p.add_argument("--models", nargs="+", default=list(models), choices=KINDS, metavar="MODEL",
                    help=f"recurrent cores, of {' '.join(KINDS)} (default: {' '.join(models)})")
-    p.add_argument("--seeds", type=int, nargs="+", default=list(seeds), metavar="SEED",
+    p.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=list(seeds),
+                   metavar="SEED",
                    help=f"training seeds (default: {' '.join(map(str, seeds))})")
 
 
+class _HelpConfig(argparse.Action):
+    """``--help-config``: every config field with its default, allowed values and meaning."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from locornn.configs import schema
+
+        print(schema.fields_text())
+        parser.exit()
+
+
 def _add_train(p) -> None:
+    from locornn.configs.domains import path_flag
+
     _config(p, None, "the experiment to train, e.g. hamiltonian:cpu")
-    p.add_argument("--workdir", metavar="DIR",
+    p.add_argument("--help-config", action=_HelpConfig,
+                   help="list every config field (--config.<section>.<key>) with its default, "
+                        "allowed values and meaning, and exit")
+    p.add_argument("--workdir", metavar="DIR", type=path_flag(),
                    help="where the run goes (default: RUNS_ROOT/<experiment>/<preset>/<seed>)")
-    p.add_argument("--runs-root", default="runs", metavar="DIR",
+    p.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
                    help="where runs live when --workdir is not given (default: runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train, takes_overrides=True)
 
 
 def _add_eval(p) -> None:
+    from locornn.configs.domains import path_flag
+
     p.description = ("Evaluate a run's newest intact checkpoint on the data it was trained on. "
                      "--config.data.*=... with --data-override evaluates it on other data on "
                      "purpose (into RUN_DIR/eval_<data>/).")
-    p.add_argument("run_dir", metavar="RUN_DIR",
+    p.add_argument("run_dir", metavar="RUN_DIR", type=path_flag(),
                    help="a trained run's directory (config.json, checkpoints)")
     p.add_argument("--data-override", action="store_true",
                    help="evaluate on data other than the run's own (into RUN_DIR/eval_<data>/)")
@@ -330,13 +365,19 @@ def _add_eval(p) -> None:
 
 
 def _add_bench(p) -> None:
-    p.add_argument("--dir", default="benchmarks", metavar="DIR",
+    from locornn.configs.domains import path_flag
+
+    p.add_argument("--dir", default="benchmarks", metavar="DIR", type=path_flag(),
                    help="the folder of bench_*.py scripts (default: benchmarks); any other "
                         "flag (e.g. --quick) is passed to every script")
     p.set_defaults(func=cmd_bench, passthrough=True)
 
 
 def _add_reproduce(p, chosen: str | None) -> None:
+    from locornn.configs import field_flag
+    from locornn.configs.domains import Range, Text, at_least, flag, path_flag
+
+    steps = flag(at_least(1), int)
     inner = p.add_subparsers(dest="artifact", required=True, metavar="ARTIFACT")
     for name, help in REPRODUCE.items():
         q = _parser(inner, name, help)
@@ -356,7 +397,7 @@ def _add_reproduce(p, chosen: str | None) -> None:
             q.set_defaults(func=cmd_table1, takes_overrides=True)
         elif name == "budget":
             _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
-            q.add_argument("--budgets", type=int, nargs="+", default=[1200, 4800, 19200],
+            q.add_argument("--budgets", type=steps, nargs="+", default=[1200, 4800, 19200],
                            metavar="STEPS", help="training steps at which VPT is read "
                                                  "(default: 1200 4800 19200)")
             _hamiltonian_lists(q, ("mass_spring", "pendulum"), ("locornn", "lstm", "node"),
@@ -380,12 +421,13 @@ def _add_reproduce(p, chosen: str | None) -> None:
             _hamiltonian_lists(q, ("mass_spring",), ("locornn",), (0,))
             q.add_argument(
                 "--variants", nargs="+", default=None, metavar="VARIANT",
+                type=flag(Text(empty=False), str),
                 help="default: all of the experiment's. Hamiltonian: "
                      + "; ".join(f"{k} ({v[0]})" for k, v in VARIANTS.items())
                      + ". Sequences (several may be joined by '+': all their changes at "
                        "once): " + "; ".join(f"{k} ({v[0]})"
                                              for k, v in SEQUENCE_VARIANTS.items()))
-            q.add_argument("--train-steps", type=int, default=1000, metavar="N",
+            q.add_argument("--train-steps", type=steps, default=1000, metavar="N",
                            help="training steps of each sequence variant (default 1000; the "
                                 "Hamiltonian variants train for their preset's steps)")
             _where(q)
@@ -400,6 +442,7 @@ def _add_reproduce(p, chosen: str | None) -> None:
                 "(wavelength, neighbour phase difference, plane-wave fraction) and write "
                 "RESULTS_DIR/phase_screen_rotating_mnist_seed<SEED>.md/.csv.")
             q.add_argument("--mnist-dir", default="", metavar="DIR",
+                           type=path_flag("dir", empty=True),
                            help="a folder of MNIST-format IDX files (MNIST, Fashion-MNIST) for "
                                 "the 'idx' source")
             q.add_argument("--sources", nargs="+", default=list(phase_screen.SOURCES),
@@ -408,9 +451,11 @@ def _add_reproduce(p, chosen: str | None) -> None:
             q.add_argument("--variants", nargs="+", default=None, choices=list(
                 phase_screen.VARIANTS), metavar="VARIANT", help="default: all; " + "; ".join(
                     f"{k} ({v[0]})" for k, v in phase_screen.VARIANTS.items()))
-            q.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+            q.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=[0],
+                           metavar="SEED",
                            help="one screen per seed, each its own table (default: 0)")
-            q.add_argument("--train-steps", type=int, default=0, metavar="N",
+            q.add_argument("--train-steps", type=flag(Range(low=1, also=(0,)), int), default=0,
+                           metavar="N",
                            help=f"training steps of each run (default "
                                 f"{phase_screen.SCREEN['train.num_steps']})")
             q.add_argument("--no-train", action="store_true",
@@ -428,7 +473,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     argv = sys.argv[1:] if argv is None else argv
     words = [a for a in argv if not a.startswith("-")]
     chosen = words[0] if words else None
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="locornn", allow_abbrev=False,
         description="Locally coupled oscillatory recurrent networks (LocoRNN). "
                     "`locornn COMMAND --help` says more.",

@@ -417,14 +417,17 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``waves`` under ``locornn analyze``."""
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "waves", help="wave metrics of the hidden state of a run (synchrony, traveling waves)",
         description="Run a trained model (or, with --untrained, its initial parameters) on "
                     "held-out sequences and measure the waves of its hidden state; write "
                     "waves.json (waves_untrained.json) and synchrony_vs_loss.png into RUN_DIR.")
-    p.add_argument("run_dir", help="a run directory (with config.json and checkpoints)")
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a run directory (with config.json and checkpoints)")
     p.add_argument("--untrained", action="store_true",
                    help="freshly initialised parameters from the run's seed (the control)")
-    p.add_argument("--num-sequences", type=int, default=8,
+    p.add_argument("--num-sequences", type=flag(at_least(1)), default=8,
                    help="held-out sequences to average over (default 8)")
     p.set_defaults(func=_command)
