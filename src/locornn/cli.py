@@ -264,7 +264,7 @@ def cmd_phase_screen(args) -> int:
             _report(phase_screen.run_screen(
                 mnist_dir=args.mnist_dir, sources=tuple(args.sources),
                 variants=tuple(args.variants or phase_screen.VARIANTS), seed=seed,
-                steps=args.train_steps, root=args.runs_root, results=args.results_dir,
+                steps=args.train_steps or 0, root=args.runs_root, results=args.results_dir,
                 progress=not args.quiet, train_missing=not args.no_train))
 
     return guarded(action, ValueError)
@@ -280,7 +280,7 @@ class _Parser(argparse.ArgumentParser):
     stderr and exit status 2, as every other error the commands report."""
 
     def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"locornn: {message} (see {self.prog} --help)\n")
 
 
 def _parser(sub, name: str, help: str, description: str | None = None):
@@ -375,7 +375,7 @@ def _add_bench(p) -> None:
 
 def _add_reproduce(p, chosen: str | None) -> None:
     from locornn.configs import field_flag
-    from locornn.configs.domains import Range, Text, at_least, flag, path_flag
+    from locornn.configs.domains import Text, at_least, flag, path_flag
 
     steps = flag(at_least(1), int)
     inner = p.add_subparsers(dest="artifact", required=True, metavar="ARTIFACT")
@@ -448,14 +448,14 @@ def _add_reproduce(p, chosen: str | None) -> None:
             q.add_argument("--sources", nargs="+", default=list(phase_screen.SOURCES),
                            choices=phase_screen.SOURCES,
                            help="digit sources: idx (--mnist-dir) and/or digits (built in)")
-            q.add_argument("--variants", nargs="+", default=None, choices=list(
+            q.add_argument("--variants", nargs="+", default=None, type=flag(Text(empty=False), str),
+                           choices=list(
                 phase_screen.VARIANTS), metavar="VARIANT", help="default: all; " + "; ".join(
                     f"{k} ({v[0]})" for k, v in phase_screen.VARIANTS.items()))
             q.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=[0],
                            metavar="SEED",
                            help="one screen per seed, each its own table (default: 0)")
-            q.add_argument("--train-steps", type=flag(Range(low=1, also=(0,)), int), default=0,
-                           metavar="N",
+            q.add_argument("--train-steps", type=steps, default=None, metavar="N",
                            help=f"training steps of each run (default "
                                 f"{phase_screen.SCREEN['train.num_steps']})")
             q.add_argument("--no-train", action="store_true",
@@ -507,12 +507,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"locornn: deprecated spelling; it now reads: locornn {' '.join(argv)}",
               file=sys.stderr)
     parser = build_parser(argv)
-    args, extra = parser.parse_known_args(argv)
-    if getattr(args, "passthrough", False):
-        args.args, extra = extra, []
-    overrides, unknown = _split_overrides(extra)
-    if unknown or (overrides and not getattr(args, "takes_overrides", False)):
-        parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if getattr(args, "passthrough", False):
+            args.args, extra = extra, []
+        overrides, unknown = _split_overrides(extra)
+        if unknown or (overrides and not getattr(args, "takes_overrides", False)):
+            parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
+    except SystemExit as exit_:  # --help and --version exit 0; a bad flag returns 2
+        if exit_.code == 2:
+            return 2
+        raise
     args.overrides = overrides
     return guarded(lambda: args.func(args))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import math
 import pathlib
@@ -279,7 +280,13 @@ def check_rules(config, rules: Sequence[Rule]) -> str | None:
 
 def flag(domain: Domain, kind: type = int) -> Callable[[str], Any]:
     """An argparse ``type=`` that parses ``kind`` and refuses values outside ``domain`` with
-    the domain's words ("must be an integer >= 1, got '0'")."""
+    the domain's words ("must be an integer >= 1, got '0'"). One function per (domain, kind),
+    so flags of one meaning in several commands have one type."""
+    return _flag(domain, kind)
+
+
+@functools.cache
+def _flag(domain: Domain, kind: type) -> Callable[[str], Any]:
     def parse(text: str):
         try:
             value = kind(text)
@@ -297,11 +304,12 @@ def flag(domain: Domain, kind: type = int) -> Callable[[str], Any]:
 @dataclasses.dataclass(frozen=True)
 class PathDomain(Domain):
     """A path. ``exists`` "file", "dir" or "any": an input, which must exist; ``None``: an
-    output, which must not be an existing file where a folder goes (``folder``) or an existing
-    folder where a file goes. ``empty``: ``""`` is allowed too (no path)."""
+    output, which can be created (no file above it) and is not an existing file where a folder
+    goes (``folder=True``) or an existing folder where a file goes (``folder=False``; ``None``:
+    either). ``empty``: ``""`` is allowed too (no path)."""
 
     exists: str | None = None
-    folder: bool = True
+    folder: bool | None = True
     empty: bool = False
 
     def contains(self, value) -> bool:
@@ -310,23 +318,23 @@ class PathDomain(Domain):
         if not isinstance(value, str) or not value.strip():
             return False
         path = pathlib.Path(value)
-        if self.exists == "file":
-            return path.is_file()
-        if self.exists == "dir":
-            return path.is_dir()
-        if self.exists == "any":
-            return path.exists()
-        return not path.exists() or path.is_dir() == self.folder
+        if self.exists is not None:
+            return {"file": path.is_file, "dir": path.is_dir, "any": path.exists}[self.exists]()
+        above = next((p for p in path.absolute().parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            return False
+        return self.folder is None or not path.exists() or path.is_dir() == self.folder
 
     def describe(self, kind: type = str) -> str:
         words = {"file": "an existing file", "dir": "an existing folder",
-                 "any": "an existing path"}.get(
-            self.exists, "a folder path (not a file)" if self.folder else "a file path (not a "
-                                                                          "folder)")
+                 "any": "an existing path"}.get(self.exists) or {
+            True: "a folder path (not a file, nor below one)",
+            False: "a file path (not a folder, nor below a file)",
+            None: "a path that can be written (not below a file)"}[self.folder]
         return words + (' or ""' if self.empty else "")
 
 
-def path_flag(exists: str | None = None, folder: bool = True,
+def path_flag(exists: str | None = None, folder: bool | None = True,
               empty: bool = False) -> Callable[[str], str]:
     """An argparse ``type=`` for a path flag (see :class:`PathDomain`)."""
     return flag(PathDomain(exists, folder, empty), str)

@@ -720,7 +720,7 @@ def add_arguments(p, name: str) -> None:
     else:
         p.add_argument("runs", nargs="+", metavar="RUN_DIR", type=path_flag("dir"),
                        help="run directories (summary.json, waves*.json)")
-        p.add_argument("--out", required=True, type=path_flag(folder=False),
+        p.add_argument("--out", required=True, type=path_flag(folder=None),
                        help="the Markdown file to write")
         p.add_argument("--mean-frame", action="store_true",
                        help="also the MSE of predicting the held-out mean pixel value "

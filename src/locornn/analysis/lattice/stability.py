@@ -416,7 +416,7 @@ def add_command(subparsers) -> None:
     p.add_argument("--batch", type=flag(at_least(1)), default=4, help="sequences (default 4)")
     p.add_argument("--seed", type=field_flag("seed"), default=0,
                    help="parameters and drive (default 0)")
-    p.add_argument("--out", default="results/stability.png", type=path_flag(folder=False),
+    p.add_argument("--out", default="results/stability.png", type=path_flag(folder=None),
                    help="plot path")
     p.add_argument("--json", default=None, type=path_flag(folder=False),
                    help="also write the table as JSON here")

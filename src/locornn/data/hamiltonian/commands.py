@@ -91,7 +91,7 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
     )
     _add_system_argument(show)
     show.add_argument("--num", type=COUNT, default=4, help="trajectories to show (4)")
-    show.add_argument("--out", default="figures/hamiltonian", type=path_flag(),
+    show.add_argument("--out", default="figures/hamiltonian", type=path_flag(folder=None),
                       help="output folder")
     show.add_argument("--steps", type=COUNT, default=255, help="steps per trajectory (255)")
     show.add_argument("--seed", type=field_flag("data.seed"), default=0,
