@@ -219,7 +219,7 @@ RULES: tuple[Rule, ...] = (
          says="'data.num_train' ({data.num_train}) and 'data.num_test' ({data.num_test}) must "
               "be >= 1 for data.name = {data.name!r}",
          fix="0 (every window) is for the sets read from files (video, tfds)",
-         breaks=("waves:smoke", {"data.num_train": 0})),
+         breaks=("waves:smoke", {"data.num_test": 0, "train.eval_batches": 0})),
     Order.of("train.batch_size", "<=", "data.num_train", applies=_counted,
              fix="a batch is drawn from the training sequences: set a larger data.num_train "
                  "or a smaller train.batch_size"),
