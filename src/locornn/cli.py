@@ -37,6 +37,7 @@ COMMANDS = {
 }
 REPRODUCE = {
     "table1": "Table 1: VPT of every Hamiltonian system x model x seed",
+    "table1-diagnosis": "why a Table 1 row scores 0: trivial forecasts, frames, error curves",
     "figure1": "Figure 1: one quadrant per experiment (input, hidden z, prediction)",
     "figure2": "Figure 2: orientation maps and the domain-size sweep",
     "budget": "VPT against training steps (one run per seed, read at every budget)",
@@ -209,6 +210,19 @@ def cmd_table1(args) -> int:
             models=tuple(args.models), root=args.runs_root, results=args.results_dir,
             experiment=name, overrides=args.overrides, vmap_seeds=args.vmap_seeds,
             progress=not args.quiet))
+
+    return guarded(action)
+
+
+def cmd_table1_diagnosis(args) -> int:
+    def action():
+        from locornn.reproduce import table_diagnosis
+
+        name, preset = _hamiltonian_only(args.config, "reproduce table1-diagnosis")
+        _report(table_diagnosis.diagnose(
+            preset, systems=tuple(args.systems), models=tuple(args.models), seed=args.seed,
+            root=args.runs_root, results=args.results_dir, experiment=name,
+            overrides=args.overrides, progress=not args.quiet))
 
     return guarded(action)
 
@@ -395,6 +409,30 @@ def _add_reproduce(p, chosen: str | None) -> None:
                            help="train a cell's missing seeds together with jax.vmap")
             _where(q)
             q.set_defaults(func=cmd_table1, takes_overrides=True)
+        elif name == "table1-diagnosis":
+            from locornn.data.hamiltonian.systems import SYSTEMS
+            from locornn.models.forecasting import KINDS
+
+            q.description = (
+                "Train (or reuse) one seed's run of each system x model as `reproduce table1` "
+                "does, then write RESULTS_DIR/diagnosis.md/.csv/.png and diagnosis_curves.npz: "
+                "trivial forecasts (last frame read, frame before VPT's first, mean training "
+                "frame, black) against the VPT threshold, frame statistics, and each model's "
+                "reconstruction, first-forecast and per-step error. --config.* overrides apply "
+                "to every run.")
+            _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
+            q.add_argument("--systems", nargs="+", default=["pendulum", "double_pendulum",
+                                                            "rock_paper_scissors",
+                                                            "matching_pennies"],
+                           choices=SYSTEMS, metavar="SYSTEM",
+                           help=f"of {' '.join(SYSTEMS)} (default: the four rows that score 0)")
+            q.add_argument("--models", nargs="*", default=["locornn", "lstm"], choices=KINDS,
+                           metavar="MODEL", help=f"of {' '.join(KINDS)}; none: trivial "
+                                                 f"forecasts and frames only (default: locornn "
+                                                 f"lstm)")
+            q.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+            _where(q)
+            q.set_defaults(func=cmd_table1_diagnosis, takes_overrides=True)
         elif name == "budget":
             _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
             q.add_argument("--budgets", type=steps, nargs="+", default=[1200, 4800, 19200],
