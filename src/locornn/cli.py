@@ -410,6 +410,7 @@ def _add_reproduce(p, chosen: str | None) -> None:
             _where(q)
             q.set_defaults(func=cmd_table1, takes_overrides=True)
         elif name == "table1-diagnosis":
+            from locornn.configs import field_flag
             from locornn.data.hamiltonian.systems import SYSTEMS
             from locornn.models.forecasting import KINDS
 
@@ -430,7 +431,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
                            metavar="MODEL", help=f"of {' '.join(KINDS)}; none: trivial "
                                                  f"forecasts and frames only (default: locornn "
                                                  f"lstm)")
-            q.add_argument("--seed", type=int, default=0, help="training seed (default: 0)")
+            q.add_argument("--seed", type=field_flag("seed"), default=0, metavar="SEED",
+                           help="training seed (default: 0)")
             _where(q)
             q.set_defaults(func=cmd_table1_diagnosis, takes_overrides=True)
         elif name == "budget":
