@@ -2,7 +2,10 @@
 once with an example that breaks it, and the whole config (the analyses' fields included) is
 refused in one line before anything is generated, trained or written."""
 
+import os
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -162,3 +165,19 @@ def test_analyze_orientation_checks_its_window_flags_with_the_config_rule(tmp_pa
     err = _refused_before_any_work(["analyze", "orientation", "run", "--length", "3",
                                     "--transient", "5"], tmp_path, capsys, monkeypatch)
     assert "'analysis.transient' (5) must be < 'analysis.length' (3)" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--config", "orientation:smoke", "--config.analysis.length=1",
+      "--config.analysis.transient=5"], "'analysis.transient' (5) must be < 'analysis.length'"),
+    (["data", "hamiltonian", "--systems", "pendulum", "--steps", "0"],
+     "argument --steps: must be an integer >= 1, got '0'"),
+])
+def test_the_installed_command_refuses_in_one_line_too(argv, message, tmp_path):
+    """The same through ``python -m locornn`` in a process of its own (what a user runs)."""
+    result = subprocess.run([sys.executable, "-m", "locornn", *argv], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(DOCS.parent / "src")})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
+    assert not any(tmp_path.iterdir())  # no run, no cache: nothing written
