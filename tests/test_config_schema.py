@@ -181,3 +181,18 @@ def test_the_installed_command_refuses_in_one_line_too(argv, message, tmp_path):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and message in result.stderr, result.stderr
     assert not any(tmp_path.iterdir())  # no run, no cache: nothing written
+
+
+@pytest.mark.parametrize("argv", [
+    ["reproduce", "table1", "--config", "hamiltonian:smoke", "--systems", "mass_spring",
+     "--models", "locornn", "node", "--seeds", "0", "--runs-root", "runs"],
+    ["reproduce", "budget", "--config", "hamiltonian:smoke", "--systems", "mass_spring",
+     "--models", "locornn", "node", "--seeds", "0", "--budgets", "2", "--runs-root", "runs"],
+])
+def test_a_reproduce_command_checks_every_cell_before_training_the_first(
+        argv, tmp_path, capsys, monkeypatch):
+    """The autoregressive rollout suits the LocoRNN cell but not the Neural ODE's: the table
+    is refused before the LocoRNN cell trains."""
+    err = _refused_before_any_work([*argv, "--config.model.rollout=autoregressive"], tmp_path,
+                                   capsys, monkeypatch)
+    assert "model.kind = 'node'" in err

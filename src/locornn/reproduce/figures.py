@@ -138,10 +138,12 @@ def _load_config(name: str, preset: str, seed: int, experiments_dir, overrides):
 def _runs(experiments, runs_root, preset, seed, train_missing, experiments_dir, overrides):
     """``([(name, workdir)], [skipped names])``: each experiment's run, found or trained."""
     found, skipped = [], []
-    for name in experiments:
-        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
-                             train_missing=train_missing, experiments_dir=experiments_dir,
-                             overrides=overrides)
+    # every experiment's config is checked before the first one trains
+    loaded = {name: _load_config(name, preset, seed, experiments_dir, overrides)
+              for name in experiments}
+    for name, config in loaded.items():
+        workdir = None if config is None else ensure_trained(
+            name, config, run_dir(runs_root, config), train_missing)
         if workdir is None:
             skipped.append(name)
         else:
