@@ -196,3 +196,13 @@ def test_a_reproduce_command_checks_every_cell_before_training_the_first(
     err = _refused_before_any_work([*argv, "--config.model.rollout=autoregressive"], tmp_path,
                                    capsys, monkeypatch)
     assert "model.kind = 'node'" in err
+
+
+def test_figure2_checks_every_sweep_point_before_training_the_first(tmp_path, capsys,
+                                                                   monkeypatch):
+    """A coupling kernel wider than the smoke lattice (8 sites) is refused before the
+    orientation run, the noise control or the smaller kernels train."""
+    err = _refused_before_any_work(
+        ["reproduce", "figure2", "--preset", "smoke", "--wavelengths", "--kernel-sizes", "3",
+         "9", "--runs-root", "runs", "--results-dir", "results"], tmp_path, capsys, monkeypatch)
+    assert "'model.kernel_size' (9) is larger than the lattice" in err

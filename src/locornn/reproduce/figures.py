@@ -487,6 +487,16 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
       RuntimeError: no run at all to draw.
     """
     results_dir, runs_root = pathlib.Path(results_dir), pathlib.Path(runs_root)
+    # The control is orientation's own config (lattice, analysis) with noise frames: the noise
+    # experiment's presets are the sine waves', whose reference lattice is 32x32, not 72x72.
+    noise = ("--config.data.name=noise", "--config.experiment=orientation_noise")
+    points = [("wavelength", float(w), (f"--config.data.wavelength_min={float(w)}",
+                                        f"--config.data.wavelength_max={float(w)}"))
+              for w in wavelengths]
+    points += [("kernel", int(k), (f"--config.model.kernel_size={int(k)}",))
+               for k in kernel_sizes]
+    for extra in ((), noise, *(extra for *_, extra in points)):  # all checked before any work
+        _load_config("orientation", preset, seed, experiments_dir, (*overrides, *extra))
     results_dir.mkdir(parents=True, exist_ok=True)
     common = dict(preset=preset, seed=seed, train_missing=train_missing,
                   experiments_dir=experiments_dir)
@@ -494,18 +504,10 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
     runs["waves"] = _ensure_orientation_run(
         "orientation", "orientation", lambda c: run_dir(runs_root, c),
         overrides=tuple(overrides), **common)
-    # The control is orientation's own config (lattice, analysis) with noise frames: the noise
-    # experiment's presets are the sine waves', whose reference lattice is 32x32, not 72x72.
     runs["noise"] = _ensure_orientation_run(
         "orientation_noise", "orientation", lambda c: run_dir(runs_root, c),
-        overrides=(*overrides, "--config.data.name=noise",
-                   "--config.experiment=orientation_noise"), **common)
+        overrides=(*overrides, *noise), **common)
     sweep_root = runs_root / "orientation_sweep" / preset
-    points = [("wavelength", float(w), (f"--config.data.wavelength_min={float(w)}",
-                                        f"--config.data.wavelength_max={float(w)}"))
-              for w in wavelengths]
-    points += [("kernel", int(k), (f"--config.model.kernel_size={int(k)}",))
-               for k in kernel_sizes]
     sweep = []
     for axis, value, extra in points:
         folder = f"{axis}_{_label(value)}"
