@@ -183,19 +183,27 @@ def test_the_installed_command_refuses_in_one_line_too(argv, message, tmp_path):
     assert not any(tmp_path.iterdir())  # no run, no cache: nothing written
 
 
-@pytest.mark.parametrize("argv", [
-    ["reproduce", "table1", "--config", "hamiltonian:smoke", "--systems", "mass_spring",
-     "--models", "locornn", "node", "--seeds", "0", "--runs-root", "runs"],
-    ["reproduce", "budget", "--config", "hamiltonian:smoke", "--systems", "mass_spring",
-     "--models", "locornn", "node", "--seeds", "0", "--budgets", "2", "--runs-root", "runs"],
+@pytest.mark.parametrize("argv, message", [
+    # the autoregressive rollout suits the LocoRNN cell but not the Neural ODE's
+    (["reproduce", "table1", "--config", "hamiltonian:smoke", "--systems", "mass_spring",
+      "--models", "locornn", "node", "--seeds", "0", "--config.model.rollout=autoregressive"],
+     "model.kind = 'node'"),
+    (["reproduce", "budget", "--config", "hamiltonian:smoke", "--systems", "mass_spring",
+      "--models", "locornn", "node", "--seeds", "0", "--budgets", "2",
+      "--config.model.rollout=autoregressive"], "model.kind = 'node'"),
+    # tied kernels suit the open-loop variant but not the zero-sum velocity kernel's
+    (["reproduce", "ablation", "--config", "hamiltonian:cpu", "--seeds", "0", "--variants",
+      "open_loop", "zero_sum_kv", "--config.model.tie_kernels=True"],
+     "model.velocity_kernel_sum = 'zero' needs a velocity kernel of its own"),
+    # the reference's unused latents suit its Gaussian encoder but not the deterministic one
+    (["reproduce", "ablation", "--config", "rotating_mnist:reference", "--variants", "reference",
+      "deterministic_encoder", "--config.model.unused_latents=4"],
+     "'model.unused_latents' (4) is for model.encoder = 'gaussian', not 'mlp'"),
 ])
-def test_a_reproduce_command_checks_every_cell_before_training_the_first(
-        argv, tmp_path, capsys, monkeypatch):
-    """The autoregressive rollout suits the LocoRNN cell but not the Neural ODE's: the table
-    is refused before the LocoRNN cell trains."""
-    err = _refused_before_any_work([*argv, "--config.model.rollout=autoregressive"], tmp_path,
-                                   capsys, monkeypatch)
-    assert "model.kind = 'node'" in err
+def test_a_reproduce_command_checks_every_run_before_training_the_first(
+        argv, message, tmp_path, capsys, monkeypatch):
+    err = _refused_before_any_work([*argv, "--runs-root", "runs"], tmp_path, capsys, monkeypatch)
+    assert message in err
 
 
 def test_figure2_checks_every_sweep_point_before_training_the_first(tmp_path, capsys,
