@@ -62,3 +62,30 @@ def waves_run(tmp_path_factory):
                                model__coupling_init="constant")
     train.train_and_evaluate(config, workdir, progress=False)
     return workdir
+
+
+def tensorboard_events(folder) -> list:
+    """Every ``Event`` of the TensorBoard files in ``folder``, file by file in name order
+    (TFRecord framing: length, its CRC, the record, its CRC)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    events = []
+    for path in sorted(pathlib.Path(folder).glob("events.out.tfevents.*")):
+        raw, at = path.read_bytes(), 0
+        while at < len(raw):
+            (length,) = struct.unpack("<Q", raw[at:at + 8])
+            events.append(Event.FromString(raw[at + 12:at + 12 + length]))
+            at += 12 + length + 4
+    return events
+
+
+def tensorboard_scalars(folder) -> dict:
+    """``{tag: {step: value}}`` of the scalars in ``folder``'s TensorBoard files."""
+    out = {}
+    for event in tensorboard_events(folder):
+        for value in event.summary.value:
+            if value.HasField("simple_value"):
+                out.setdefault(value.tag, {})[event.step] = value.simple_value
+    return out

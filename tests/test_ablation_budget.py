@@ -115,7 +115,7 @@ def test_budget_curves_refuse_a_decaying_learning_rate(tmp_path, capsys):
     ("--config.model.coupling_init=ones", "'model.coupling_init' must be one of"),
     ("--config.train.closed_loop_frames=3", "needs 'model.rollout' = 'autoregressive'"),
     ("--config.evaluation.vpt_start=2", "'evaluation.vpt_start' (2) must lie in"),
-    ("--config.train.late_weight=0", "'train.late_weight' must be > 0"),
+    ("--config.train.late_weight=0", "'train.late_weight' must be a finite number > 0"),
     ("--config.train.blur_sigma=-1", "'train.blur_sigma'"),
 ])
 def test_forecasting_configs_that_cannot_work_exit_2_with_one_line(tmp_path, capsys, override,

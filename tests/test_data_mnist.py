@@ -1,6 +1,9 @@
 """Rotating MNIST: IDX reading, the source order, rotation direction and determinism."""
 
 import gzip
+import importlib.machinery
+import sys
+import types
 
 import jax
 import numpy as np
@@ -144,8 +147,16 @@ def test_auto_falls_through_to_the_builtin_digits(tmp_path):
 
 
 def test_tfds_is_read_without_downloading(tmp_path, monkeypatch):
-    tfds = pytest.importorskip("tensorflow_datasets",
-                               reason="tensorflow-datasets is optional and not installed")
+    # tensorflow_datasets' interface as load_tfds uses it: TensorFlow's protos and the suite
+    # reader's cannot share a process (tests/test_data_tfds.py runs the real one in its own)
+    tfds = types.ModuleType("tensorflow_datasets")
+    tfds.__spec__ = importlib.machinery.ModuleSpec("tensorflow_datasets", None)
+
+    def not_prepared(name, **kwargs):
+        raise AssertionError(f"Dataset {name}: could not find data in {kwargs['data_dir']}")
+
+    tfds.load, tfds.as_numpy = not_prepared, None
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", tfds)
     (tmp_path / "mnist").mkdir()  # looks prepared, but holds no data: tfds fails, we fall through
     assert mnist.load_tfds(tmp_path) is None
     calls = []

@@ -400,7 +400,7 @@ def test_the_config_chooses_the_protocol_of_the_analysis_after_training():
                                analysis__noise=0.25)
     options = after_training.orientation_options(config)
     assert (options["protocol"], options["trials"], options["noise"]) == ("amplitude", 4, 0.25)
-    assert configs._CHOICES["analysis.protocol"] == protocols.PROTOCOLS
+    assert configs.all_fields()["analysis.protocol"].domain.values == protocols.PROTOCOLS
     with pytest.raises(configs.ConfigError, match="analysis.protocol"):
         configs.validate(experiment_config("waves", analysis__protocol="best"))
 

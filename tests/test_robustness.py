@@ -104,6 +104,10 @@ TRAINS_MISSING_RUNS = {
         lambda root: ["reproduce", "table1", "--config", "hamiltonian:smoke", "--systems",
                       "mass_spring", "--models", "locornn", "--seeds", "0", *_where(root),
                       "--quiet"]),
+    "reproduce table1-diagnosis": (
+        lambda root: root / "hamiltonian" / "smoke" / "pendulum" / "lstm" / "0",
+        lambda root: ["reproduce", "table1-diagnosis", "--config", "hamiltonian:smoke",
+                      "--systems", "pendulum", "--models", "lstm", *_where(root), "--quiet"]),
     "reproduce ablation": (
         lambda root: (root / "ablation" / "zero_sum_kv" / "hamiltonian" / "smoke"
                       / "mass_spring" / "locornn" / "0"),

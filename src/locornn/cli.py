@@ -37,6 +37,7 @@ COMMANDS = {
 }
 REPRODUCE = {
     "table1": "Table 1: VPT of every Hamiltonian system x model x seed",
+    "table1-diagnosis": "why a Table 1 row scores 0: trivial forecasts, frames, error curves",
     "figure1": "Figure 1: one quadrant per experiment (input, hidden z, prediction)",
     "figure2": "Figure 2: orientation maps and the domain-size sweep",
     "budget": "VPT against training steps (one run per seed, read at every budget)",
@@ -214,6 +215,19 @@ def cmd_table1(args) -> int:
     return guarded(action)
 
 
+def cmd_table1_diagnosis(args) -> int:
+    def action():
+        from locornn.reproduce import table_diagnosis
+
+        name, preset = _hamiltonian_only(args.config, "reproduce table1-diagnosis")
+        _report(table_diagnosis.diagnose(
+            preset, systems=tuple(args.systems), models=tuple(args.models), seed=args.seed,
+            root=args.runs_root, results=args.results_dir, experiment=name,
+            overrides=args.overrides, progress=not args.quiet))
+
+    return guarded(action)
+
+
 def cmd_ablation(args) -> int:
     def action():
         from locornn.reproduce import ablation, sequence_ablation
@@ -265,7 +279,7 @@ def cmd_phase_screen(args) -> int:
             _report(phase_screen.run_screen(
                 mnist_dir=args.mnist_dir, sources=tuple(args.sources),
                 variants=tuple(args.variants or phase_screen.VARIANTS), seed=seed,
-                steps=args.train_steps, root=args.runs_root, results=args.results_dir,
+                steps=args.train_steps or 0, root=args.runs_root, results=args.results_dir,
                 progress=not args.quiet, train_missing=not args.no_train))
 
     return guarded(action, ValueError)
@@ -297,27 +311,41 @@ def cmd_figure2_screen(args) -> int:
 # ----------------------------------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """A command-line error (unknown flag, a value outside its flag's domain) is one line on
+    stderr and exit status 2, as every other error the commands report."""
+
+    def error(self, message: str):
+        self.exit(2, f"locornn: {message} (see {self.prog} --help)\n")
+
+
 def _parser(sub, name: str, help: str, description: str | None = None):
     return sub.add_parser(name, help=help, description=description or help[0].upper() + help[1:]
                           + ".", allow_abbrev=False)
 
 
 def _where(p) -> None:
-    p.add_argument("--runs-root", default="runs", metavar="DIR",
+    from locornn.configs.domains import path_flag
+
+    p.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
                    help="where runs live: DIR/<experiment>/<preset>/... (default: runs)")
-    p.add_argument("--results-dir", default="results", metavar="DIR",
+    p.add_argument("--results-dir", default="results", metavar="DIR", type=path_flag(),
                    help="where tables and figures are written (default: results)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def _config(p, default: str | None, what: str) -> None:
+    from locornn.configs.domains import Text, flag
+
     p.add_argument("--config", default=default, required=default is None, metavar="NAME:PRESET",
+                   type=flag(Text(empty=False), str),
                    help=f"{what}: a packaged experiment (hamiltonian, waves, noise, orientation, "
-                        f"rotating_mnist) or a file path, and a preset (smoke, cpu, paper, "
+                        f"rotating_mnist, video) or a file path, and a preset (smoke, cpu, paper, "
                         f"reference)" + (f" (default: {default})" if default else ""))
 
 
 def _hamiltonian_lists(p, systems, models, seeds) -> None:
+    from locornn.configs import field_flag
     from locornn.data.hamiltonian.systems import SYSTEMS
     from locornn.models.forecasting import KINDS
 
@@ -326,25 +354,46 @@ def _hamiltonian_lists(p, systems, models, seeds) -> None:
                                           f"(default: {' '.join(systems)})")
     p.add_argument("--models", nargs="+", default=list(models), choices=KINDS, metavar="MODEL",
                    help=f"recurrent cores, of {' '.join(KINDS)} (default: {' '.join(models)})")
-    p.add_argument("--seeds", type=int, nargs="+", default=list(seeds), metavar="SEED",
+    p.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=list(seeds),
+                   metavar="SEED",
                    help=f"training seeds (default: {' '.join(map(str, seeds))})")
 
 
+class _HelpConfig(argparse.Action):
+    """``--help-config``: every config field with its default, allowed values and meaning."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from locornn.configs import schema
+
+        print(schema.fields_text())
+        parser.exit()
+
+
 def _add_train(p) -> None:
+    from locornn.configs.domains import path_flag
+
     _config(p, None, "the experiment to train, e.g. hamiltonian:cpu")
-    p.add_argument("--workdir", metavar="DIR",
+    p.add_argument("--help-config", action=_HelpConfig,
+                   help="list every config field (--config.<section>.<key>) with its default, "
+                        "allowed values and meaning, and exit")
+    p.add_argument("--workdir", metavar="DIR", type=path_flag(),
                    help="where the run goes (default: RUNS_ROOT/<experiment>/<preset>/<seed>)")
-    p.add_argument("--runs-root", default="runs", metavar="DIR",
+    p.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
                    help="where runs live when --workdir is not given (default: runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train, takes_overrides=True)
 
 
 def _add_eval(p) -> None:
+    from locornn.configs.domains import path_flag
+
     p.description = ("Evaluate a run's newest intact checkpoint on the data it was trained on. "
                      "--config.data.*=... with --data-override evaluates it on other data on "
                      "purpose (into RUN_DIR/eval_<data>/).")
-    p.add_argument("run_dir", metavar="RUN_DIR",
+    p.add_argument("run_dir", metavar="RUN_DIR", type=path_flag(),
                    help="a trained run's directory (config.json, checkpoints)")
     p.add_argument("--data-override", action="store_true",
                    help="evaluate on data other than the run's own (into RUN_DIR/eval_<data>/)")
@@ -352,13 +401,19 @@ def _add_eval(p) -> None:
 
 
 def _add_bench(p) -> None:
-    p.add_argument("--dir", default="benchmarks", metavar="DIR",
+    from locornn.configs.domains import path_flag
+
+    p.add_argument("--dir", default="benchmarks", metavar="DIR", type=path_flag(),
                    help="the folder of bench_*.py scripts (default: benchmarks); any other "
                         "flag (e.g. --quick) is passed to every script")
     p.set_defaults(func=cmd_bench, passthrough=True)
 
 
 def _add_reproduce(p, chosen: str | None) -> None:
+    from locornn.configs import field_flag
+    from locornn.configs.domains import Text, at_least, flag, path_flag
+
+    steps = flag(at_least(1), int)
     inner = p.add_subparsers(dest="artifact", required=True, metavar="ARTIFACT")
     for name, help in REPRODUCE.items():
         q = _parser(inner, name, help)
@@ -376,9 +431,35 @@ def _add_reproduce(p, chosen: str | None) -> None:
                            help="train a cell's missing seeds together with jax.vmap")
             _where(q)
             q.set_defaults(func=cmd_table1, takes_overrides=True)
+        elif name == "table1-diagnosis":
+            from locornn.configs import field_flag
+            from locornn.data.hamiltonian.systems import SYSTEMS
+            from locornn.models.forecasting import KINDS
+
+            q.description = (
+                "Train (or reuse) one seed's run of each system x model as `reproduce table1` "
+                "does, then write RESULTS_DIR/diagnosis.md/.csv/.png and diagnosis_curves.npz: "
+                "trivial forecasts (last frame read, frame before VPT's first, mean training "
+                "frame, black) against the VPT threshold, frame statistics, and each model's "
+                "reconstruction, first-forecast and per-step error. --config.* overrides apply "
+                "to every run.")
+            _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
+            q.add_argument("--systems", nargs="+", default=["pendulum", "double_pendulum",
+                                                            "rock_paper_scissors",
+                                                            "matching_pennies"],
+                           choices=SYSTEMS, metavar="SYSTEM",
+                           help=f"of {' '.join(SYSTEMS)} (default: the four rows that score 0)")
+            q.add_argument("--models", nargs="*", default=["locornn", "lstm"], choices=KINDS,
+                           metavar="MODEL", help=f"of {' '.join(KINDS)}; none: trivial "
+                                                 f"forecasts and frames only (default: locornn "
+                                                 f"lstm)")
+            q.add_argument("--seed", type=field_flag("seed"), default=0, metavar="SEED",
+                           help="training seed (default: 0)")
+            _where(q)
+            q.set_defaults(func=cmd_table1_diagnosis, takes_overrides=True)
         elif name == "budget":
             _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
-            q.add_argument("--budgets", type=int, nargs="+", default=[1200, 4800, 19200],
+            q.add_argument("--budgets", type=steps, nargs="+", default=[1200, 4800, 19200],
                            metavar="STEPS", help="training steps at which VPT is read "
                                                  "(default: 1200 4800 19200)")
             _hamiltonian_lists(q, ("mass_spring", "pendulum"), ("locornn", "lstm", "node"),
@@ -402,12 +483,13 @@ def _add_reproduce(p, chosen: str | None) -> None:
             _hamiltonian_lists(q, ("mass_spring",), ("locornn",), (0,))
             q.add_argument(
                 "--variants", nargs="+", default=None, metavar="VARIANT",
+                type=flag(Text(empty=False), str),
                 help="default: all of the experiment's. Hamiltonian: "
                      + "; ".join(f"{k} ({v[0]})" for k, v in VARIANTS.items())
                      + ". Sequences (several may be joined by '+': all their changes at "
                        "once): " + "; ".join(f"{k} ({v[0]})"
                                              for k, v in SEQUENCE_VARIANTS.items()))
-            q.add_argument("--train-steps", type=int, default=1000, metavar="N",
+            q.add_argument("--train-steps", type=steps, default=1000, metavar="N",
                            help="training steps of each sequence variant (default 1000; the "
                                 "Hamiltonian variants train for their preset's steps)")
             _where(q)
@@ -422,17 +504,20 @@ def _add_reproduce(p, chosen: str | None) -> None:
                 "(wavelength, neighbour phase difference, plane-wave fraction) and write "
                 "RESULTS_DIR/phase_screen_rotating_mnist_seed<SEED>.md/.csv.")
             q.add_argument("--mnist-dir", default="", metavar="DIR",
+                           type=path_flag("dir", empty=True),
                            help="a folder of MNIST-format IDX files (MNIST, Fashion-MNIST) for "
                                 "the 'idx' source")
             q.add_argument("--sources", nargs="+", default=list(phase_screen.SOURCES),
                            choices=phase_screen.SOURCES,
                            help="digit sources: idx (--mnist-dir) and/or digits (built in)")
-            q.add_argument("--variants", nargs="+", default=None, choices=list(
+            q.add_argument("--variants", nargs="+", default=None, type=flag(Text(empty=False), str),
+                           choices=list(
                 phase_screen.VARIANTS), metavar="VARIANT", help="default: all; " + "; ".join(
                     f"{k} ({v[0]})" for k, v in phase_screen.VARIANTS.items()))
-            q.add_argument("--seeds", type=int, nargs="+", default=[0], metavar="SEED",
+            q.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=[0],
+                           metavar="SEED",
                            help="one screen per seed, each its own table (default: 0)")
-            q.add_argument("--train-steps", type=int, default=0, metavar="N",
+            q.add_argument("--train-steps", type=steps, default=None, metavar="N",
                            help=f"training steps of each run (default "
                                 f"{phase_screen.SCREEN['train.num_steps']})")
             q.add_argument("--no-train", action="store_true",
@@ -455,7 +540,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     argv = sys.argv[1:] if argv is None else argv
     words = [a for a in argv if not a.startswith("-")]
     chosen = words[0] if words else None
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="locornn", allow_abbrev=False,
         description="Locally coupled oscillatory recurrent networks (LocoRNN). "
                     "`locornn COMMAND --help` says more.",
@@ -489,12 +574,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"locornn: deprecated spelling; it now reads: locornn {' '.join(argv)}",
               file=sys.stderr)
     parser = build_parser(argv)
-    args, extra = parser.parse_known_args(argv)
-    if getattr(args, "passthrough", False):
-        args.args, extra = extra, []
-    overrides, unknown = _split_overrides(extra)
-    if unknown or (overrides and not getattr(args, "takes_overrides", False)):
-        parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
+    try:
+        args, extra = parser.parse_known_args(argv)
+        if getattr(args, "passthrough", False):
+            args.args, extra = extra, []
+        overrides, unknown = _split_overrides(extra)
+        if unknown or (overrides and not getattr(args, "takes_overrides", False)):
+            parser.error(f"unrecognized arguments: {' '.join(unknown + overrides)}")
+    except SystemExit as exit_:  # --help and --version exit 0; a bad flag returns 2
+        if exit_.code == 2:
+            return 2
+        raise
     args.overrides = overrides
     return guarded(lambda: args.func(args))
 

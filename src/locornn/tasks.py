@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from locornn import data, metrics, models, plots, sharding
+from locornn import configs, data, metrics, models, plots, sharding
 from locornn.analysis.lattice import free_decay
 from locornn.analysis.waves import phase_map
 from locornn.analysis.waves import statistics as analysis_waves
@@ -63,6 +63,20 @@ def _check_finite(split: str, sequences: np.ndarray) -> None:
     if bad.any():
         raise ValueError(f"{split} data contains NaN/Inf in sequence(s) "
                          f"{np.flatnonzero(bad)[:5].tolist()}; refusing to train on it")
+
+
+def _require_one_batch(dataset, batch_size: int) -> None:
+    """Training and evaluation each need one whole batch (sets read from files are counted
+    only once read; configs.validate checks the generated ones)."""
+    from locornn.data.errors import DataError
+
+    for split, sequences, more in (
+            ("training", dataset.train, "add recordings"),
+            ("held-out", dataset.test, "raise data.test_fraction or give data.test_path")):
+        if len(sequences) < batch_size:
+            raise DataError(f"{dataset.source}: {len(sequences)} {split} sequence(s), fewer "
+                            f"than one batch (train.batch_size = {batch_size}); lower "
+                            f"train.batch_size or data.sequence_length, or {more}")
 
 
 def _on_devices(batch, mesh):
@@ -135,8 +149,9 @@ def _sequence_objectives(config, model):
 
 
 def sequence_task(config: ml_collections.ConfigDict) -> Task:
-    """Next-frame prediction on the waves / noise sequences."""
+    """Next-frame prediction on the waves / noise / rotating MNIST / your own sequences."""
     dataset = data.load(config.data)
+    _require_one_batch(dataset, config.train.batch_size)
     for split, sequences in (("train", dataset.train), ("test", dataset.test)):
         if isinstance(sequences, np.ndarray):  # (sets rendered on demand are finite by design)
             _check_finite(split, sequences)
@@ -352,7 +367,7 @@ def forecast_task(config: ml_collections.ConfigDict, *, progress: bool = True) -
 
 def build_task(config: ml_collections.ConfigDict, *, progress: bool = True) -> Task:
     """The task a config's ``data.name`` calls for (``progress``: data generation's bars)."""
-    if config.data.name in ("waves", "retinal", "noise", "rotating_mnist"):
+    if config.data.name in configs.SEQUENCE_SETS:
         return sequence_task(config)
     if config.data.name == "hamiltonian":
         return forecast_task(config, progress=progress)

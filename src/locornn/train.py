@@ -11,6 +11,8 @@ What a run writes to ``workdir`` (:func:`default_workdir` from the CLI):
   MNIST folder, the built-in digits instead of MNIST) stops with an error.
 * ``metrics.jsonl``: one JSON object per line, ``{"step", "split": "train"|"test"|"probe", ...}``;
   test and probe records are on the held-out split, never on training data.
+* ``events.out.tfevents.*``: the same numbers, the held-out results and the figures for
+  TensorBoard (``tensorboard --logdir runs``; :mod:`locornn.run_log`).
 * ``checkpoints/<step>/``: orbax checkpoints of the train state (params, optimiser state, step)
   every ``train.checkpoint_every`` steps, at the end, and when interrupted.
 * ``summary.json``, ``loss.png``, ``figure1.png``, ``hidden.gif`` after training.
@@ -52,7 +54,7 @@ import optax
 import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
-from locornn import checkpoints, configs, plots, sharding, tasks
+from locornn import checkpoints, configs, plots, run_log, sharding, tasks
 from locornn.analysis.after_training import AFTER_TRAINING
 from locornn.checkpoints import load_run  # noqa: F401  (public API: train.load_run)
 from locornn.data import fingerprint
@@ -289,8 +291,12 @@ def _train(config, workdir: pathlib.Path, mesh, primary: bool, progress: bool) -
 
     start, total = int(state.step), config.train.num_steps
     wall_start = time.perf_counter()
+    # TensorBoard hides the events after the checkpoint resumed from (dropped from metrics.jsonl
+    # above); a run started afresh hides all older ones
+    purge_step = start + 1 if start else 0
     try:
-        with _Interrupts(), open(metrics_path if primary else os.devnull, "a") as sink:
+        with _Interrupts(), run_log.RunLog(workdir if primary else None,
+                                           purge_step=purge_step) as sink:
             state = _loop(config, state, task, train_step, manager, sink, start, total,
                           progress)
     except KeyboardInterrupt:
@@ -327,6 +333,7 @@ def finish_run(config, task: tasks.Task, state: TrainState, workdir: pathlib.Pat
         if config.analysis.get(name):
             summary[name] = analyse(config, workdir)
     (workdir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    run_log.write_summary_events(workdir, summary["steps"], summary)
     return summary
 
 
@@ -353,14 +360,12 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
         rate = window_steps / max(time.perf_counter() - window_start, 1e-9)
         window_start, window_steps = time.perf_counter(), 0
         if last:
-            sink.write(json.dumps({"step": step_done, "split": "train", **last,
-                                   "steps_per_second": rate}) + "\n")
-            sink.flush()
+            sink.write({"step": step_done, "split": "train", **last, "steps_per_second": rate})
         return last
 
     if start == 0 and task.probe is not None:  # the untrained network, for comparison
         probed = task.probe(sharding.local_copy(state.params))
-        sink.write(json.dumps({"step": 0, "split": "probe", **probed}) + "\n")
+        sink.write({"step": 0, "split": "probe", **probed})
     with tqdm(total=total, initial=start, unit="step", disable=not progress,
               dynamic_ncols=True, desc=config.experiment) as bar:
         step = start
@@ -378,12 +383,11 @@ def _loop(config, state, task, train_step, manager, sink, start, total, progress
                 if evaluate_now:  # on each process's own devices (sharding.local_mesh)
                     params = sharding.local_copy(state.params)
                     held_out = task.evaluate(params)
-                    sink.write(json.dumps({"step": done, "split": "test", **held_out}) + "\n")
-                    sink.flush()
+                    sink.write({"step": done, "split": "test", **held_out})
                     bar.set_postfix(loss=f"{last['loss']:.4g}", test=f"{held_out['loss']:.4g}")
                     if task.probe is not None:
                         probed = task.probe(params)
-                        sink.write(json.dumps({"step": done, "split": "probe", **probed}) + "\n")
+                        sink.write({"step": done, "split": "probe", **probed})
                 if save_now:
                     manager.save(done, args=ocp.args.StandardSave(state))
                 if evaluate_now or save_now:  # keep steps/s a measure of training alone

@@ -6,7 +6,7 @@ An experiment asks for an analysis by turning on its flag ``analysis.<name>`` in
 run and stores its result under ``summary.json[name]``. The analyses read the run back through
 :mod:`locornn.checkpoints`, so training never depends on analysis code beyond this table, and
 analysis never imports training. A new analysis is one function here and one flag in
-``configs.base_config``.
+``configs.schema.analysis_fields``.
 
 The analysis modules are imported when their entry runs: they draw figures (matplotlib), which
 training without analyses does not need.

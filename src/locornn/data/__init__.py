@@ -14,8 +14,8 @@ import jax
 import ml_collections
 import numpy as np
 
-from locornn.configs import ON_DEMAND_SETS
-from locornn.data import fingerprint, mnist, waves
+from locornn.configs import FILE_SETS, ON_DEMAND_SETS
+from locornn.data import fingerprint, mnist, video, waves
 
 
 class SequenceData(NamedTuple):
@@ -28,6 +28,8 @@ class SequenceData(NamedTuple):
 
 def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     """Generate (or read) the data set named by ``data_config.name``."""
+    if data_config.name in FILE_SETS:
+        return _load_files(data_config)
     key = jax.random.PRNGKey(data_config.seed)
     train_key, test_key = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
     length, size = data_config.sequence_length, data_config.image_size
@@ -78,6 +80,21 @@ def load(data_config: ml_collections.ConfigDict) -> SequenceData:
     if on_demand:
         return SequenceData(train, test, source, record)
     return SequenceData(np.asarray(train), np.asarray(test), source, record)
+
+
+def _load_files(data_config: ml_collections.ConfigDict) -> SequenceData:
+    """Your recordings (``video``) or a tensorflow-datasets set (``tfds``), read on demand."""
+    if data_config.name == "video":
+        splits = video.load(data_config)
+        kind, where = "video", data_config.path
+    else:
+        from locornn.data import tfds_sequences
+
+        splits = tfds_sequences.load(data_config)
+        kind, where = "tfds-sequences", tfds_sequences.data_dir(data_config)
+    record = fingerprint.files_record(kind, splits.description, data_config,
+                                      [s.digest for s in splits.stats], where)
+    return SequenceData(splits.train, splits.test, splits.description, record)
 
 
 def train_batch(train: np.ndarray, step: int, batch_size: int, seed: int,

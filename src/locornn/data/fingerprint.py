@@ -3,7 +3,7 @@
 A run's ``data.json`` holds its :func:`record`::
 
     {"kind": "idx" | "tfds" | "digits" | "waves" | "noise" | "hamiltonian-generated"
-             | "hamiltonian-suite",
+             | "hamiltonian-suite" | "video" | "tfds-sequences",
      "path": the folder(s) read, or null for data generated in memory,
      "fingerprint": 16 hex digits,
      "description": the human-readable source}
@@ -18,7 +18,12 @@ same data):
 * the Hamiltonian suite's published files: ``features.txt`` whole, and each TFRecord file's
   size, first and last 64 KiB;
 * generated data (waves, noise, Hamiltonian trajectories and their cache): the data config and
-  seed, and for Hamiltonian trajectories the generator's version (what the cache is keyed by).
+  seed, and for Hamiltonian trajectories the generator's version (what the cache is keyed by);
+* your recordings (``data.name = "video"``: arrays, frames, videos) and tensorflow-datasets
+  sequences (``"tfds"``): a SHA-256 of every stored byte of the frames read, with their shapes
+  and type (:func:`locornn.data.video.scan`, the pass that also checks every value). The
+  fields of these sets (``data.path``, ``data.scaling``, ...) count only for them, so the
+  fingerprints of the other sets do not depend on fields they never read.
 
 :func:`require_same_data` refuses, in one line, a run resumed or evaluated on data whose
 fingerprint differs from the recorded one.
@@ -36,7 +41,11 @@ from locornn.data.errors import DataError
 
 RECORD_FILE = "data.json"
 # data.* fields that say where files are, not what they hold
-LOCATION_FIELDS = ("mnist_dir", "mnist_source", "suite_dir", "cache_dir")
+# (the sets from files: which file, array, set or split is read; their bytes are hashed)
+LOCATION_FIELDS = ("mnist_dir", "mnist_source", "suite_dir", "cache_dir", "path", "test_path",
+                   "feature", "tfds_name", "tfds_split", "tfds_test_split", "tfds_data_dir")
+# data.* fields that shape the sequences of the sets from files only (locornn.data.video)
+FILE_FIELDS = ("test_fraction", "window_stride", "scaling")
 SAMPLE_IMAGES = 256  # images hashed per split of an MNIST-format set
 SAMPLE_BYTES = 1 << 16  # bytes hashed at each end of a published file
 
@@ -53,8 +62,10 @@ def _digest(parts) -> str:
 
 
 def _config_part(data_config) -> str:
-    fields = {k: v for k, v in json.loads(data_config.to_json()).items()
-              if k not in LOCATION_FIELDS}
+    from locornn.configs import FILE_SETS
+
+    ignored = LOCATION_FIELDS + (() if data_config.name in FILE_SETS else FILE_FIELDS)
+    fields = {k: v for k, v in json.loads(data_config.to_json()).items() if k not in ignored}
     return json.dumps(fields, sort_keys=True)
 
 
@@ -104,6 +115,12 @@ def digits_record(digits, data_config, description: str) -> dict:
                            (digits.test_images, digits.test_labels)):
         parts += [*_array_parts(images, SAMPLE_IMAGES), *_array_parts(labels, len(labels))]
     return record(kind, description, _digest(parts), path)
+
+
+def files_record(kind: str, description: str, data_config, digests, path) -> dict:
+    """Frames read from files (``digests``: :class:`locornn.data.video.Stats` digests of every
+    stored byte, the held-out file's second when there is one)."""
+    return record(kind, description, _digest([kind, _config_part(data_config), *digests]), path)
 
 
 def hamiltonian_record(dataset, data_config, description: str) -> dict:

@@ -132,6 +132,10 @@ def run_ablation(preset: str, *, variants=tuple(VARIANTS), system="mass_spring",
     ``results/ablation_<preset>_<system>_<model>_seed<seeds>.md`` and ``.csv``; return the
     markdown path."""
     rows = []
+    for variant in variants:  # every variant's config is checked before the first one trains
+        for seed in seeds:
+            table.cell_config(preset, system, model, seed, table.EXPERIMENT,
+                              [*overrides(variant), *extra_overrides])
     for number, variant in enumerate(variants, 1):
         if progress:
             tqdm.write(f"ablation [{number}/{len(variants)}] {variant}: {VARIANTS[variant][0]}")

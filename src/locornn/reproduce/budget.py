@@ -70,6 +70,9 @@ def build_curves(preset: str, *, budgets=(1200, 4800, 19200), systems=("mass_spr
         raise configs.ConfigError(f"budgets must be positive step counts, got {budgets}")
     rows = []
     jobs = [(s, m, seed) for s in systems for m in models for seed in seeds]
+    for system, model, seed in jobs:  # every run's config is checked before the first trains
+        table.cell_config(preset, system, model, seed, table.EXPERIMENT,
+                          [*overrides, f"--config.train.num_steps={budgets[-1]}"])
     for number, (system, model, seed) in enumerate(jobs, 1):
         if progress:
             tqdm.write(f"budget [{number}/{len(jobs)}] {system} x {model}, seed {seed}, "

@@ -42,6 +42,7 @@ from locornn.analysis.after_training import orientation_options
 from locornn.analysis.topography import domains
 from locornn.analysis.waves import report as wave_report_module
 from locornn.checkpoints import load_run
+from locornn.configs.domains import at_least, flag, path_flag
 from locornn.data import fingerprint
 from locornn.exits import guarded
 from locornn.reproduce.runs import ensure_trained, run_dir
@@ -137,10 +138,12 @@ def _load_config(name: str, preset: str, seed: int, experiments_dir, overrides):
 def _runs(experiments, runs_root, preset, seed, train_missing, experiments_dir, overrides):
     """``([(name, workdir)], [skipped names])``: each experiment's run, found or trained."""
     found, skipped = [], []
-    for name in experiments:
-        workdir = ensure_run(name, runs_root=runs_root, preset=preset, seed=seed,
-                             train_missing=train_missing, experiments_dir=experiments_dir,
-                             overrides=overrides)
+    # every experiment's config is checked before the first one trains
+    loaded = {name: _load_config(name, preset, seed, experiments_dir, overrides)
+              for name in experiments}
+    for name, config in loaded.items():
+        workdir = None if config is None else ensure_trained(
+            name, config, run_dir(runs_root, config), train_missing)
         if workdir is None:
             skipped.append(name)
         else:
@@ -484,6 +487,16 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
       RuntimeError: no run at all to draw.
     """
     results_dir, runs_root = pathlib.Path(results_dir), pathlib.Path(runs_root)
+    # The control is orientation's own config (lattice, analysis) with noise frames: the noise
+    # experiment's presets are the sine waves', whose reference lattice is 32x32, not 72x72.
+    noise = ("--config.data.name=noise", "--config.experiment=orientation_noise")
+    points = [("wavelength", float(w), (f"--config.data.wavelength_min={float(w)}",
+                                        f"--config.data.wavelength_max={float(w)}"))
+              for w in wavelengths]
+    points += [("kernel", int(k), (f"--config.model.kernel_size={int(k)}",))
+               for k in kernel_sizes]
+    for extra in ((), noise, *(extra for *_, extra in points)):  # all checked before any work
+        _load_config("orientation", preset, seed, experiments_dir, (*overrides, *extra))
     results_dir.mkdir(parents=True, exist_ok=True)
     common = dict(preset=preset, seed=seed, train_missing=train_missing,
                   experiments_dir=experiments_dir)
@@ -491,18 +504,10 @@ def figure2(results_dir="results", runs_root="runs", preset: str = "cpu", seed: 
     runs["waves"] = _ensure_orientation_run(
         "orientation", "orientation", lambda c: run_dir(runs_root, c),
         overrides=tuple(overrides), **common)
-    # The control is orientation's own config (lattice, analysis) with noise frames: the noise
-    # experiment's presets are the sine waves', whose reference lattice is 32x32, not 72x72.
     runs["noise"] = _ensure_orientation_run(
         "orientation_noise", "orientation", lambda c: run_dir(runs_root, c),
-        overrides=(*overrides, "--config.data.name=noise",
-                   "--config.experiment=orientation_noise"), **common)
+        overrides=(*overrides, *noise), **common)
     sweep_root = runs_root / "orientation_sweep" / preset
-    points = [("wavelength", float(w), (f"--config.data.wavelength_min={float(w)}",
-                                        f"--config.data.wavelength_max={float(w)}"))
-              for w in wavelengths]
-    points += [("kernel", int(k), (f"--config.model.kernel_size={int(k)}",))
-               for k in kernel_sizes]
     sweep = []
     for axis, value, extra in points:
         folder = f"{axis}_{_label(value)}"
@@ -666,10 +671,11 @@ def _run_arguments(p, no_train_help: str) -> None:
     """The options every figure command shares: which runs, where they and the results go."""
     p.add_argument("--preset", default="cpu", choices=configs.PRESETS,
                    help="preset of every experiment the figure draws (default cpu)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
-    p.add_argument("--results-dir", default="results", metavar="DIR",
+    p.add_argument("--seed", type=configs.field_flag("seed"), default=0,
+                   help="training seed (default 0)")
+    p.add_argument("--results-dir", default="results", metavar="DIR", type=path_flag(),
                    help="where the figure and its tables go (default: results)")
-    p.add_argument("--runs-root", default="runs", metavar="DIR",
+    p.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
                    help="where runs live: DIR/<experiment>/<preset>/<seed> (default: runs)")
     p.add_argument("--no-train", action="store_true", help=no_train_help)
 
@@ -698,24 +704,28 @@ def add_arguments(p, name: str) -> None:
     if name in ("figure1", "waves-table"):
         _run_arguments(p, "skip experiments without a finished run instead of training them")
         p.add_argument("--experiments", nargs="+", default=list(EXPERIMENTS), metavar="NAME",
+                       choices=EXPERIMENTS,
                        help=f"the experiments to draw (default: {' '.join(EXPERIMENTS)})")
         if name == "waves-table":
-            p.add_argument("--num-sequences", type=int, default=8,
+            p.add_argument("--num-sequences", type=flag(at_least(1), int), default=8,
                            help="held-out sequences per measurement (default 8)")
         p.set_defaults(func=_command, takes_overrides=True)
     elif name == "figure2":
         _run_arguments(p, "skip runs that are not finished instead of training them")
-        p.add_argument("--wavelengths", type=float, nargs="*", default=[5, 10, 16, 24],
-                       metavar="PX", help="training wavelengths of the sweep (default 5 10 16 "
-                                          "24; none: no wavelength sweep)")
-        p.add_argument("--kernel-sizes", type=int, nargs="*", default=[3, 5, 7, 9], metavar="K",
+        p.add_argument("--wavelengths", type=configs.field_flag("data.wavelength_min"),
+                       nargs="*", default=[5, 10, 16, 24], metavar="PX",
+                       help="training wavelengths of the sweep (default 5 10 16 24; none: no "
+                            "wavelength sweep)")
+        p.add_argument("--kernel-sizes", type=configs.field_flag("model.kernel_size"),
+                       nargs="*", default=[3, 5, 7, 9], metavar="K",
                        help="coupling kernel sizes of the sweep (default 3 5 7 9; none: no "
                             "kernel-size sweep)")
         p.set_defaults(func=_figure2_command, takes_overrides=True)
     else:
-        p.add_argument("runs", nargs="+", metavar="RUN_DIR",
+        p.add_argument("runs", nargs="+", metavar="RUN_DIR", type=path_flag("dir"),
                        help="run directories (summary.json, waves*.json)")
-        p.add_argument("--out", required=True, help="the Markdown file to write")
+        p.add_argument("--out", required=True, type=path_flag(folder=None),
+                       help="the Markdown file to write")
         p.add_argument("--mean-frame", action="store_true",
                        help="also the MSE of predicting the held-out mean pixel value "
                             "(generates each run's held-out data again from its config.json)")

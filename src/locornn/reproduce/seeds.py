@@ -18,7 +18,6 @@ seeds one by one.
 from __future__ import annotations
 
 import contextlib
-import json
 import pathlib
 import time
 
@@ -29,7 +28,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
-from locornn import configs, sharding, tasks, train
+from locornn import configs, run_log, sharding, tasks, train
 
 
 def _with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -98,7 +97,7 @@ def _check_finite(record, seeds) -> None:
 
 
 def _write_metrics(workdir: pathlib.Path, history, index: int) -> None:
-    with open(workdir / "metrics.jsonl", "w") as sink:
+    with run_log.RunLog(workdir, purge_step=0, mode="w") as sink:
         for step, values in history:
             record = {key: float(values[key][index]) for key in values}
-            sink.write(json.dumps({"step": step, "split": "train", **record}) + "\n")
+            sink.write({"step": step, "split": "train", **record})

@@ -146,9 +146,11 @@ def run_ablation(experiment: str = "waves", preset: str = "reference", *, steps:
         f"{experiment}.py"
     spec = f"{name}:{preset}"
     rows, baseline = [], None
+    loaded = {variant: configs.load(spec, [*overrides(variant, steps), f"--config.seed={seed}",
+                                           *extra_overrides])
+              for variant in variants}  # every variant's config checked before any trains
     for number, variant in enumerate(variants, 1):
-        config = configs.load(spec, [*overrides(variant, steps), f"--config.seed={seed}",
-                                     *extra_overrides])
+        config = loaded[variant]
         if baseline is None:
             baseline = mean_frame_mse(config)
         if progress:

@@ -18,6 +18,7 @@ with the differing keys named, rather than reporting a number from another setti
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import pathlib
 
@@ -193,6 +194,8 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                 progress=True) -> pathlib.Path:
     """Train what is missing, then write ``results/table1_<preset>.{md,csv}``; returns the md."""
     cells = [(s, m) for s in systems for m in models]
+    for (system, model), seed in itertools.product(cells, seeds):  # all checked before any trains
+        cell_config(preset, system, model, seed, experiment, overrides)
     summaries = {}
     for number, (system, model) in enumerate(cells, 1):
         if progress:  # one line per cell above the run's own progress bar

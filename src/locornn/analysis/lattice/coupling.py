@@ -243,13 +243,16 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``coupling`` under ``locornn analyze``."""
+    from locornn.configs.domains import path_flag
+
     p = subparsers.add_parser(
         "coupling", help="how far a lattice's kernels reach past the centre tap, and whether "
                          "its encoder is laid out on the lattice",
         description="Measure a LocoRNN run's coupling (the share of each kernel's weight off "
                     "the centre tap) and its encoder's topography (correlation of neighbouring "
                     "sites' weights); write coupling.json and coupling.png into RUN_DIR.")
-    p.add_argument("run_dir", help="a LocoRNN run directory (config.json, checkpoints)")
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a LocoRNN run directory (config.json, checkpoints)")
     p.add_argument("--untrained", action="store_true",
                    help="the initial parameters of the run's seed (the control)")
     p.set_defaults(func=_command)

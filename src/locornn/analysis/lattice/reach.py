@@ -339,14 +339,19 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``reach`` under ``locornn analyze``."""
+    from locornn.configs import field_flag
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "reach", help="how far one site's input spreads through the lattice within a sequence",
         description="Measure a LocoRNN run's reach: the RMS distance an impulse in one site's "
                     "drive spreads through the lattice within the training sequence length "
                     "(and the grating presentation's); write reach.json and reach.png.")
-    p.add_argument("run_dir", help="a LocoRNN run directory (config.json, checkpoints)")
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a LocoRNN run directory (config.json, checkpoints)")
     p.add_argument("--untrained", action="store_true",
                    help="the initial parameters of the run's seed (the control)")
-    p.add_argument("--sites", type=int, default=16, help="sites to poke (default 16)")
-    p.add_argument("--seed", type=int, default=0, help="draw of the poked sites (default 0)")
+    p.add_argument("--sites", type=flag(at_least(1)), default=16, help="sites to poke (default 16)")
+    p.add_argument("--seed", type=field_flag("seed"), default=0,
+                   help="draw of the poked sites (default 0)")
     p.set_defaults(func=_command)

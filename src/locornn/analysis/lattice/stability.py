@@ -401,19 +401,26 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``stability`` under ``locornn analyze``."""
+    from locornn.configs import field_flag
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "stability", help="max|h| and ||dL/dh0|| over 10^4 steps: LocoRNN, coRNN, LSTM, RNN",
         description="Roll out LocoRNN, coRNN, an LSTM and a vanilla tanh RNN of matched size "
                     "on random input; plot max|h_t| against t and ||dL/dh_0|| (L = sum h_T) "
                     "against T on log-log axes.")
-    p.add_argument("--steps", type=int, default=10000, help="rollout length (default 10000)")
-    p.add_argument("--lattice", type=int, default=16,
+    p.add_argument("--steps", type=flag(at_least(1)), default=10000,
+                   help="rollout length (default 10000)")
+    p.add_argument("--lattice", type=field_flag("model.lattice"), default=16,
                    help="lattice side L; every model has L*L units (default 16)")
-    p.add_argument("--batch", type=int, default=4, help="sequences (default 4)")
-    p.add_argument("--seed", type=int, default=0, help="parameters and drive (default 0)")
-    p.add_argument("--out", default="results/stability.png", help="plot path")
-    p.add_argument("--json", default=None, help="also write the table as JSON here")
-    p.add_argument("--run", action="append", default=[], metavar="RUN_DIR",
+    p.add_argument("--batch", type=flag(at_least(1)), default=4, help="sequences (default 4)")
+    p.add_argument("--seed", type=field_flag("seed"), default=0,
+                   help="parameters and drive (default 0)")
+    p.add_argument("--out", default="results/stability.png", type=path_flag(folder=None),
+                   help="plot path")
+    p.add_argument("--json", default=None, type=path_flag(folder=False),
+                   help="also write the table as JSON here")
+    p.add_argument("--run", action="append", default=[], metavar="RUN_DIR", type=path_flag(),
                    help="also measure the trained core of a locornn/cornn run (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_command)

@@ -182,6 +182,9 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``decoder-probe`` under ``locornn analyze``."""
+    from locornn.configs import field_flag
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "decoder-probe", help="can the run's decoder draw the held-out frames from the true "
                               "state? (VPT's error per frame)",
@@ -190,13 +193,15 @@ def add_command(subparsers) -> None:
                     "frame) on single training frames; report VPT's per-frame error on held-out "
                     "frames and the share within the VPT threshold; write decoder_probe.json "
                     "into RUN_DIR.")
-    p.add_argument("run_dir", help="a Hamiltonian forecasting run (config.json; no checkpoint "
-                                   "needed)")
-    p.add_argument("--steps", type=int, default=2000, help="Adam steps per fit (default 2000)")
-    p.add_argument("--batch", type=int, default=64, help="frames per step (default 64)")
-    p.add_argument("--learning-rate", type=float, default=1e-3,
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a Hamiltonian forecasting run (config.json; no checkpoint needed)")
+    p.add_argument("--steps", type=flag(at_least(1)), default=2000,
+                   help="Adam steps per fit (default 2000)")
+    p.add_argument("--batch", type=flag(at_least(1)), default=64,
+                   help="frames per step (default 64)")
+    p.add_argument("--learning-rate", type=field_flag("train.learning_rate"), default=1e-3,
                    help="Adam's learning rate (default 1e-3)")
-    p.add_argument("--trajectories", type=int, default=64,
+    p.add_argument("--trajectories", type=flag(at_least(1)), default=64,
                    help="held-out trajectories scored, every frame (default 64)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_command)

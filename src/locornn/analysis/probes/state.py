@@ -217,16 +217,19 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``state-probe`` under ``locornn analyze``."""
+    from locornn.configs.domains import above, at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "state-probe", help="R^2 of a linear probe for the true state (pendulum: cos q, sin q)",
         description="Fit a ridge regression from a forecasting run's encoder output and state "
                     "to the true state of its held-out trajectories (pendulums: cos and sin "
                     "of the angle) on half of them and report R^2 on the other half; write "
                     "state_probe.json into RUN_DIR.")
-    p.add_argument("run_dir", help="a Hamiltonian forecasting run (config.json, checkpoints)")
-    p.add_argument("--ridge", type=float, default=1e-3,
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a Hamiltonian forecasting run (config.json, checkpoints)")
+    p.add_argument("--ridge", type=flag(above(0), float), default=1e-3,
                    help="ridge penalty relative to the number of samples (default 1e-3)")
-    p.add_argument("--trajectories", type=int, default=64,
+    p.add_argument("--trajectories", type=flag(at_least(1)), default=64,
                    help="held-out trajectories to use, half to fit and half to score "
                         "(default 64)")
     p.set_defaults(func=_command)

@@ -249,12 +249,15 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``figure-domains`` under ``locornn analyze``."""
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "figure-domains", help="domain statistics of a picture of orientation maps",
         description="Sample every map panel of a PNG (e.g. the authors' "
                     "OC_Size_v_WL_v_Ksize.png) at its lattice sites, read the 8 colours as "
                     "preferred orientations and print neighbour agreement, domain area and "
                     "fraction selective per panel.")
-    p.add_argument("png", help="the picture")
-    p.add_argument("--grid", type=int, default=72, help="sites per side of each map (72)")
+    p.add_argument("png", type=path_flag("file"), help="the picture")
+    p.add_argument("--grid", type=flag(at_least(1)), default=72,
+                   help="sites per side of each map (72)")
     p.set_defaults(func=_command)

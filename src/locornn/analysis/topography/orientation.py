@@ -408,7 +408,14 @@ def _fmt(value, spec: str) -> str:
 
 
 def _command(args) -> int:
+    from locornn import configs
+
+    # the flags set what a run's analysis.* fields set: the same rules, before any work
+    flags = configs.base_config()
+    for key in ("length", "transient", "protocol", "trials"):
+        flags.analysis[key] = getattr(args, key)
     try:
+        configs.validate(flags)
         summary = run_analysis(args.run_dir, untrained=args.untrained,
                                wavelength=args.wavelength, threshold=args.threshold,
                                length=args.length, transient=args.transient,
@@ -444,31 +451,36 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``orientation`` under ``locornn analyze``."""
+    from locornn.configs import field_flag
+    from locornn.configs.domains import path_flag
+
     p = subparsers.add_parser(
         "orientation", help="orientation selectivity and maps (Figure 2) of a LocoRNN run",
         description="Show static gratings to a trained LocoRNN run (or, with --untrained, to "
                     "its initial parameters) and write orientation_map.png, "
                     "orientation_histogram.png, selectivity.json and orientation_maps.npz "
                     "into RUN_DIR (*_untrained.* with --untrained).")
-    p.add_argument("run_dir", help="a run directory (with config.json and checkpoints)")
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a run directory (with config.json and checkpoints)")
     p.add_argument("--untrained", action="store_true",
                    help="freshly initialised parameters from the run's seed (the control)")
-    p.add_argument("--wavelength", type=float, default=None,
+    p.add_argument("--wavelength", type=field_flag("analysis.wavelength"), default=None,
                    help="grating wavelength in pixels (default: the middle of the run's "
                         "data.wavelength_min..max)")
-    p.add_argument("--threshold", type=float, default=0.65,
+    p.add_argument("--threshold", type=field_flag("analysis.threshold"), default=0.65,
                    help="selective when the largest Cohen's d is at least this (default 0.65)")
-    p.add_argument("--length", type=int, default=30, help="frames per stimulus (default 30)")
-    p.add_argument("--transient", type=int, default=10,
+    p.add_argument("--length", type=field_flag("analysis.length"), default=30,
+                   help="frames per stimulus (default 30)")
+    p.add_argument("--transient", type=field_flag("analysis.transient"), default=10,
                    help="leading steps left out of the time average (default 10)")
     p.add_argument("--protocol", choices=protocols_.PROTOCOLS,
                    default=protocols_.DEFAULT_PROTOCOL,
                    help="the selectivity protocol of the map (all are measured and reported; "
                         f"default {protocols_.DEFAULT_PROTOCOL}, see docs/orientation.md)")
-    p.add_argument("--trials", type=int, default=16,
+    p.add_argument("--trials", type=field_flag("analysis.trials"), default=16,
                    help="noisy presentations of each grating for protocol 'trials' "
                         "(0: not measured; default 16)")
-    p.add_argument("--noise", type=float, default=0.5,
+    p.add_argument("--noise", type=field_flag("analysis.noise"), default=0.5,
                    help="pixel noise standard deviation of those presentations (default 0.5, "
                         "the grating's amplitude)")
     p.set_defaults(func=_command)

@@ -267,21 +267,24 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``phase-video`` under ``locornn analyze``."""
+    from locornn.configs.domains import Text, at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "phase-video", help="phase-map metrics of a video that draws phase as hue",
         description="Measure a wave video whose pixels are lattice sites and whose hue is the "
                     "phase (the authors' wave_s*_phase.gif): mean and peak wavelength (sites), "
                     "mean neighbour phase difference (rad) and plane-wave fraction, on the "
                     "last --frames frames, as `locornn analyze waves` measures a run.")
-    p.add_argument("videos", nargs="+", metavar="GIF", help="one or more phase videos")
-    p.add_argument("--frames", type=int, default=REFERENCE_FRAMES,
+    p.add_argument("videos", nargs="+", metavar="GIF", type=path_flag("file"),
+                   help="one or more phase videos")
+    p.add_argument("--frames", type=flag(at_least(1)), default=REFERENCE_FRAMES,
                    help=f"measure the last this many frames (default {REFERENCE_FRAMES}: the "
                         f"last rotation period of a 72-frame rotating-MNIST video)")
     p.add_argument("--zero-padding", action="store_true",
                    help="the lattice does not wrap (default: circular, as the authors')")
-    p.add_argument("--figure", metavar="PNG",
+    p.add_argument("--figure", metavar="PNG", type=path_flag(folder=False),
                    help="also draw each video's last measured frame side by side, titled with "
                         "its numbers")
-    p.add_argument("--labels", nargs="+", metavar="NAME",
+    p.add_argument("--labels", nargs="+", metavar="NAME", type=flag(Text(empty=False), str),
                    help="panel titles, one per video (default: the file names)")
     p.set_defaults(func=_command)

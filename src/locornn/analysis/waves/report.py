@@ -19,11 +19,11 @@ strength, standing-wave index, dominant frequency, ...) and writes, into ``RUN_D
 
 Held-out sequences: the first ``num_sequences`` of the test split (the probe logged during
 training uses the first ``train.probe_sequences`` of the same split) for the sequence tasks
-(waves, noise, rotating_mnist); for other tasks, the task's ``figure_sequence``. Metrics use
-:func:`~locornn.analysis.waves.statistics.wave_metrics` with its defaults (one step is the unit of
-time, non-circular boundaries), as the probe does, so the numbers are comparable with the plot; a
-batch gives the NaN-ignoring mean over sequences. A model without a lattice (the dense coRNN)
-has no spatial metrics: every value is NaN.
+(waves, noise, rotating_mnist, video, tfds); for other tasks, the task's ``figure_sequence``.
+Metrics use :func:`~locornn.analysis.waves.statistics.wave_metrics` with its defaults (one step
+is the unit of time, non-circular boundaries), as the probe does, so the numbers are comparable
+with the plot; a batch gives the NaN-ignoring mean over sequences. A model without a lattice
+(the dense coRNN) has no spatial metrics: every value is NaN.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from locornn import plots  # noqa: E402
 from locornn.analysis.waves import phase_map  # noqa: E402
 from locornn.analysis.waves import statistics as analysis_waves  # noqa: E402
 from locornn.analysis.waves.phase import reference_phase  # noqa: E402
+from locornn.configs import SEQUENCE_SETS  # noqa: E402
 
 __all__ = [
     "METRIC_KEYS",
@@ -69,7 +70,6 @@ PLOTTED_METRICS = {
     "phase_plane_wave_fraction": "plane-wave fraction",
     "standing_wave_index": "standing-wave index",
 }
-SEQUENCE_TASKS = ("waves", "retinal", "noise", "rotating_mnist")
 
 
 def output_paths(run_dir, untrained: bool = False) -> dict[str, pathlib.Path]:
@@ -149,19 +149,21 @@ def held_out_sequences(config, task, num_sequences: int) -> np.ndarray:
     """The first ``num_sequences`` held-out sequences of a run (see the module docstring)."""
     if num_sequences < 1:
         raise ValueError(f"num_sequences must be >= 1, got {num_sequences}")
-    if config.data.name in SEQUENCE_TASKS:
-        return _test_split(config.data.to_json())[:num_sequences]
+    if config.data.name in SEQUENCE_SETS:
+        return _test_split(config.data.to_json(), num_sequences)
     return np.asarray(task.figure_sequence)
 
 
 @functools.lru_cache(maxsize=4)
-def _test_split(data_config_json: str) -> np.ndarray:
-    """The held-out split of a data config (a pure function of it: cached per config)."""
+def _test_split(data_config_json: str, num_sequences: int) -> np.ndarray:
+    """The first held-out sequences of a data config (a pure function of it: cached per
+    config; a split read on demand renders only these)."""
     import ml_collections
 
     from locornn import data
 
-    test = np.asarray(data.load(ml_collections.ConfigDict(json.loads(data_config_json))).test)
+    test = np.asarray(data.load(ml_collections.ConfigDict(json.loads(data_config_json)))
+                      .test[:num_sequences])
     test.flags.writeable = False
     return test
 
@@ -415,14 +417,17 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``waves`` under ``locornn analyze``."""
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "waves", help="wave metrics of the hidden state of a run (synchrony, traveling waves)",
         description="Run a trained model (or, with --untrained, its initial parameters) on "
                     "held-out sequences and measure the waves of its hidden state; write "
                     "waves.json (waves_untrained.json) and synchrony_vs_loss.png into RUN_DIR.")
-    p.add_argument("run_dir", help="a run directory (with config.json and checkpoints)")
+    p.add_argument("run_dir", type=path_flag(),
+                   help="a run directory (with config.json and checkpoints)")
     p.add_argument("--untrained", action="store_true",
                    help="freshly initialised parameters from the run's seed (the control)")
-    p.add_argument("--num-sequences", type=int, default=8,
+    p.add_argument("--num-sequences", type=flag(at_least(1)), default=8,
                    help="held-out sequences to average over (default 8)")
     p.set_defaults(func=_command)

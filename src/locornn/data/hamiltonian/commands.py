@@ -20,9 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from locornn.configs import field_flag
+from locornn.configs.domains import at_least, flag, path_flag
 from locornn.data.hamiltonian.systems import ALL_SYSTEMS, get_system
 
 DEFAULT_CACHE_DIR = "cache/hamiltonian"
+COUNT = flag(at_least(1), int)  # trajectories, steps, columns: at least one
 
 
 def _add_system_argument(parser) -> None:
@@ -46,27 +49,30 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
         ),
     )
     _add_system_argument(gen)
-    gen.add_argument("--num-train", type=int, default=1000, help="train trajectories (1000)")
-    gen.add_argument("--num-test", type=int, default=100, help="test trajectories (100)")
+    gen.add_argument("--num-train", type=COUNT, default=1000, help="train trajectories (1000)")
+    gen.add_argument("--num-test", type=COUNT, default=100, help="test trajectories (100)")
     gen.add_argument(
         "--steps",
-        type=int,
+        type=COUNT,
         default=255,
         help="steps per train trajectory; frames = steps + 1 (255)",
     )
     gen.add_argument(
         "--test-steps",
-        type=int,
+        type=COUNT,
         default=None,
         help="steps per test trajectory, up to 999 for VPT (default: --steps)",
     )
-    gen.add_argument("--seed", type=int, default=0, help="the data set's seed (0)")
+    gen.add_argument("--seed", type=field_flag("data.seed"), default=0,
+                     help="the data set's seed (0)")
     gen.add_argument(
-        "--cache-dir", default=DEFAULT_CACHE_DIR, help=f"cache folder ({DEFAULT_CACHE_DIR})"
+        "--cache-dir", default=DEFAULT_CACHE_DIR, type=path_flag(),
+        help=f"cache folder ({DEFAULT_CACHE_DIR})"
     )
     gen.add_argument(
         "--export-suite",
         metavar="DIR",
+        type=path_flag(),
         default=None,
         help="also write the data in the suite's TFRecord format under DIR "
         "(needs: pip install 'locornn[suite]')",
@@ -84,16 +90,19 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
         ),
     )
     _add_system_argument(show)
-    show.add_argument("--num", type=int, default=4, help="trajectories to show (4)")
-    show.add_argument("--out", default="figures/hamiltonian", help="output folder")
-    show.add_argument("--steps", type=int, default=255, help="steps per trajectory (255)")
-    show.add_argument("--seed", type=int, default=0, help="the trajectories' seed (0)")
-    show.add_argument("--columns", type=int, default=10, help="frames per row in the grid (10)")
-    show.add_argument("--scale", type=int, default=4, help="pixel upscaling (4)")
+    show.add_argument("--num", type=COUNT, default=4, help="trajectories to show (4)")
+    show.add_argument("--out", default="figures/hamiltonian", type=path_flag(folder=None),
+                      help="output folder")
+    show.add_argument("--steps", type=COUNT, default=255, help="steps per trajectory (255)")
+    show.add_argument("--seed", type=field_flag("data.seed"), default=0,
+                      help="the trajectories' seed (0)")
+    show.add_argument("--columns", type=COUNT, default=10, help="frames per row in the grid (10)")
+    show.add_argument("--scale", type=COUNT, default=4, help="pixel upscaling (4)")
     show.add_argument("--flip-y", action="store_true", help="show physical y pointing up")
     show.add_argument(
         "--suite-dir",
         default=None,
+        type=path_flag("dir"),
         help="show the suite's own files from this folder instead of generating",
     )
     show.set_defaults(func=run_show)
