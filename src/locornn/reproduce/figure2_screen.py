@@ -404,6 +404,9 @@ def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: in
 
 def add_arguments(q) -> None:
     """``locornn reproduce figure2-screen``'s arguments."""
+    from locornn.configs import field_flag
+    from locornn.configs.domains import Range, above, flag, path_flag
+
     q.description = ("Train (or reuse) Figure 2's screening recipes (" + "; ".join(
         f"{k}: {v[0]}" for k, v in RECIPES.items()) + ") on the orientation experiment, "
         "measure each run and its untrained network (orientation map, reach, static spread, "
@@ -412,16 +415,19 @@ def add_arguments(q) -> None:
                    help="the orientation preset the recipes start from (default cpu)")
     q.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES),
                    metavar="RECIPE", help="default: all")
-    q.add_argument("--seeds", type=int, nargs="+", default=[0, 1], metavar="SEED")
-    q.add_argument("--train-steps", type=int, default=2000, metavar="N",
+    q.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=[0, 1], metavar="SEED")
+    q.add_argument("--train-steps", type=field_flag("train.num_steps"), default=2000, metavar="N",
                    help="training steps of each run (default 2000)")
-    q.add_argument("--lattice", type=int, default=0, metavar="L",
+    q.add_argument("--lattice", type=flag(Range(low=1, also=(0,))), default=0, metavar="L",
                    help="lattice side, and image side (0: the preset's)")
-    q.add_argument("--wavelengths", type=float, nargs="+", default=[0.0], metavar="PX",
+    q.add_argument("--wavelengths", type=flag(above(0, also=(0.0,)), float), nargs="+",
+                   default=[0.0], metavar="PX",
                    help="one training wavelength per run (0: the preset's range)")
-    q.add_argument("--kernel-sizes", type=int, nargs="+", default=[0], metavar="K",
+    q.add_argument("--kernel-sizes", type=flag(Range(low=1, odd=True, also=(0,))), nargs="+",
+                   default=[0], metavar="K",
                    help="coupling kernel sizes (0: the preset's)")
-    q.add_argument("--presentations", type=int, nargs="+", default=[0], metavar="FRAMES",
+    q.add_argument("--presentations", type=flag(Range(low=2, also=(0,))), nargs="+",
+                   default=[0], metavar="FRAMES",
                    help="static grating presentation lengths of the readout (0: the preset's; "
                         "others read a copy of the finished run, the first 20 frames left out)")
     q.add_argument("--controls", action="store_true",
@@ -429,10 +435,13 @@ def add_arguments(q) -> None:
     q.add_argument("--protocol", default="trials", choices=("phases", "trials", "amplitude"),
                    help="the selectivity protocol of the main columns (default trials; the "
                         "phases protocol has its own columns)")
-    q.add_argument("--out", default="results/figure2/sweep.csv", metavar="CSV")
+    q.add_argument("--out", default="results/figure2/sweep.csv", metavar="CSV",
+                   type=path_flag(folder=False), help="the table (default "
+                                                      "results/figure2/sweep.csv)")
     q.add_argument("--figure", action="store_true",
                    help="then draw each recipe's Figure 2 (trained, noise, untrained) and its "
                         "wavelength and kernel sweep from the finished runs, beside OUT")
-    q.add_argument("--runs-root", default="runs", metavar="DIR")
+    q.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
+                   help="where the runs live (default runs)")
     q.add_argument("--no-train", action="store_true", help="measure finished runs only")
     q.add_argument("--quiet", action="store_true", help="no progress bars")

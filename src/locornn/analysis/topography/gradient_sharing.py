@@ -144,13 +144,16 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``gradient-sharing`` under ``locornn analyze``."""
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "gradient-sharing",
         help="how alike neighbouring sites' encoder gradients are, on the run's data and noise",
         description="Correlation of neighbouring lattice sites' encoder-weight gradients of the "
                     "training loss (MLP or retinotopic encoder), on batches of the run's own "
                     "sequences and of noise; writes gradient_sharing.json into RUN_DIR.")
-    p.add_argument("run_dir", help="a LocoRNN sequence run directory")
+    p.add_argument("run_dir", type=path_flag("dir"), help="a LocoRNN sequence run directory")
     p.add_argument("--untrained", action="store_true", help="the run's initial parameters")
-    p.add_argument("--batches", type=int, default=4, help="batches of each kind (default 4)")
+    p.add_argument("--batches", type=flag(at_least(1)), default=4,
+                   help="batches of each kind (default 4)")
     p.set_defaults(func=_command)

@@ -191,6 +191,8 @@ def _command(args) -> int:
 
 def add_command(subparsers) -> None:
     """Register ``map-match`` under ``locornn analyze``."""
+    from locornn.configs.domains import at_least, flag, path_flag
+
     p = subparsers.add_parser(
         "map-match", help="how much a run's orientation map and phase map share their domains",
         description="Mutual information between preferred orientation and preferred phase "
@@ -198,12 +200,14 @@ def add_command(subparsers) -> None:
                     "RUN_DIR/orientation_maps.npz (run `locornn analyze orientation` first) and "
                     "writes map_match.json, or with --picture reads a PNG of an orientation map "
                     "beside a phase map (the authors' OrientationSelectivity_vs_Phase.png).")
-    p.add_argument("target", help="a run directory, or with --picture a PNG")
+    p.add_argument("target", type=path_flag("any"),
+                   help="a run directory, or with --picture a PNG")
     p.add_argument("--picture", action="store_true", help="TARGET is a picture of two maps")
     p.add_argument("--untrained", action="store_true", help="the run's untrained maps")
-    p.add_argument("--protocol", default=None,
+    p.add_argument("--protocol", default=None, choices=("phases", "trials", "amplitude"),
                    help="whose orientation map (phases, trials, amplitude; default: the one "
                         "the orientation analysis drew)")
-    p.add_argument("--grid", type=int, default=72, help="sites per side of a picture (72)")
-    p.add_argument("--shifts", type=int, default=200, help="shifted phase maps (200)")
+    p.add_argument("--grid", type=flag(at_least(2)), default=72,
+                   help="sites per side of a picture (72)")
+    p.add_argument("--shifts", type=flag(at_least(1)), default=200, help="shifted phase maps (200)")
     p.set_defaults(func=_command)
