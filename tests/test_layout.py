@@ -1,23 +1,27 @@
-"""The package's shape: the library below, ``locornn.reproduce`` above it, old paths kept."""
+"""The package's shape: the library below, ``locornn.reproduce`` above it, no forwarding modules."""
 
 import ast
-import importlib
 import pathlib
-import sys
-
-import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "locornn"
-MOVED = ("table", "ablation", "sequence_ablation", "budget", "figures", "runs", "seeds")
 ABOVE_THE_LIBRARY = ("reproduce", "cli", "__main__")
 
 
-@pytest.mark.parametrize("name", MOVED)
-def test_an_old_import_path_gives_the_moved_module_and_warns(name):
-    sys.modules.pop(f"locornn.{name}", None)
-    with pytest.warns(DeprecationWarning, match=f"locornn.{name} moved to locornn.reproduce"):
-        old = importlib.import_module(f"locornn.{name}")
-    assert old is importlib.import_module(f"locornn.reproduce.{name}")
+def test_no_module_only_forwards_an_import():
+    """A module holds code of its own: one that only imports (and calls what it imported, as an
+    alias to an old path would) is clutter; a moved name is imported from its new place."""
+    own = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign,
+           ast.If, ast.For, ast.With, ast.Try)
+    forwarding = []
+    for path in SRC.rglob("*.py"):
+        body = ast.parse(path.read_text()).body
+        if path.name == "__init__.py" and all(isinstance(n, ast.Expr) for n in body):
+            continue  # a package's map: its docstring alone
+        if path.name == "__main__.py":
+            continue  # ``python -m locornn``: runs the command line
+        if not any(isinstance(node, own) for node in body):
+            forwarding.append(str(path.relative_to(SRC)))
+    assert not forwarding, forwarding
 
 
 def _imports(path: pathlib.Path):
@@ -36,7 +40,7 @@ def test_the_library_never_imports_the_reproduce_package_or_the_cli():
     wrong = []
     for path in SRC.rglob("*.py"):
         top = path.relative_to(SRC).parts[0].removesuffix(".py")
-        if top in ABOVE_THE_LIBRARY or top in MOVED or top == "__init__":
+        if top in ABOVE_THE_LIBRARY or top == "__init__":
             continue
         wrong += [f"{path.relative_to(SRC)} imports locornn.{name}"
                   for name in _imports(path) if name in ABOVE_THE_LIBRARY]

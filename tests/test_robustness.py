@@ -224,7 +224,7 @@ def finished(tmp_path_factory):
     """A waves smoke run with checkpoints at steps 10 and 20, and its final parameters."""
     workdir = tmp_path_factory.mktemp("finished") / "run"
     assert _train(workdir) == 0
-    return workdir, train.load_run(workdir)[2].params
+    return workdir, checkpoints.load_run(workdir)[2].params
 
 
 def _largest_array_file(step_dir):
@@ -267,7 +267,7 @@ def test_a_damaged_newest_checkpoint_is_reported_moved_aside_and_training_resume
     kept = workdir / "damaged_checkpoints" / "20"
     assert (kept / damaged.relative_to(workdir / "checkpoints" / "20")).read_bytes() == garbage
     assert checkpoints.saved_steps(workdir) == [10, 20]
-    resumed = train.load_run(workdir)[2].params
+    resumed = checkpoints.load_run(workdir)[2].params
     for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(uninterrupted), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 

@@ -152,13 +152,13 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from locornn import train
+    from locornn import checkpoints, train
     from locornn.data import fingerprint
 
     def action():
         run_dir = pathlib.Path(args.run_dir)
-        config, task, state = train.load_run(run_dir, data_override=args.data_override,
-                                             overrides=tuple(args.overrides))
+        config, task, state = checkpoints.load_run(run_dir, data_override=args.data_override,
+                                                   overrides=tuple(args.overrides))
         trained_on = fingerprint.read_record(run_dir)
         # on other data the results go to their own folder: the run's files stay its own
         other = not fingerprint.same_data(trained_on, task.data)
