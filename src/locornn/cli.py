@@ -45,6 +45,7 @@ REPRODUCE = {
     "waves-table": "wave metrics of every experiment, untrained and trained",
     "runs-table": "a Markdown table of finished runs, from their files",
     "phase-screen": "rotating MNIST: which detail of the reference code shapes the wave's phase",
+    "screen": "a table or figure of a screen of finished runs, from their files",
 }
 DEFAULT_CONFIG = "hamiltonian:cpu"
 
@@ -158,7 +159,7 @@ def cmd_eval(args) -> int:
     def action():
         run_dir = pathlib.Path(args.run_dir)
         config, task, state = checkpoints.load_run(run_dir, data_override=args.data_override,
-                                                   overrides=tuple(args.overrides))
+                                             overrides=tuple(args.overrides))
         trained_on = fingerprint.read_record(run_dir)
         # on other data the results go to their own folder: the run's files stay its own
         other = not fingerprint.same_data(trained_on, task.data)
@@ -399,7 +400,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
             continue
         if name == "table1":
             q.description = ("Train (or reuse) every run of Table 1 and write "
-                             "RESULTS_DIR/table1_<preset>.md/.csv. --config.* overrides apply "
+                             "RESULTS_DIR/table1_<preset>_<N>frame.md/.csv/.png (N: frames per "
+                             "test trajectory). --config.* overrides apply "
                              "to every run.")
             _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
             from locornn.data.hamiltonian.systems import SYSTEMS
@@ -502,6 +504,10 @@ def _add_reproduce(p, chosen: str | None) -> None:
                            help="tabulate the finished runs; train nothing")
             _where(q)
             q.set_defaults(func=cmd_phase_screen)
+        elif name == "screen":
+            from locornn.reproduce import screens
+
+            screens.add_arguments(q)
         else:
             from locornn.reproduce import figures
 
