@@ -76,3 +76,43 @@ def test_analysis_never_imports_training_the_reproduce_package_or_the_cli():
              for path in ANALYSIS.rglob("*.py")
              for name in _imports(path) if name in ("train", *ABOVE_THE_LIBRARY)]
     assert not wrong, "\n".join(wrong)
+
+
+# The architecture table of docs/development.md, top to bottom: a module imports from its own
+# row or the rows above, except the imports named here (``importer: imported rows``).
+LAYERS = (("dynamics", "metrics", "plots", "exits"), ("configs", "experiments"), ("sharding",),
+          ("data",), ("models",), ("tasks",), ("optim",), ("checkpoints",), ("train", "run_log"),
+          ("analysis",), ("reproduce",), ("cli", "__main__"))
+IMPORTS_FROM_BELOW = {
+    "exits": {"configs", "data", "checkpoints", "train"},  # names their errors, lazily
+    "configs": {"data", "models"},  # checks a name against what exists, lazily
+    "tasks": {"analysis"},  # the NumPy wave and free-decay measures of the training probes
+    "train": {"analysis"},  # analysis.after_training: the analyses a run's config asks for
+}
+
+
+def test_imports_follow_the_architecture_table():
+    row = {name: i for i, names in enumerate(LAYERS) for name in names}
+    wrong = []
+    for path in SRC.rglob("*.py"):
+        top = path.relative_to(SRC).parts[0].removesuffix(".py")
+        if top == "__init__":
+            continue
+        for name in set(_imports(path)) - {"__version__"}:
+            if row[name] > row[top] and name not in IMPORTS_FROM_BELOW.get(top, ()):
+                wrong.append(f"{path.relative_to(SRC)} imports locornn.{name} from a row below")
+    assert not wrong, "\n".join(wrong)
+
+LONG = 600  # lines
+
+
+def test_a_module_over_600_lines_says_why_it_is_one_module():
+    """A long module is split where it mixes concerns; one that stays whole states the reason in
+    a ``Length:`` paragraph of its docstring."""
+    unexplained = []
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if len(text.splitlines()) > LONG and "\nLength: one module because" not in docstring:
+            unexplained.append(f"{path.relative_to(SRC)}: {len(text.splitlines())} lines")
+    assert not unexplained, "\n".join(unexplained)

@@ -22,6 +22,9 @@ experiment whose file is absent is skipped with a printed note.
 ``locornn reproduce figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root
 runs] [--no-train]``, ``locornn reproduce waves-table ...`` and ``locornn reproduce figure2 ...
 [--wavelengths 5 10 16 24] [--kernel-sizes 3 5 7 9]`` are the command line.
+
+Length: one module because Figures 1 and 2, the wave table and the runs table share finding or
+training their runs, the preset checks and the wiring of their ``locornn reproduce`` commands.
 """
 
 from __future__ import annotations
