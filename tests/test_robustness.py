@@ -84,6 +84,8 @@ READS_A_RUN = {
                                            "--out", str(tmp / "stability.png")],
     "reproduce runs-table": lambda run, tmp: ["reproduce", "runs-table", str(run),
                                               "--out", str(tmp / "runs.md")],
+    "reproduce screen": lambda run, tmp: ["reproduce", "screen", "orientation", f"a={run}",
+                                          "--out", str(tmp / "screen.md")],
 }
 
 # Commands that train what is missing (a missing or empty run directory is simply trained):
