@@ -510,6 +510,7 @@ def make(kind: str, specs, out) -> str | None:
 
 def add_arguments(p) -> None:
     """Give the parser of ``locornn reproduce screen`` its arguments and function."""
+    from locornn.configs.domains import path_flag
     from locornn.exits import guarded
 
     p.description = (
@@ -521,7 +522,8 @@ def add_arguments(p) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="NAME=RUN_DIR per row (RUN_DIR alone for probes and cosine; the result "
                         "folders for the figures drawn from tables)")
-    p.add_argument("--out", required=True, help="the Markdown or PNG file to write")
+    p.add_argument("--out", required=True, type=path_flag(folder=None),
+                   help="the Markdown or PNG file to write")
 
     def command(args) -> int:
         def action():
