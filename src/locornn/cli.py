@@ -223,7 +223,7 @@ def cmd_table1_diagnosis(args) -> int:
         _report(table_diagnosis.diagnose(
             preset, systems=tuple(args.systems), models=tuple(args.models), seed=args.seed,
             root=args.runs_root, results=args.results_dir, experiment=name,
-            overrides=args.overrides, progress=not args.quiet))
+            overrides=args.overrides, progress=not args.quiet, train_missing=not args.no_train))
 
     return guarded(action)
 
@@ -435,6 +435,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
                                                  f"lstm)")
             q.add_argument("--seed", type=field_flag("seed"), default=0, metavar="SEED",
                            help="training seed (default: 0)")
+            q.add_argument("--no-train", action="store_true",
+                           help="diagnose the finished runs; train nothing")
             _where(q)
             q.set_defaults(func=cmd_table1_diagnosis, takes_overrides=True)
         elif name == "budget":

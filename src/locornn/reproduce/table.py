@@ -87,7 +87,7 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
     configs_by_seed = {seed: cell_config(preset, system, model, seed, experiment, overrides)
                        for seed in seeds}
     workdirs = {seed: train.default_workdir(c, root) for seed, c in configs_by_seed.items()}
-    missing = [seed for seed in seeds if not _finished(configs_by_seed[seed], workdirs[seed])]
+    missing = [seed for seed in seeds if not finished(configs_by_seed[seed], workdirs[seed])]
     if missing and vmap_seeds:
         from locornn.reproduce import seeds as seed_groups
 
@@ -166,7 +166,7 @@ def decay_cell(diagnostics: dict) -> str:
         f", end {end:.2f}x" if np.isfinite(end) else "")
 
 
-def _finished(config, workdir: pathlib.Path) -> bool:
+def finished(config, workdir: pathlib.Path) -> bool:
     """Whether ``workdir`` holds a finished run of ``config``; a run of another config there
     (e.g. an older preset) is an error, never a silently reused number."""
     train.require_same_config(config, workdir, "remove it to retrain this cell, or give the "
