@@ -510,7 +510,7 @@ def make(kind: str, specs, out) -> str | None:
 
 def add_arguments(p) -> None:
     """Give the parser of ``locornn reproduce screen`` its arguments and function."""
-    from locornn.configs.domains import path_flag
+    from locornn.configs.domains import Text, flag, path_flag
     from locornn.exits import guarded
 
     p.description = (
@@ -519,7 +519,7 @@ def add_arguments(p) -> None:
         + ". Each result folder's README names its command.")
     p.add_argument("kind", choices=list(KINDS), metavar="KIND", help="what to make: "
                    + ", ".join(KINDS))
-    p.add_argument("inputs", nargs="+", metavar="INPUT",
+    p.add_argument("inputs", nargs="+", metavar="INPUT", type=flag(Text(empty=False), str),
                    help="NAME=RUN_DIR per row (RUN_DIR alone for probes and cosine; the result "
                         "folders for the figures drawn from tables)")
     p.add_argument("--out", required=True, type=path_flag(folder=None),
