@@ -26,7 +26,7 @@ CHILD = r"""
 import json, sys
 sys.path.insert(0, {src!r}); sys.path.insert(0, {here!r})
 import jax
-from locornn import configs, sharding, tasks, train
+from locornn import configs, optim, sharding, tasks, train
 from timing import time_steps
 import bench_train_step as b
 path = {experiment!r}
@@ -35,7 +35,7 @@ config = configs.load(path, b.small_data(config))
 mesh = sharding.data_mesh()
 sharding.check_batch(config.train.batch_size, mesh)
 task = tasks.build_task(config)
-state = sharding.place_state(train.create_train_state(config, task), mesh)
+state = sharding.place_state(optim.create_train_state(config, task), mesh)
 step = sharding.sharded_step(train.make_train_step(task, jit=False), mesh)
 batch = sharding.place_batch(task.train_batch(0), mesh)
 compile_s, step_s = time_steps(step, state, batch, {steps})

@@ -26,7 +26,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from timing import time_steps, write_json  # noqa: E402
 
-from locornn import configs, tasks, train  # noqa: E402
+from locornn import configs, optim, tasks, train  # noqa: E402
 from locornn.models.forecasting import KINDS, build_forecast_model  # noqa: E402
 
 EXPERIMENT = "hamiltonian"  # the packaged experiment
@@ -37,8 +37,8 @@ def _state_and_step(config, frames):
     model = build_forecast_model(config.model, IMAGE)
     loss, _ = tasks.forecast_objectives(config, model)  # the training objective of make train
     params = model.init(jax.random.PRNGKey(config.seed), frames[0])["params"]
-    state = train.TrainState.create(apply_fn=model.apply, params=params,
-                                    tx=train.make_optimizer(config.train))
+    state = optim.TrainState.create(apply_fn=model.apply, params=params,
+                                    tx=optim.make_optimizer(config.train))
     return state, train.make_train_step(types.SimpleNamespace(loss=loss), jit=False)
 
 

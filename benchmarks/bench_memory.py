@@ -72,14 +72,14 @@ def train_loss_analysis(experiment: str, preset: str, length: int, block: int) -
     """Temporaries of one train step's gradient of the packaged ``<experiment>:<preset>`` at
     ``length`` frames, with the trajectory decoded after the scan (``block`` 0) or inside it in
     rematerialised blocks (``model.remat_block``). Data cut to one batch."""
-    from locornn import configs, tasks, train
+    from locornn import configs, optim, tasks
 
     batch = configs.load(f"{experiment}:{preset}").train.batch_size
     config = configs.load(f"{experiment}:{preset}", [
         f"--config.data.sequence_length={length}", f"--config.data.num_train={batch}",
         f"--config.data.num_test={batch}", f"--config.model.remat_block={block}"])
     task = tasks.build_task(config)
-    state = train.create_train_state(config, task)
+    state = optim.create_train_state(config, task)
     frames = jax.ShapeDtypeStruct((batch, length, *task.sample.shape[2:]), jnp.float32)
     compiled = jax.jit(jax.grad(task.loss)).lower(state.params, frames).compile()
     memory = compiled.memory_analysis()

@@ -23,7 +23,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 from timing import time_steps, write_json  # noqa: E402
 
-from locornn import configs, tasks, train  # noqa: E402
+from locornn import configs, optim, tasks, train  # noqa: E402
 
 SEQUENCE_EXPERIMENTS = ("waves", "noise", "rotating_mnist", "orientation")
 
@@ -38,7 +38,7 @@ def time_step(experiment: str, preset: str, steps: int) -> dict:
     config = configs.load(f"{experiment}:{preset}", [])
     config = configs.load(f"{experiment}:{preset}", small_data(config))
     task = tasks.build_task(config)
-    state = train.create_train_state(config, task)
+    state = optim.create_train_state(config, task)
     step = train.make_train_step(task)
     batch = jnp.asarray(task.train_batch(0))
     compile_s, step_s = time_steps(step, state, batch, steps)

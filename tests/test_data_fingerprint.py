@@ -217,7 +217,7 @@ def test_table_rows_name_the_data_of_their_runs(tmp_path):
     run = tmp_path / "runs" / "hamiltonian" / "smoke" / "mass_spring" / "locornn" / "0"
     recorded = json.loads((run / "data.json").read_text())
     assert recorded["kind"] == "hamiltonian-generated"
-    with (tmp_path / "results" / "table1_smoke.csv").open() as handle:
+    with (tmp_path / "results" / "table1_smoke_20frame.csv").open() as handle:
         assert next(csv.DictReader(handle))["data"] == fingerprint.label(recorded)
     assert fingerprint.label(recorded) in md.read_text()
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-from locornn import cli, configs, data, train
+from locornn import checkpoints, cli, configs, data, train
 from locornn.reproduce import figures
 from tests.conftest import experiment_config
 
@@ -50,7 +50,7 @@ def test_figure1_trains_missing_runs_and_writes_the_figure_and_one_gif_per_quadr
         run = base / "runs" / name / "smoke" / "0"
         assert (run / "summary.json").is_file() and (run / "checkpoints" / "5").is_dir()
         assert result["quadrants"][name]["run"] == str(run)
-        test_length = data.load(train.load_run(run)[0].data).test.shape[1]
+        test_length = data.load(checkpoints.load_run(run)[0].data).test.shape[1]
         with Image.open(results / f"figure1_{name}.gif") as gif:
             assert gif.n_frames == test_length - 1  # one picture per predicted frame
     with Image.open(results / "figure1.png") as figure, \

@@ -8,6 +8,7 @@ import numpy as np
 
 from locornn import tasks, train
 from locornn.models.forecasting import KINDS, build_forecast_model
+from locornn.optim import create_train_state
 from tests.conftest import experiment_config
 
 
@@ -71,7 +72,7 @@ def test_vpt_start_moves_the_origin_of_the_count_over_the_same_frames(tmp_path):
         config = experiment_config("hamiltonian", data__cache_dir=cache,
                                    evaluation__vpt_start=start)
         task = tasks.build_task(config)
-        params = train.create_train_state(config, task).params  # the same seed: same params
+        params = create_train_state(config, task).params  # the same seed: same params
         (tmp_path / str(start)).mkdir()
         results[start] = (task.final(params, tmp_path / str(start)),
                           json.loads((tmp_path / str(start) / "vpt.json").read_text()))

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from locornn import dynamics, tasks, train
+from locornn import dynamics, optim, tasks
 from locornn.analysis.lattice import free_decay
 from tests.conftest import experiment_config
 
@@ -126,7 +126,7 @@ def test_a_forecasting_summary_reports_the_oscillator_cores_free_decay_only(tmp_
         config = experiment_config("hamiltonian", data__cache_dir=cache, model__kind=kind,
                                    data__test_sequence_length=60)
         task = tasks.build_task(config, progress=False)
-        params = train.create_train_state(config, task).params
+        params = optim.create_train_state(config, task).params
         reported[kind] = task.final(params, None)
         if kind == "locornn":
             frames = task.dataset.test_images[:, :config.model.context_frames]

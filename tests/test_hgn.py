@@ -12,6 +12,7 @@ import pytest
 
 from locornn import cli, tasks, train
 from locornn.models import forecasting, hgn
+from locornn.optim import create_train_state
 from tests.conftest import experiment_config
 
 
@@ -197,7 +198,7 @@ def test_hgn_trains_on_the_smoke_preset_and_writes_a_run(tmp_path):
     config = experiment_config("hamiltonian", model__kind="hgn",
                                data__cache_dir=str(tmp_path / "cache"))
     task = tasks.build_task(config)
-    before = task.final(train.create_train_state(config, task).params, None)["loss"]
+    before = task.final(create_train_state(config, task).params, None)["loss"]
     summary = train.train_and_evaluate(config, tmp_path / "run", progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert records and all(np.isfinite(r["loss"]) for r in records)

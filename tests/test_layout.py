@@ -1,23 +1,27 @@
-"""The package's shape: the library below, ``locornn.reproduce`` above it, old paths kept."""
+"""The package's shape: the library below, ``locornn.reproduce`` above it, no forwarding modules."""
 
 import ast
-import importlib
 import pathlib
-import sys
-
-import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[1] / "src" / "locornn"
-MOVED = ("table", "ablation", "sequence_ablation", "budget", "figures", "runs", "seeds")
 ABOVE_THE_LIBRARY = ("reproduce", "cli", "__main__")
 
 
-@pytest.mark.parametrize("name", MOVED)
-def test_an_old_import_path_gives_the_moved_module_and_warns(name):
-    sys.modules.pop(f"locornn.{name}", None)
-    with pytest.warns(DeprecationWarning, match=f"locornn.{name} moved to locornn.reproduce"):
-        old = importlib.import_module(f"locornn.{name}")
-    assert old is importlib.import_module(f"locornn.reproduce.{name}")
+def test_no_module_only_forwards_an_import():
+    """A module holds code of its own: one that only imports (and calls what it imported, as an
+    alias to an old path would) is clutter; a moved name is imported from its new place."""
+    own = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign,
+           ast.If, ast.For, ast.With, ast.Try)
+    forwarding = []
+    for path in SRC.rglob("*.py"):
+        body = ast.parse(path.read_text()).body
+        if path.name == "__init__.py" and all(isinstance(n, ast.Expr) for n in body):
+            continue  # a package's map: its docstring alone
+        if path.name == "__main__.py":
+            continue  # ``python -m locornn``: runs the command line
+        if not any(isinstance(node, own) for node in body):
+            forwarding.append(str(path.relative_to(SRC)))
+    assert not forwarding, forwarding
 
 
 def _imports(path: pathlib.Path):
@@ -36,7 +40,7 @@ def test_the_library_never_imports_the_reproduce_package_or_the_cli():
     wrong = []
     for path in SRC.rglob("*.py"):
         top = path.relative_to(SRC).parts[0].removesuffix(".py")
-        if top in ABOVE_THE_LIBRARY or top in MOVED or top == "__init__":
+        if top in ABOVE_THE_LIBRARY or top == "__init__":
             continue
         wrong += [f"{path.relative_to(SRC)} imports locornn.{name}"
                   for name in _imports(path) if name in ABOVE_THE_LIBRARY]
@@ -72,3 +76,43 @@ def test_analysis_never_imports_training_the_reproduce_package_or_the_cli():
              for path in ANALYSIS.rglob("*.py")
              for name in _imports(path) if name in ("train", *ABOVE_THE_LIBRARY)]
     assert not wrong, "\n".join(wrong)
+
+
+# The architecture table of docs/development.md, top to bottom: a module imports from its own
+# row or the rows above, except the imports named here (``importer: imported rows``).
+LAYERS = (("dynamics", "metrics", "plots", "exits"), ("configs", "experiments"), ("sharding",),
+          ("data",), ("models",), ("tasks",), ("optim",), ("checkpoints",), ("train", "run_log"),
+          ("analysis",), ("reproduce",), ("cli", "__main__"))
+IMPORTS_FROM_BELOW = {
+    "exits": {"configs", "data", "checkpoints", "train"},  # names their errors, lazily
+    "configs": {"data", "models"},  # checks a name against what exists, lazily
+    "tasks": {"analysis"},  # the NumPy wave and free-decay measures of the training probes
+    "train": {"analysis"},  # analysis.after_training: the analyses a run's config asks for
+}
+
+
+def test_imports_follow_the_architecture_table():
+    row = {name: i for i, names in enumerate(LAYERS) for name in names}
+    wrong = []
+    for path in SRC.rglob("*.py"):
+        top = path.relative_to(SRC).parts[0].removesuffix(".py")
+        if top == "__init__":
+            continue
+        for name in set(_imports(path)) - {"__version__"}:
+            if row[name] > row[top] and name not in IMPORTS_FROM_BELOW.get(top, ()):
+                wrong.append(f"{path.relative_to(SRC)} imports locornn.{name} from a row below")
+    assert not wrong, "\n".join(wrong)
+
+LONG = 600  # lines
+
+
+def test_a_module_over_600_lines_says_why_it_is_one_module():
+    """A long module is split where it mixes concerns; one that stays whole states the reason in
+    a ``Length:`` paragraph of its docstring."""
+    unexplained = []
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        docstring = ast.get_docstring(ast.parse(text)) or ""
+        if len(text.splitlines()) > LONG and "\nLength: one module because" not in docstring:
+            unexplained.append(f"{path.relative_to(SRC)}: {len(text.splitlines())} lines")
+    assert not unexplained, "\n".join(unexplained)

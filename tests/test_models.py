@@ -94,11 +94,11 @@ REFERENCE_CHOICES = {"model__encoder": "gaussian", "train__loss": "bce",
 def _remat_loss_and_grads(block: int, sample: bool, **fields):
     """The training loss and its gradients at step 3, with ``model.remat_block = block``; without
     ``sample`` a Gaussian encoder gives its means (no ``"sample"`` stream)."""
-    from locornn import tasks, train
+    from locornn import optim, tasks
 
     config = experiment_config("waves", model__remat_block=block, **fields)
     task = tasks.build_task(config)
-    params = train.create_train_state(config, task).params
+    params = optim.create_train_state(config, task).params
     batch = jnp.asarray(task.train_batch(0))
     if sample:
         return jax.value_and_grad(task.loss)(params, batch, 3)
@@ -152,12 +152,12 @@ def test_blocks_draw_each_frames_encoder_noise_the_same_whatever_the_block_size(
 
 def _train_step_temporaries(steps: int, block: int) -> int:
     """Bytes of temporaries XLA allocates for a train step's gradient (compiled, not run)."""
-    from locornn import tasks, train
+    from locornn import optim, tasks
 
     config = experiment_config("waves", data__sequence_length=steps, model__remat_block=block,
                                model__encoder="gaussian")
     task = tasks.build_task(config)
-    params = train.create_train_state(config, task).params
+    params = optim.create_train_state(config, task).params
     frames = jax.ShapeDtypeStruct((config.train.batch_size, steps, *task.sample.shape[2:]),
                                   jnp.float32)
     compiled = jax.jit(jax.grad(task.loss)).lower(params, frames).compile()

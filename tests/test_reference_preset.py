@@ -9,7 +9,7 @@ import numpy as np
 import optax
 import pytest
 
-from locornn import configs, dynamics, metrics, models, tasks, train
+from locornn import configs, dynamics, metrics, models, optim, tasks
 from tests.conftest import experiment_config
 
 FRAMES = jax.random.uniform(jax.random.PRNGKey(1), (2, 5, 12, 12, 1))
@@ -112,7 +112,7 @@ def test_bce_loss_is_the_bernoulli_negative_log_likelihood_summed_over_pixels():
 def test_sgd_optimizer_is_optax_sgd_with_momentum():
     config = experiment_config("rotating_mnist", train__optimizer="sgd", train__momentum=0.9,
                                train__learning_rate=0.1)
-    ours = train.make_optimizer(config.train)
+    ours = optim.make_optimizer(config.train)
     reference = optax.sgd(0.1, momentum=0.9)
     params = {"w": jnp.ones(3)}
     grads = {"w": jnp.asarray([1.0, -2.0, 0.5])}
@@ -128,7 +128,7 @@ def test_training_loss_adds_the_weighted_kl_and_samples_from_seed_and_step():
                                train__loss="bce", train__time_reduction="mean",
                                data__wrap_target=True)
     task = tasks.build_task(config)
-    params = train.create_train_state(config, task).params
+    params = optim.create_train_state(config, task).params
     batch = jnp.asarray(task.train_batch(0))
     out = task.model.apply({"params": params}, batch)
     expected = (metrics.forward_prediction_loss(out["prediction"], batch, likelihood="bce",

@@ -84,6 +84,8 @@ READS_A_RUN = {
                                            "--out", str(tmp / "stability.png")],
     "reproduce runs-table": lambda run, tmp: ["reproduce", "runs-table", str(run),
                                               "--out", str(tmp / "runs.md")],
+    "reproduce screen": lambda run, tmp: ["reproduce", "screen", "orientation", f"a={run}",
+                                          "--out", str(tmp / "screen.md")],
 }
 
 # Commands that train what is missing (a missing or empty run directory is simply trained):
@@ -131,7 +133,9 @@ TRAINS_MISSING_RUNS = {
                       "waves", *_where(root)]),
     "reproduce figure2": (
         lambda root: root / "orientation" / "smoke" / "0",
-        lambda root: ["reproduce", "figure2", "--preset", "smoke", *_where(root)]),
+        # kernel sizes that fit the smoke preset's 8-site lattice (9 does not: refused first)
+        lambda root: ["reproduce", "figure2", "--preset", "smoke", "--kernel-sizes", "3", "5",
+                      *_where(root)]),
     "reproduce phase-screen": (
         lambda root: (root / "phase_screen" / "digits" / "details_off" / "rotating_mnist"
                       / "reference" / "0"),
@@ -224,7 +228,7 @@ def finished(tmp_path_factory):
     """A waves smoke run with checkpoints at steps 10 and 20, and its final parameters."""
     workdir = tmp_path_factory.mktemp("finished") / "run"
     assert _train(workdir) == 0
-    return workdir, train.load_run(workdir)[2].params
+    return workdir, checkpoints.load_run(workdir)[2].params
 
 
 def _largest_array_file(step_dir):
@@ -267,7 +271,7 @@ def test_a_damaged_newest_checkpoint_is_reported_moved_aside_and_training_resume
     kept = workdir / "damaged_checkpoints" / "20"
     assert (kept / damaged.relative_to(workdir / "checkpoints" / "20")).read_bytes() == garbage
     assert checkpoints.saved_steps(workdir) == [10, 20]
-    resumed = train.load_run(workdir)[2].params
+    resumed = checkpoints.load_run(workdir)[2].params
     for a, b in zip(jax.tree.leaves(resumed), jax.tree.leaves(uninterrupted), strict=True):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 

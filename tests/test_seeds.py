@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from locornn import train
+from locornn import checkpoints, train
 from locornn.reproduce import seeds
 from tests.conftest import ROOT, experiment_config
 
@@ -24,8 +24,8 @@ def _seed_1_vmapped_and_alone(config, tmp_path):
     summaries = seeds.train_seeds(config, (0, 1), root=tmp_path / "vmapped", progress=False)
     config.seed = 1
     train.train_and_evaluate(config, tmp_path / "alone", progress=False)
-    _, _, alone = train.load_run(tmp_path / "alone")
-    _, _, vmapped = train.load_run(train.default_workdir(config, tmp_path / "vmapped"))
+    _, _, alone = checkpoints.load_run(tmp_path / "alone")
+    _, _, vmapped = checkpoints.load_run(train.default_workdir(config, tmp_path / "vmapped"))
     for a, b in zip(jax.tree.leaves(alone.params), jax.tree.leaves(vmapped.params), strict=True):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
     return summaries

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from locornn import cli, tasks, train
+from locornn import cli, optim, tasks
 from locornn.analysis.probes import state as state_probe
 from locornn.models.forecasting import encode_frames
 from tests.conftest import experiment_config
@@ -73,7 +73,7 @@ def test_pendulums_are_probed_for_the_sine_and_cosine_of_their_angles():
 def test_the_probed_encoder_is_the_models_own(tmp_path):
     config = experiment_config("hamiltonian", data__cache_dir=str(tmp_path / "cache"))
     task = tasks.build_task(config, progress=False)
-    params = train.create_train_state(config, task).params
+    params = optim.create_train_state(config, task).params
     frames = jnp.asarray(task.dataset.test_images[:2, :config.model.context_frames])
     _, captured = task.model.apply({"params": params}, frames, num_steps=0,
                                    capture_intermediates=True, mutable=["intermediates"])
@@ -116,7 +116,7 @@ def test_the_command_probes_a_pendulum_run_and_refuses_other_runs(tmp_path, caps
 def test_jax_arrays_and_uint8_frames_encode_alike(tmp_path):
     config = experiment_config("hamiltonian", data__cache_dir=str(tmp_path / "cache"))
     task = tasks.build_task(config, progress=False)
-    params = train.create_train_state(config, task).params
+    params = optim.create_train_state(config, task).params
     frames = np.asarray(task.dataset.test_images[:1, :3])
     as_uint8 = encode_frames(task.model, params, frames)
     as_float = encode_frames(task.model, params, jax.numpy.asarray(frames) / 255.0)

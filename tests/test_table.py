@@ -25,9 +25,10 @@ def test_table_on_the_smoke_preset_fills_every_cell_and_reuses_finished_runs(
     assert "VPT is capped at 10 steps: test trajectories of 20 frames, counted from frame 10" \
         in text
     assert "| Spring | " in text.split("Oscillator cores: free decay")[1]  # LocoRNN's decay
-    csv_rows = (tmp_path / "results" / "table1_smoke.csv").read_text().splitlines()
+    assert md == tmp_path / "results" / "table1_smoke_20frame.md"  # the protocol in its name
+    csv_rows = (tmp_path / "results" / "table1_smoke_20frame.csv").read_text().splitlines()
     assert len(csv_rows) == 1 + 2
-    assert (tmp_path / "results" / "table1_smoke.png").stat().st_size > 0  # the bar chart
+    assert (tmp_path / "results" / "table1_smoke_20frame.png").stat().st_size > 0  # the bars
 
     calls = []
     monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: calls.append(a))

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from locornn import metrics
+from locornn import metrics, train
 from locornn.cli import main
 from locornn.reproduce import table_diagnosis as diagnosis
 
@@ -78,7 +78,7 @@ def test_frame_statistics_measure_the_moving_object():
 
 
 @pytest.mark.slow
-def test_diagnosis_on_the_smoke_preset_reproduces_each_runs_vpt(tmp_path):
+def test_diagnosis_on_the_smoke_preset_reproduces_each_runs_vpt(tmp_path, monkeypatch):
     overrides = [f"--config.data.cache_dir={tmp_path / 'cache'}", "--config.figures.enabled=False"]
     md = diagnosis.diagnose("smoke", systems=("pendulum",), models=("lstm",), seed=0,
                             root=tmp_path / "runs", results=tmp_path / "results",
@@ -99,6 +99,15 @@ def test_diagnosis_on_the_smoke_preset_reproduces_each_runs_vpt(tmp_path):
                                rtol=1e-5)
     lstm = next(line for line in rows if ",lstm," in line)
     assert f",{json.loads(run.read_text())['test']['vpt']}," in lstm
+
+    # --no-train: the finished run is diagnosed again, the missing one named, nothing trained
+    monkeypatch.setattr(train, "train_and_evaluate", lambda *a, **k: pytest.fail("trained"))
+    md = diagnosis.diagnose("smoke", systems=("pendulum",), models=("locornn", "lstm"), seed=0,
+                            root=tmp_path / "runs", results=tmp_path / "again",
+                            overrides=overrides, progress=False, train_missing=False)
+    again = md.read_text()
+    assert "| Pendulum | LSTM | 10 |" in again and "| Pendulum | LocoRNN |" not in again
+    assert "Not trained (left out): pendulum x locornn." in again
 
 
 def test_cli_refuses_a_sequence_experiment_and_an_unknown_system(capsys):

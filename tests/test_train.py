@@ -7,17 +7,17 @@ import ml_collections
 import numpy as np
 import pytest
 
-from locornn import configs, data, tasks, train
+from locornn import checkpoints, configs, data, optim, tasks, train
 from tests.conftest import experiment_config
 
 
 def _held_out_loss_at_init(config):
     task = tasks.build_task(config)
-    return task.final(train.create_train_state(config, task).params, None)["loss"]
+    return task.final(optim.create_train_state(config, task).params, None)["loss"]
 
 
 def _params(workdir):
-    _, _, state = train.load_run(workdir)
+    _, _, state = checkpoints.load_run(workdir)
     return state.params
 
 
@@ -161,7 +161,7 @@ def test_a_run_written_before_a_field_existed_loads_with_the_default(tmp_path, s
     saved = json.loads((tmp_path / "config.json").read_text())
     del saved["data"]["test_sequence_length"]  # as if written by an older locornn
     (tmp_path / "config.json").write_text(json.dumps(saved))
-    config, _, state = train.load_run(tmp_path)
+    config, _, state = checkpoints.load_run(tmp_path)
     assert config.data.test_sequence_length == 0 and int(state.step) == 5
     saved["data"]["lattise"] = 3
     with pytest.raises(configs.ConfigError, match="'data.lattise'"):

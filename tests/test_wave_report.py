@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from locornn import data, plots, train
+from locornn import checkpoints, data, optim, plots, train
 from locornn.analysis.waves import phase_map
 from locornn.analysis.waves import report as wr
 from locornn.analysis.waves import statistics as analysis_waves
@@ -33,7 +33,7 @@ def run_dir(tmp_path_factory):
 def loaded(run_dir):
     """``(config, task, state, z)``: the run, loaded once, and its model's ``z`` on the first 4
     held-out sequences (computed directly, without :mod:`wave_report`)."""
-    config, task, state = train.load_run(run_dir)
+    config, task, state = checkpoints.load_run(run_dir)
     test = data.load(config.data).test[:4]
     z = jax.jit(task.model.apply)({"params": state.params}, test)["z"]
     return config, task, state, np.asarray(z)
@@ -108,7 +108,7 @@ def test_untrained_report_uses_the_initial_params_and_differs_from_the_trained_o
     assert differ, "untrained and trained metrics are identical"
 
     config, task, _, _ = loaded
-    params = train.create_train_state(config, task).params
+    params = optim.create_train_state(config, task).params
     z = wr.hidden_states(task, params, data.load(config.data).test[:4])
     assert _same(saved["metrics"]["standing_wave_index"],
                  analysis_waves.wave_metrics(z)["standing_wave_index"])

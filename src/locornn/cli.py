@@ -46,6 +46,7 @@ REPRODUCE = {
     "runs-table": "a Markdown table of finished runs, from their files",
     "phase-screen": "rotating MNIST: which detail of the reference code shapes the wave's phase",
     "figure2-screen": "Figure 2: which recipe makes the lattice interact (figure2/sweep.csv)",
+    "screen": "a table or figure of a screen of finished runs, from their files",
 }
 DEFAULT_CONFIG = "hamiltonian:cpu"
 
@@ -153,12 +154,12 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from locornn import train
+    from locornn import checkpoints, train
     from locornn.data import fingerprint
 
     def action():
         run_dir = pathlib.Path(args.run_dir)
-        config, task, state = train.load_run(run_dir, data_override=args.data_override,
+        config, task, state = checkpoints.load_run(run_dir, data_override=args.data_override,
                                              overrides=tuple(args.overrides))
         trained_on = fingerprint.read_record(run_dir)
         # on other data the results go to their own folder: the run's files stay its own
@@ -223,7 +224,7 @@ def cmd_table1_diagnosis(args) -> int:
         _report(table_diagnosis.diagnose(
             preset, systems=tuple(args.systems), models=tuple(args.models), seed=args.seed,
             root=args.runs_root, results=args.results_dir, experiment=name,
-            overrides=args.overrides, progress=not args.quiet))
+            overrides=args.overrides, progress=not args.quiet, train_missing=not args.no_train))
 
     return guarded(action)
 
@@ -421,7 +422,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
             continue
         if name == "table1":
             q.description = ("Train (or reuse) every run of Table 1 and write "
-                             "RESULTS_DIR/table1_<preset>.md/.csv. --config.* overrides apply "
+                             "RESULTS_DIR/table1_<preset>_<N>frame.md/.csv/.png (N: frames per "
+                             "test trajectory). --config.* overrides apply "
                              "to every run.")
             _config(q, DEFAULT_CONFIG, "the Hamiltonian experiment and preset")
             from locornn.data.hamiltonian.systems import SYSTEMS
@@ -455,6 +457,8 @@ def _add_reproduce(p, chosen: str | None) -> None:
                                                  f"lstm)")
             q.add_argument("--seed", type=field_flag("seed"), default=0, metavar="SEED",
                            help="training seed (default: 0)")
+            q.add_argument("--no-train", action="store_true",
+                           help="diagnose the finished runs; train nothing")
             _where(q)
             q.set_defaults(func=cmd_table1_diagnosis, takes_overrides=True)
         elif name == "budget":
@@ -529,6 +533,10 @@ def _add_reproduce(p, chosen: str | None) -> None:
 
             figure2_screen.add_arguments(q)
             q.set_defaults(func=cmd_figure2_screen)
+        elif name == "screen":
+            from locornn.reproduce import screens
+
+            screens.add_arguments(q)
         else:
             from locornn.reproduce import figures
 

@@ -29,6 +29,9 @@ Performance note (jax-ml/jax#12868): on XLA:CPU the transpose rule of ``lax.conv
 kernel) and whose kernel gradient is a forward convolution of the input with the output gradient
 (batch axis as channels). Single-channel lattices skip the convolution primitive altogether and
 use ``k*k`` shifted multiply-adds, which XLA:CPU fuses. ``make bench`` prints the timings.
+
+Length: one module because the step, the couplings, the rollouts and the convolution's custom VJP
+share one set of shape conventions and helpers, read together against the paper's eq. 2.
 """
 
 from __future__ import annotations

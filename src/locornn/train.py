@@ -56,9 +56,8 @@ from tqdm.auto import tqdm
 
 from locornn import checkpoints, configs, plots, run_log, sharding, tasks
 from locornn.analysis.after_training import AFTER_TRAINING
-from locornn.checkpoints import load_run  # noqa: F401  (public API: train.load_run)
 from locornn.data import fingerprint
-from locornn.optim import TrainState, create_train_state, make_optimizer  # noqa: F401
+from locornn.optim import TrainState, create_train_state
 
 # Fields that may differ between a workdir's saved config and a resumed run.
 RESUMABLE_CHANGES = ("train.num_steps", "figures.")

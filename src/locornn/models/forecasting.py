@@ -73,6 +73,9 @@ Index convention (aligned, *not* the shifted next-frame convention of
 Both rollouts are one ``lax.scan`` each; the encodings of the true frames are computed for all
 time steps before the scan, and in teacher forcing so are the decoded pictures (the scan then
 carries the core alone).
+
+Length: one module because the forecasting cores share the encoder, the inference GRU, the
+decoder and the two rollouts (open loop, autoregressive) they are scored by.
 """
 
 from __future__ import annotations

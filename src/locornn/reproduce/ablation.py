@@ -7,7 +7,7 @@ windows are the cpu preset's (64 frames, or 128 for the long-window variants, VP
 frame 64 in both); on another preset pass ``--config.data.sequence_length`` and
 ``--config.evaluation.vpt_start``, which apply after the variant's fields. Runs go
 to ``runs/ablation/<variant>/hamiltonian/<preset>/<system>/<model>/<seed>/`` and are reused
-when finished (:func:`locornn.table.run_cell`), so the command can be interrupted and
+when finished (:func:`locornn.reproduce.table.run_cell`), so the command can be interrupted and
 restarted. The table (``results/ablation_<preset>_<system>_<model>_seed<seeds>.md`` and
 ``.csv``, e.g. ``ablation_cpu_mass_spring_locornn_seed0-1-2.md``) gives per variant: VPT of
 every seed and their mean (and, in one sentence, the largest VPT each variant's protocol can

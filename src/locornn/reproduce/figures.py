@@ -22,6 +22,9 @@ experiment whose file is absent is skipped with a printed note.
 ``locornn reproduce figure1 [--preset cpu] [--seed 0] [--results-dir results] [--runs-root
 runs] [--no-train]``, ``locornn reproduce waves-table ...`` and ``locornn reproduce figure2 ...
 [--wavelengths 5 10 16 24] [--kernel-sizes 3 5 7 9]`` are the command line.
+
+Length: one module because Figures 1 and 2, the wave table and the runs table share finding or
+training their runs, the preset checks and the wiring of their ``locornn reproduce`` commands.
 """
 
 from __future__ import annotations
@@ -330,8 +333,8 @@ def waves_table(results_dir="results", runs_root="runs", preset: str = "cpu", se
 def runs_table(run_dirs, out_path, mean_frame: bool = False) -> pathlib.Path:
     """A Markdown table of finished runs read from their files alone (no checkpoint needed):
     held-out MSE, with ``mean_frame`` the MSE of predicting the held-out mean pixel value
-    (:func:`locornn.sequence_ablation.mean_frame_mse`: the data are generated again from the
-    run's config), and the wave metrics of ``waves.json`` (trained) and
+    (:func:`locornn.reproduce.sequence_ablation.mean_frame_mse`: the data are generated again from
+    the run's config), and the wave metrics of ``waves.json`` (trained) and
     ``waves_untrained.json``, raw and on the reference's band. For runs whose checkpoints stayed
     on another machine (``locornn reproduce runs-table``)."""
     from locornn.reproduce.sequence_ablation import mean_frame_mse

@@ -29,6 +29,7 @@ import orbax.checkpoint as ocp
 from tqdm.auto import tqdm
 
 from locornn import configs, run_log, sharding, tasks, train
+from locornn.optim import create_train_state
 
 
 def _with_seed(config: ml_collections.ConfigDict, seed: int) -> ml_collections.ConfigDict:
@@ -57,7 +58,7 @@ def _train_held(config, seeds, runs, workdirs, mesh, progress: bool) -> list[dic
     seed_tasks = [tasks.build_task(run) for run in runs]
     for run, workdir, task in zip(runs, workdirs, seed_tasks, strict=True):
         train._claim_workdir(run, workdir, task)  # once its data loaded
-    states = [train.create_train_state(run, task) for run, task in zip(runs, seed_tasks,
+    states = [create_train_state(run, task) for run, task in zip(runs, seed_tasks,
                                                                         strict=True)]
     # One model and optimiser object for all (the seeds differ only in arrays), then stack.
     states = [s.replace(apply_fn=states[0].apply_fn, tx=states[0].tx) for s in states]

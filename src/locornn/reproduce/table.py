@@ -3,7 +3,8 @@
 ``locornn reproduce table1 --config hamiltonian:cpu`` (``make table PRESET=cpu``) trains each
 cell's runs with the packaged ``hamiltonian`` experiment (``data.system`` and ``model.kind`` set
 per cell, ``seed`` per run) into ``runs/hamiltonian/<preset>/<system>/<model>/<seed>/`` (where
-``make train`` puts them too) and writes ``results/table1_<preset>.md`` and ``.csv``: VPT mean
+``make train`` puts them too) and writes ``results/table1_<preset>_<N>frame.md`` and ``.csv``
+(``N``: the frames of a test trajectory, the protocol VPT is scored on): VPT mean
 (std) over seeds of each run's median VPT, the paper's numbers beside ours, the largest VPT the
 protocol can measure (:func:`locornn.tasks.vpt_cap`), parameter counts and training time per
 model, and for the oscillator cores the lattice's free decay time and learned ``alpha``
@@ -86,7 +87,7 @@ def run_cell(preset: str, system: str, model: str, seeds, *, root="runs",
     configs_by_seed = {seed: cell_config(preset, system, model, seed, experiment, overrides)
                        for seed in seeds}
     workdirs = {seed: train.default_workdir(c, root) for seed, c in configs_by_seed.items()}
-    missing = [seed for seed in seeds if not _finished(configs_by_seed[seed], workdirs[seed])]
+    missing = [seed for seed in seeds if not finished(configs_by_seed[seed], workdirs[seed])]
     if missing and vmap_seeds:
         from locornn.reproduce import seeds as seed_groups
 
@@ -165,7 +166,7 @@ def decay_cell(diagnostics: dict) -> str:
         f", end {end:.2f}x" if np.isfinite(end) else "")
 
 
-def _finished(config, workdir: pathlib.Path) -> bool:
+def finished(config, workdir: pathlib.Path) -> bool:
     """Whether ``workdir`` holds a finished run of ``config``; a run of another config there
     (e.g. an older preset) is an error, never a silently reused number."""
     train.require_same_config(config, workdir, "remove it to retrain this cell, or give the "
@@ -192,7 +193,8 @@ def write_csv(path: pathlib.Path, rows: list[dict]) -> None:
 def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS, root="runs",
                 results="results", experiment=EXPERIMENT, overrides=(), vmap_seeds=False,
                 progress=True) -> pathlib.Path:
-    """Train what is missing, then write ``results/table1_<preset>.{md,csv}``; returns the md."""
+    """Train what is missing, then write ``results/<table_stem(...)>.{md,csv,png}``; returns the
+    md."""
     cells = [(s, m) for s in systems for m in models]
     for (system, model), seed in itertools.product(cells, seeds):  # all checked before any trains
         cell_config(preset, system, model, seed, experiment, overrides)
@@ -217,17 +219,24 @@ def build_table(preset: str, *, seeds=(0, 1, 2), systems=SYSTEMS, models=MODELS,
                      "train_seconds": float(np.mean([r["train_seconds_this_session"]
                                                      for r in runs])),
                      **core_diagnostics(runs), "data": data_label(runs)})
-    write_csv(results / f"table1_{preset}.csv", rows)
-    md_path = results / f"table1_{preset}.md"
+    stem = table_stem(preset, rows)
+    write_csv(results / f"{stem}.csv", rows)
+    md_path = results / f"{stem}.md"
     md_path.write_text(_markdown(preset, rows, systems, models, seeds))
     by_cell = {(r["system"], r["model"]): r for r in rows}
     plots.vpt_bars({SYSTEM_NAMES[s]: [(by_cell[s, m]["vpt_mean"], by_cell[s, m]["vpt_std"])
                                       for m in models] for s in systems},
                    [MODEL_NAMES[m] for m in models],
                    {SYSTEM_NAMES[s]: published(s) for s in systems},
-                   max(r["vpt_cap"] for r in rows), results / f"table1_{preset}.png",
+                   max(r["vpt_cap"] for r in rows), results / f"{stem}.png",
                    title=f"Table 1, preset {preset}: VPT mean (std) over seeds {list(seeds)}")
     return md_path
+
+
+def table_stem(preset: str, rows: list[dict]) -> str:
+    """``table1_<preset>_<N>frame``: the table's files name the test protocol (``N`` frames per
+    test trajectory), so tables scored on different protocols never overwrite each other."""
+    return f"table1_{preset}_{max(int(r['test_frames']) for r in rows)}frame"
 
 
 def _markdown(preset, rows, systems, models, seeds) -> str:

@@ -137,13 +137,15 @@ def model_errors(workdir: pathlib.Path) -> tuple[dict, np.ndarray]:
 
 
 def diagnose(preset: str, *, systems, models, seed: int = 0, root="runs", results="results",
-             experiment=table.EXPERIMENT, overrides=(), progress=True) -> pathlib.Path:
+             experiment=table.EXPERIMENT, overrides=(), progress=True,
+             train_missing=True) -> pathlib.Path:
     """Train (or reuse) each system x model run of ``seed``, then write the diagnosis files
-    into ``results``; returns the Markdown file."""
+    into ``results``; returns the Markdown file. Without ``train_missing`` a run that is not
+    finished is left out and named in the Markdown (nothing is trained)."""
     from locornn.data import hamiltonian
 
     results = pathlib.Path(results)
-    rows, curves, frames_by_system = [], {}, {}
+    rows, curves, frames_by_system, missing = [], {}, {}, []
     for system in systems:
         config = table.cell_config(preset, system, models[0] if models else "lstm", seed,
                                    experiment, overrides)
@@ -166,10 +168,13 @@ def diagnose(preset: str, *, systems, models, seed: int = 0, root="runs", result
             rows.append({"system": system, "predictor": name, "threshold": threshold,
                          "vpt_start": start, **error_summary(errors, threshold)})
         for model in models:
+            cell = table.cell_config(preset, system, model, seed, experiment, overrides)
+            if not train_missing and not table.finished(cell, train.default_workdir(cell, root)):
+                missing.append(f"{system} x {model}")
+                continue
             run = table.run_cell(preset, system, model, (seed,), root=root,
                                  experiment=experiment, overrides=overrides, progress=progress)
-            workdir = train.default_workdir(
-                table.cell_config(preset, system, model, seed, experiment, overrides), root)
+            workdir = train.default_workdir(cell, root)
             numbers, errors = model_errors(workdir)
             curves[f"{system}/{model}"] = np.median(errors, axis=0)[numbers["vpt_start"]:]
             curves[f"{system}/{model}/from_frame_0"] = np.median(errors, axis=0)
@@ -181,7 +186,7 @@ def diagnose(preset: str, *, systems, models, seed: int = 0, root="runs", result
     np.savez_compressed(results / "diagnosis_curves.npz", **curves)
     _figure(curves, systems, models, rows, results / "diagnosis.png")
     md = results / "diagnosis.md"
-    md.write_text(_markdown(preset, seed, systems, models, rows, frames_by_system))
+    md.write_text(_markdown(preset, seed, systems, models, rows, frames_by_system, missing))
     return md
 
 
@@ -200,6 +205,8 @@ def _figure(curves, systems, models, rows, out) -> None:
     threshold = rows[0]["threshold"]
     for ax, system in zip(axes[0], systems, strict=True):
         for name in (*TRIVIAL, *models):
+            if f"{system}/{name}" not in curves:
+                continue
             curve = curves[f"{system}/{name}"]
             ax.plot(np.arange(len(curve)), curve, label=TRIVIAL.get(name, name),
                     linestyle="--" if name in TRIVIAL else "-", linewidth=1.2)
@@ -213,7 +220,7 @@ def _figure(curves, systems, models, rows, out) -> None:
     plots.save(fig, out)
 
 
-def _markdown(preset, seed, systems, models, rows, frames_by_system) -> str:
+def _markdown(preset, seed, systems, models, rows, frames_by_system, missing) -> str:
     by = {(r["system"], r["predictor"]): r for r in rows}
     threshold = rows[0]["threshold"]
     lines = [f"# Table 1 rows: trivial forecasts, frames and models (preset `{preset}`, "
@@ -246,6 +253,8 @@ def _markdown(preset, seed, systems, models, rows, frames_by_system) -> str:
                   "|---|---|---:|---:|---:|---:|---:|---:|"]
         for system in systems:
             for model in models:
+                if (system, model) not in by:
+                    continue
                 r = by[system, model]
                 lines.append(
                     f"| {table.SYSTEM_NAMES.get(system, system)} | "
@@ -254,6 +263,8 @@ def _markdown(preset, seed, systems, models, rows, frames_by_system) -> str:
                     f"{r['first_forecast_error']:.4f} (frame {r['context']}) | "
                     f"{r['window_end_error']:.4f} (frame {r['window'] - 1}) | "
                     f"{r['first_error']:.4f} (frame {r['vpt_start']}) | {r['vpt']:g} |")
+    if missing:
+        lines += ["", f"Not trained (left out): {', '.join(missing)}."]
     lines += ["", "Files: `diagnosis.csv` (every number above), `diagnosis_curves.npz` (median "
               "error per step of each forecast, `system/forecast`; a model's also from frame 0 "
               "as `system/model/from_frame_0`), `diagnosis.png` (the curves against the "

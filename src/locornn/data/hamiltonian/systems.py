@@ -18,6 +18,9 @@ parameters (``offset``, the canvas shift, and ``color_index``) are drawn by
 
 The numbers (ranges, canvas bounds, colours) follow the suite's ``datasets.py``
 configurations; see DESIGN.md section 3.
+
+Length: one module because the systems are read side by side against the suite's ``datasets.py``:
+each is its Hamiltonian (or game), its parameter sampler and its rendering parameters.
 """
 
 from __future__ import annotations

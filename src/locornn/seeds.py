@@ -1,5 +1,0 @@
-"""Moved to :mod:`locornn.reproduce.seeds`; this path keeps old imports working for now."""
-
-from locornn._moved import alias
-
-alias(__name__, "locornn.reproduce.seeds")
