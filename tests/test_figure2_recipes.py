@@ -19,7 +19,7 @@ from locornn.data import waves
 from locornn.models.codecs import RetinotopicDecoder
 from locornn.models.oscillator import wave_kernel
 from locornn.reproduce import figure2_screen
-from tests.conftest import experiment_config
+from tests.conftest import ROOT, experiment_config
 
 # ---------------------------------------------------------------------------------------------
 # The model's pieces
@@ -267,3 +267,22 @@ def test_the_screen_writes_one_row_per_run_and_state_and_keeps_other_rows(tmp_pa
     assert len(table) == 2 + 3 and table[3].startswith("| free_wave | waves | 8 |")
     assert cli.main(args[:5] + ["nope"] + args[6:]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+@pytest.mark.skipif(not (REFERENCE / figure2_screen.PHASE_PICTURE).is_file(),
+                    reason="the authors' pictures are not here")
+def test_the_authors_rows_are_their_pictures_measured_by_the_same_code(tmp_path):
+    rows = figure2_screen.authors_rows(REFERENCE)
+    assert len(rows) == 8  # 7 distinct sweep panels and the map beside the phase map
+    for row in rows:
+        assert row["lattice"] == 72 and row["fraction_selective"] > 0.9
+        assert row["agreement"] > 0.7 and row["domain_area_median"] >= 32
+    by_size = {(r["wavelength"], r["kernel"]): r for r in rows[:7]}
+    assert (by_size[("24", 3)]["domain_area_median"]
+            > by_size[("5", 3)]["domain_area_median"])  # their domains grow with the wavelength
+    assert rows[-1]["phase_map_match"] > 0
+    with pytest.raises(FileNotFoundError, match="OC_Size_v_WL_v_Ksize.png"):
+        figure2_screen.authors_rows(tmp_path)

@@ -296,6 +296,9 @@ def cmd_figure2_screen(args) -> int:
             controls=args.controls, presentations=args.presentations, protocol=args.protocol,
             runs_root=args.runs_root,
             out=args.out, train_missing=not args.no_train, progress=not args.quiet)
+        if args.authors:
+            figure2_screen.write_rows(out, figure2_screen.authors_rows(args.authors))
+            out.with_suffix(".md").write_text(figure2_screen.sweep_table(out))
         print(f"wrote {out} and {out.with_suffix('.md')}")
         for recipe in args.recipes if args.figure else ():
             for path in figure2_screen.draw_figures(

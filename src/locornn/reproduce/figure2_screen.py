@@ -348,6 +348,47 @@ def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
 
 
 SWEEP_WAVELENGTHS, SWEEP_KERNELS = (5.0, 10.0, 16.0, 24.0), (3, 5, 7, 9)
+SWEEP_PICTURE = "OC_Size_v_WL_v_Ksize.png"  # the authors' sweep, 8 panels of 72x72 sites
+PHASE_PICTURE = "OrientationSelectivity_vs_Phase.png"  # their orientation map beside a phase map
+
+
+def authors_rows(folder) -> list[dict]:
+    """sweep.csv rows of the authors' own maps, measured by this module's code from their
+    pictures in ``folder``: one row per panel of :data:`SWEEP_PICTURE` (the wavelength row at
+    3x3 kernels, the kernel row at 24 px) and one for the map of :data:`PHASE_PICTURE` with its
+    phase match. Their training (steps, seeds) is not published: those cells stay empty."""
+    from locornn.analysis.topography import domains, map_match
+
+    folder = pathlib.Path(folder)
+    missing = [n for n in (SWEEP_PICTURE, PHASE_PICTURE) if not (folder / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"no {', '.join(missing)} in {folder} (the authors' figures, "
+                                f"e.g. ../shared/reference/)")
+
+    def row(labels, selective, wavelength, kernel, **extra):
+        stats = domains.domain_statistics(labels, selective)
+        return {"recipe": "authors", "data": "waves", "lattice": labels.shape[0],
+                "wavelength": f"{wavelength:g}", "kernel": kernel, "protocol": "picture",
+                "agreement": stats["neighbour_agreement"],
+                "chance_agreement": stats["chance_agreement"],
+                "domain_area_median": domain_area_median(labels, selective),
+                "domain_area_weighted": stats["domain_area"],
+                "fraction_selective": stats["fraction_selective"], "commit": _commit(),
+                **extra}
+
+    rows = []
+    panels = domains.read_figure_maps(folder / SWEEP_PICTURE)
+    keys = domains.AUTHORS_PANELS
+    for (which, value), (labels, selective) in zip(keys, panels, strict=True):
+        if which == "kernel" and value == 3:
+            continue  # the same map as the wavelength-24 panel
+        wavelength, kernel = (value, 3) if which == "wavelength" else (24.0, value)
+        rows.append(row(labels, selective, wavelength, kernel))
+    labels, selective, phase = map_match.maps_from_picture(folder / PHASE_PICTURE)
+    match = map_match.map_match(labels, selective, phase)
+    rows.append(row(labels, selective, 24.0, 3, data="waves (beside phase)",
+                    phase_map_match=match["excess"]))
+    return rows
 
 
 def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: int = 0,
@@ -438,6 +479,9 @@ def add_arguments(q) -> None:
     q.add_argument("--out", default="results/figure2/sweep.csv", metavar="CSV",
                    type=path_flag(folder=False), help="the table (default "
                                                       "results/figure2/sweep.csv)")
+    q.add_argument("--authors", type=path_flag("dir"), default=None, metavar="DIR",
+                   help=f"also measure the authors' {SWEEP_PICTURE} and {PHASE_PICTURE} in DIR "
+                        f"with the same code and merge their rows (recipe 'authors')")
     q.add_argument("--figure", action="store_true",
                    help="then draw each recipe's Figure 2 (trained, noise, untrained) and its "
                         "wavelength and kernel sweep from the finished runs, beside OUT")
