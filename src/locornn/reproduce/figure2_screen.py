@@ -394,8 +394,9 @@ def authors_rows(folder) -> list[dict]:
 def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: int = 0,
                  protocol: str = "trials", runs_root="runs", out_dir="results/figure2") -> list:
     """Figure 2 for one recipe from its finished runs, in the authors' layout: the maps after
-    the recipe's data, after noise and untrained side by side (``figure2_<recipe>.png``), and
-    the sweep (``figure2_sweep_<recipe>.png``: training wavelength 5-24 px at 3x3 kernels,
+    the recipe's data, after noise and untrained side by side (``figure2_<recipe>_L<lattice>.png``),
+    and the sweep (``figure2_sweep_<recipe>_L<lattice>.png``: training wavelength 5-24 px at 3x3
+    kernels,
     kernel 3-9 at 24 px), each panel with its numbers and the authors' (their
     ``OC_Size_v_WL_v_Ksize.png``, measured by the same code). Runs that are missing are left
     out; returns the paths written."""
@@ -413,6 +414,8 @@ def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: in
 
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    side = screen_config(preset, recipe, steps=steps, seed=seed, lattice=lattice).model.lattice
+    name = f"{recipe}_L{side}"
     written = []
     main, noise = runs(), runs(noise=True)
     panels = {}
@@ -423,7 +426,7 @@ def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: in
     if main is not None:
         panels["untrained"] = orientation.load_maps(main, untrained=True, protocol=protocol)
     if panels:
-        written.append(out_dir / f"figure2_{recipe}.png")
+        written.append(out_dir / f"figure2_{name}.png")
         map_figures.side_by_side(panels, written[-1], title=f"{recipe}, seed {seed}, {steps} "
                                                             f"steps, protocol {protocol}")
     sweep = {}
@@ -435,7 +438,7 @@ def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: in
         if found is not None:
             sweep[key] = orientation.load_maps(found, protocol=protocol)
     if sweep:
-        written.append(out_dir / f"figure2_sweep_{recipe}.png")
+        written.append(out_dir / f"figure2_sweep_{name}.png")
         map_figures.sweep_figure(sweep, written[-1], reference=AUTHORS_NUMBERS,
                                  title=f"{recipe}: domains against the training wavelength "
                                        f"and the kernel size (protocol {protocol}; grey: the "
