@@ -286,30 +286,6 @@ def cmd_phase_screen(args) -> int:
     return guarded(action, ValueError)
 
 
-def cmd_figure2_screen(args) -> int:
-    def action():
-        from locornn.reproduce import figure2_screen
-
-        out = figure2_screen.run_screen(
-            preset=args.preset, recipes=args.recipes, seeds=args.seeds, steps=args.train_steps,
-            lattice=args.lattice, wavelengths=args.wavelengths, kernels=args.kernel_sizes,
-            controls=args.controls, presentations=args.presentations, protocol=args.protocol,
-            runs_root=args.runs_root,
-            out=args.out, train_missing=not args.no_train, progress=not args.quiet)
-        if args.authors:
-            figure2_screen.write_rows(out, figure2_screen.authors_rows(args.authors))
-            out.with_suffix(".md").write_text(figure2_screen.sweep_table(out))
-        print(f"wrote {out} and {out.with_suffix('.md')}")
-        for recipe in args.recipes if args.figure else ():
-            for path in figure2_screen.draw_figures(
-                    preset=args.preset, recipe=recipe, steps=args.train_steps,
-                    seed=args.seeds[0], lattice=args.lattice, protocol=args.protocol,
-                    runs_root=args.runs_root, out_dir=out.parent):
-                print(f"wrote {path}")
-
-    return guarded(action, ValueError)
-
-
 # ----------------------------------------------------------------------------------------------
 # The parser: each command's arguments are added only when that command is named.
 # ----------------------------------------------------------------------------------------------
@@ -535,7 +511,6 @@ def _add_reproduce(p, chosen: str | None) -> None:
             from locornn.reproduce import figure2_screen
 
             figure2_screen.add_arguments(q)
-            q.set_defaults(func=cmd_figure2_screen)
         elif name == "screen":
             from locornn.reproduce import screens
 

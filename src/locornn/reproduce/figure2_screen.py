@@ -492,3 +492,29 @@ def add_arguments(q) -> None:
                    help="where the runs live (default runs)")
     q.add_argument("--no-train", action="store_true", help="measure finished runs only")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
+    q.set_defaults(func=_command)
+
+
+def _command(args) -> int:
+    """``locornn reproduce figure2-screen``: the screen, the authors' rows, the figures."""
+    from locornn.exits import guarded
+
+    def action():
+        out = run_screen(
+            preset=args.preset, recipes=args.recipes, seeds=args.seeds, steps=args.train_steps,
+            lattice=args.lattice, wavelengths=args.wavelengths, kernels=args.kernel_sizes,
+            controls=args.controls, presentations=args.presentations, protocol=args.protocol,
+            runs_root=args.runs_root, out=args.out, train_missing=not args.no_train,
+            progress=not args.quiet)
+        if args.authors:
+            write_rows(out, authors_rows(args.authors))
+            out.with_suffix(".md").write_text(sweep_table(out))
+        print(f"wrote {out} and {out.with_suffix('.md')}")
+        for recipe in args.recipes if args.figure else ():
+            for path in draw_figures(preset=args.preset, recipe=recipe, steps=args.train_steps,
+                                     seed=args.seeds[0], lattice=args.lattice,
+                                     protocol=args.protocol, runs_root=args.runs_root,
+                                     out_dir=out.parent):
+                print(f"wrote {path}")
+
+    return guarded(action, ValueError)
