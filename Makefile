@@ -9,6 +9,7 @@ SEED   ?= 0
 ARGS   ?=
 SYSTEM ?=
 MODEL  ?=
+JOBS   ?= 1
 # SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
 FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
@@ -16,7 +17,7 @@ FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.
 
 help: ## this list
 	@grep -E '^[a-z0-9]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
-	@echo "knobs: EXP=$(EXP) PRESET=$(PRESET) SEED=$(SEED) SYSTEM= MODEL= RUN= ARGS="
+	@echo "knobs: EXP=$(EXP) PRESET=$(PRESET) SEED=$(SEED) SYSTEM= MODEL= RUN= ARGS= JOBS=$(JOBS)"
 
 # The virtualenv is rebuilt when pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -30,8 +31,8 @@ setup: $(VENV)/.installed ## create .venv with locornn and its test tools
 train: setup ## train EXP at PRESET (default hamiltonian:cpu, seed SEED) into runs/
 	$(BIN)/locornn train --config $(EXP):$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
 
-test: setup ## the test suite (CPU only, about 15 minutes on 2 cores)
-	$(BIN)/python -m pytest -q
+test: setup ## the test suite (CPU only; compiled programs kept in ~/.cache/locornn/xla; JOBS=2: two workers)
+	$(BIN)/python -m pytest -q $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile)
 
 table: setup ## Table 1: VPT of every Hamiltonian system x model x seed at PRESET
 	$(BIN)/locornn reproduce table1 --config hamiltonian:$(PRESET) $(ARGS)

@@ -9,7 +9,10 @@ import pytest
 from locornn import configs
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-CACHE_VARIABLES = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS")
+CACHE_VARIABLES = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+                   "JAX_COMPILATION_CACHE_MAX_SIZE")
+MIN_COMPILE_SECONDS = 0.1  # programs that compile faster are cheaper to compile than to read
+CACHE_BYTES = 2 << 30  # a bound on the folder; with a bound JAX locks it (filelock) per entry
 
 
 def cache_environment() -> dict[str, str]:
@@ -24,15 +27,30 @@ def experiment_config(name: str, preset: str = "smoke", **updates):
     return configs.override(config, {k.replace("__", "."): v for k, v in updates.items()})
 
 
+def compilation_cache_dir() -> pathlib.Path:
+    """Where compiled programs are kept between test sessions: ``$LOCORNN_TEST_XLA_CACHE``, else
+    ``~/.cache/locornn/xla`` (``$XDG_CACHE_HOME`` honoured), outside the repository."""
+    if os.environ.get("LOCORNN_TEST_XLA_CACHE"):
+        return pathlib.Path(os.environ["LOCORNN_TEST_XLA_CACHE"])
+    base = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    return base / "locornn" / "xla"
+
+
 @pytest.fixture(scope="session", autouse=True)
-def compilation_cache(tmp_path_factory):
-    """Share compiled programs between tests: many smoke runs compile the same model, and
-    compiling (not running) dominates their time on a CPU. The cache lives for one session;
-    the environment variables hand it to the commands tests start in subprocesses too."""
-    cache = str(tmp_path_factory.mktemp("xla-cache"))
-    jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
-    variables = dict(zip(CACHE_VARIABLES, (cache, "0.5"), strict=True))
+def compilation_cache():
+    """Share compiled programs between tests and between sessions: many smoke runs compile the
+    same model, and compiling (not running) dominates their time on a CPU. The cache persists
+    (:func:`compilation_cache_dir`), so a second ``make test`` compiles little; every process
+    that uses it (pytest-xdist workers, test sessions side by side, the commands tests start in
+    subprocesses, to which the environment variables hand it) reads and writes it under JAX's
+    file lock, which a size bound turns on."""
+    cache = compilation_cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(cache))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_BYTES)
+    values = (str(cache), str(MIN_COMPILE_SECONDS), str(CACHE_BYTES))
+    variables = dict(zip(CACHE_VARIABLES, values, strict=True))
     saved = {name: os.environ.get(name) for name in variables}
     os.environ.update(variables)
     yield

@@ -85,7 +85,7 @@ LAYERS = (("dynamics", "metrics", "plots", "exits"), ("configs", "experiments"),
           ("analysis",), ("reproduce",), ("cli", "__main__"))
 IMPORTS_FROM_BELOW = {
     "exits": {"configs", "data", "checkpoints", "train"},  # names their errors, lazily
-    "configs": {"data", "models"},  # checks a name against what exists, lazily
+    "configs": {"data"},  # the Hamiltonian systems' names, when a config is first checked
     "tasks": {"analysis"},  # the NumPy wave and free-decay measures of the training probes
     "train": {"analysis"},  # analysis.after_training: the analyses a run's config asks for
 }

@@ -1,6 +1,8 @@
 """The training loop: it learns, resumes exactly, and fails loudly on bad input."""
 
 import json
+import pathlib
+import shutil
 
 import jax
 import ml_collections
@@ -21,6 +23,22 @@ def _params(workdir):
     return state.params
 
 
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """The smoke preset trained once for 5, 10 and 20 steps: ``{steps: (workdir, summary)}``,
+    shared by the tests that read a finished run (those that change one copy it first)."""
+    runs = {}
+    for steps in (5, 10, 20):
+        workdir = tmp_path_factory.mktemp(f"smoke_{steps}") / "run"
+        config = experiment_config("waves", figures__enabled=False, train__num_steps=steps)
+        runs[steps] = workdir, train.train_and_evaluate(config, workdir, progress=False)
+    return runs
+
+
+def _copy(run, tmp_path):
+    return pathlib.Path(shutil.copytree(run, tmp_path / "run"))
+
+
 def test_training_the_smoke_preset_lowers_the_held_out_loss(tmp_path, smoke_config):
     before = _held_out_loss_at_init(smoke_config)
     summary = train.train_and_evaluate(smoke_config, tmp_path, progress=False)
@@ -31,27 +49,29 @@ def test_training_the_smoke_preset_lowers_the_held_out_loss(tmp_path, smoke_conf
     assert json.loads((tmp_path / "config.json").read_text())["model"]["lattice"] == 8
 
 
-def test_resumed_run_reaches_the_same_parameters_as_an_uninterrupted_one(tmp_path, smoke_config):
+def test_resumed_run_reaches_the_same_parameters_as_an_uninterrupted_one(tmp_path, smoke_config,
+                                                                       smoke_runs):
     """N steps, stop, N more steps == 2N steps in one go (same seed, same data order)."""
     smoke_config.train.num_steps = 20
-    straight = train.train_and_evaluate(smoke_config, tmp_path / "straight", progress=False)
+    straight_dir, straight = smoke_runs[20]
     half = experiment_config("waves", figures__enabled=False, train__num_steps=10)
     train.train_and_evaluate(half, tmp_path / "resumed", progress=False)
     resumed = train.train_and_evaluate(smoke_config, tmp_path / "resumed", progress=False)
     assert straight["steps"] == resumed["steps"] == 20
-    a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
+    a, b = _params(straight_dir), _params(tmp_path / "resumed")
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
     lines = (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
     assert [json.loads(x)["step"] for x in lines] == [
-        json.loads(x)["step"] for x in (tmp_path / "straight" / "metrics.jsonl").open()]
+        json.loads(x)["step"] for x in (straight_dir / "metrics.jsonl").open()]
 
 
 def test_a_run_on_waves_rendered_on_demand_ends_where_the_ordinary_run_does(tmp_path,
-                                                                            smoke_config):
+                                                                            smoke_config,
+                                                                            smoke_runs):
     """data.on_demand renders each batch's rows when asked: the same frames, so the same run."""
     smoke_config.train.num_steps = 10
-    ordinary = train.train_and_evaluate(smoke_config, tmp_path / "ordinary", progress=False)
+    _, ordinary = smoke_runs[10]
     smoke_config.data.on_demand = True
     on_demand = train.train_and_evaluate(smoke_config, tmp_path / "on_demand", progress=False)
     assert on_demand["test"]["loss"] == pytest.approx(ordinary["test"]["loss"], rel=1e-5)
@@ -106,13 +126,13 @@ def test_wrong_type_and_bad_choice_fail_naming_the_key(smoke_config):
         configs.validate(ml_collections.ConfigDict(edited))
 
 
-def test_a_workdir_refuses_a_different_config(tmp_path, smoke_config):
+def test_a_workdir_refuses_a_different_config(tmp_path, smoke_config, smoke_runs):
     smoke_config.train.num_steps = 5
-    train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    workdir = _copy(smoke_runs[5][0], tmp_path)
     smoke_config.model.kernel_size = 5
     with pytest.raises(configs.ConfigError, match="differs at model.kernel_size"):
-        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
-    assert (tmp_path / "checkpoints" / "5").exists()
+        train.train_and_evaluate(smoke_config, workdir, progress=False)
+    assert (workdir / "checkpoints" / "5").exists()
 
 
 def test_a_run_another_process_is_training_is_refused_before_anything_is_written(
@@ -133,10 +153,9 @@ def test_a_run_another_process_is_training_is_refused_before_anything_is_written
 
 
 def test_an_interrupted_run_checkpoints_and_resumes_to_the_same_parameters(
-        tmp_path, smoke_config, monkeypatch):
+        tmp_path, smoke_config, smoke_runs, monkeypatch):
     """Ctrl-C/kill mid-run saves the current step; the same command then finishes the run."""
     smoke_config.train.num_steps = 20
-    train.train_and_evaluate(smoke_config, tmp_path / "straight", progress=False)
     real_batch = data.train_batch
 
     def interrupted(train_split, step, batch_size, seed, rows=slice(None)):
@@ -150,30 +169,29 @@ def test_an_interrupted_run_checkpoints_and_resumes_to_the_same_parameters(
     assert (tmp_path / "resumed" / "checkpoints" / "13").is_dir()
     monkeypatch.setattr(data, "train_batch", real_batch)
     train.train_and_evaluate(smoke_config, tmp_path / "resumed", progress=False)
-    a, b = _params(tmp_path / "straight"), _params(tmp_path / "resumed")
+    a, b = _params(smoke_runs[20][0]), _params(tmp_path / "resumed")
     for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
         np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
 
 
-def test_a_run_written_before_a_field_existed_loads_with_the_default(tmp_path, smoke_config):
-    smoke_config.train.num_steps = 5
-    train.train_and_evaluate(smoke_config, tmp_path, progress=False)
-    saved = json.loads((tmp_path / "config.json").read_text())
+def test_a_run_written_before_a_field_existed_loads_with_the_default(tmp_path, smoke_runs):
+    workdir = _copy(smoke_runs[5][0], tmp_path)
+    saved = json.loads((workdir / "config.json").read_text())
     del saved["data"]["test_sequence_length"]  # as if written by an older locornn
-    (tmp_path / "config.json").write_text(json.dumps(saved))
-    config, _, state = checkpoints.load_run(tmp_path)
+    (workdir / "config.json").write_text(json.dumps(saved))
+    config, _, state = checkpoints.load_run(workdir)
     assert config.data.test_sequence_length == 0 and int(state.step) == 5
     saved["data"]["lattise"] = 3
     with pytest.raises(configs.ConfigError, match="'data.lattise'"):
         configs.from_dict(saved)
 
 
-def test_asking_for_fewer_steps_than_the_workdir_holds_is_refused(tmp_path, smoke_config):
+def test_asking_for_fewer_steps_than_the_workdir_holds_is_refused(tmp_path, smoke_config,
+                                                                 smoke_runs):
     """A later state is never reported as an earlier budget's (locornn budget reads budgets
     off one run): the checkpoint beyond train.num_steps stops the run, and it is kept."""
-    smoke_config.train.num_steps = 10
-    train.train_and_evaluate(smoke_config, tmp_path, progress=False)
+    workdir = _copy(smoke_runs[10][0], tmp_path)
     smoke_config.train.num_steps = 5
     with pytest.raises(configs.ConfigError, match="checkpoint at step 10, beyond"):
-        train.train_and_evaluate(smoke_config, tmp_path, progress=False)
-    assert (tmp_path / "checkpoints" / "10").exists()
+        train.train_and_evaluate(smoke_config, workdir, progress=False)
+    assert (workdir / "checkpoints" / "10").exists()

@@ -26,7 +26,7 @@ import pathlib
 import jax
 import numpy as np
 
-from locornn import metrics, plots, tasks, train
+from locornn import metrics, tasks, train
 from locornn.reproduce import table
 
 TRIVIAL = {
@@ -198,26 +198,51 @@ def _write_csv(path: pathlib.Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def _figure(curves, systems, models, rows, out) -> None:
+def _figure(curves, systems, models, rows, out, early: int = 128) -> None:
+    """Per system: the models' error of frames ``0 .. early`` (what they read, then their
+    forecast up to and past VPT's first frame; top) and every forecast's error over the
+    whole horizon from VPT's first frame (bottom), against the threshold."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(systems), figsize=(4.2 * len(systems), 3.6), squeeze=False)
+    fig, axes = plt.subplots(2, len(systems), figsize=(4.2 * len(systems), 7), squeeze=False)
+    by = {(r["system"], r["predictor"]): r for r in rows}
     threshold = rows[0]["threshold"]
-    for ax, system in zip(axes[0], systems, strict=True):
+    colours = dict(zip((*TRIVIAL, *models), plt.rcParams["axes.prop_cycle"].by_key()["color"],
+                       strict=False))
+    for top, bottom, system in zip(axes[0], axes[1], systems, strict=True):
+        for model in models:
+            if (system, model) not in by:
+                continue
+            curve = curves[f"{system}/{model}/from_frame_0"][:early + 1]
+            top.plot(np.arange(len(curve)), curve, color=colours[model],
+                     label=table.MODEL_NAMES.get(model, model))
+            r = by[system, model]
+            top.axvline(r["context"] - 0.5, color=colours[model], linestyle="--", linewidth=0.8)
+            top.axvline(r["vpt_start"], color="grey", linestyle="-.", linewidth=0.8)
         for name in (*TRIVIAL, *models):
             if f"{system}/{name}" not in curves:
                 continue
             curve = curves[f"{system}/{name}"]
-            ax.plot(np.arange(len(curve)), curve, label=TRIVIAL.get(name, name),
-                    linestyle="--" if name in TRIVIAL else "-", linewidth=1.2)
-        ax.axhline(threshold, color="k", linestyle=":", label=f"VPT threshold {threshold}")
-        ax.set_yscale("log")
-        ax.set_title(table.SYSTEM_NAMES.get(system, system))
-        ax.set_xlabel("steps from VPT's first frame")
-        ax.grid(alpha=0.3)
+            bottom.plot(np.arange(len(curve)), curve, color=colours[name],
+                        label=TRIVIAL.get(name) or table.MODEL_NAMES.get(name, name),
+                        linestyle="--" if name in TRIVIAL else "-", linewidth=1.2)
+        for ax in (top, bottom):
+            ax.axhline(threshold, color="k", linestyle=":", label=f"VPT threshold {threshold}")
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3)
+        top.set_title(f"{table.SYSTEM_NAMES.get(system, system)}, frames 0-{early}")
+        top.set_xlabel("frame")
+        bottom.set_xlabel("steps from VPT's first frame")
     axes[0][0].set_ylabel("median normalised error")
-    axes[0][-1].legend(fontsize=7)
-    plots.save(fig, out)
+    axes[1][0].set_ylabel("median normalised error")
+    handles = {}
+    for ax in axes.ravel():
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the legend below
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def _markdown(preset, seed, systems, models, rows, frames_by_system, missing) -> str:
@@ -268,5 +293,6 @@ def _markdown(preset, seed, systems, models, rows, frames_by_system, missing) ->
     lines += ["", "Files: `diagnosis.csv` (every number above), `diagnosis_curves.npz` (median "
               "error per step of each forecast, `system/forecast`; a model's also from frame 0 "
               "as `system/model/from_frame_0`), `diagnosis.png` (the curves against the "
-              "threshold)."]
+              "threshold; top: the models' frames 0-128, a dashed line after the last frame "
+              "read, dash-dot at VPT's first frame)."]
     return "\n".join(lines) + "\n"

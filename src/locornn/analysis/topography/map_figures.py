@@ -176,7 +176,7 @@ def sweep_figure(maps: dict, out_path, *, orientations: int = 8, title: str = ""
                  reference: dict | None = None) -> dict:
     """The authors' layout of Figure 2's sweep: a row of maps for the training wavelength
     (5, 10, 16, 24 px) and a row for the coupling kernel size (3, 5, 7, 9), each panel titled
-    with its value and its :func:`~locornn.analysis.domains.domain_statistics` (neighbour
+    with its value and its :func:`~locornn.analysis.topography.domains.domain_statistics` (neighbour
     agreement, area-weighted domain area, fraction selective).
 
     Args:

@@ -102,9 +102,10 @@ def grating_responses(model, params, image_size: int | None = None, *, wavelengt
     """Time-averaged responses of every neuron to static oriented gratings.
 
     Stimulus ``s = o * phases + p`` is the grating of orientation ``o * 180 / orientations``
-    degrees and phase ``p * 360 / phases`` degrees (:func:`~locornn.analysis.stimuli.gratings`,
-    values in ``[0, 1]``, copied to every input channel), shown as a constant sequence of
-    ``length`` frames. The response is ``mean_{transient <= t < length} z[t]``.
+    degrees and phase ``p * 360 / phases`` degrees
+    (:func:`~locornn.analysis.topography.stimuli.gratings`, values in ``[0, 1]``, copied to every
+    input channel), shown as a constant sequence of ``length`` frames. The response is
+    ``mean_{transient <= t < length} z[t]``.
 
     Args:
       model: an :class:`~locornn.models.OscillatorRNN` (anything with ``apply`` returning
@@ -112,7 +113,7 @@ def grating_responses(model, params, image_size: int | None = None, *, wavelengt
       params: its parameters (``state.params``).
       image_size: side of the square frames; default (``None``) the model's ``image_shape``.
       wavelength: grating period in pixels (> 2).
-      orientations, phases, contrast: see :func:`~locornn.analysis.stimuli.gratings`.
+      orientations, phases, contrast: see :func:`~locornn.analysis.topography.stimuli.gratings`.
       length: frames per stimulus sequence; transient: leading steps left out of the average.
       batch: stimuli per jitted call.
 
@@ -150,7 +151,7 @@ def protocol_responses(model, params, image_size: int | None = None, *, waveleng
                        noise: float = 0.5, seed: int = 0,
                        batch: int = 32) -> protocols_.GratingResponses:
     """The responses every selectivity protocol needs
-    (:func:`locornn.analysis.protocols.measure_responses`): time-averaged ``z`` and
+    (:func:`locornn.analysis.topography.protocols.measure_responses`): time-averaged ``z`` and
     ``|z - z_blank|`` for each grating, and time-averaged ``z`` for ``trials`` noisy
     presentations of each (pixel noise of standard deviation ``noise``, from ``seed``). Each
     image is shown as a constant sequence of ``length`` frames, averaged over ``t >=
