@@ -217,7 +217,7 @@ def test_hgn_trains_on_the_smoke_preset_and_writes_a_run(tmp_path):
     ("--config.model.rollout=autoregressive", "needs a recurrent core"),
     ("--config.model.hgn_activation=relu", "'model.hgn_activation' must be one of"),
     ("--config.model.hgn_kinetic=cubic", "'model.hgn_kinetic' must be one of"),
-    ("--config.model.hgn_units=0", "'model.hgn_units' must be finite and >= 1"),
+    ("--config.model.hgn_units=0", "'model.hgn_units' must be an integer >= 1"),
 ])
 def test_hgn_configs_that_cannot_work_exit_2_with_one_line(tmp_path, capsys, override, message):
     code = cli.main(["train", "--config", "hamiltonian:smoke", "--workdir", str(tmp_path),
