@@ -259,7 +259,7 @@ def test_the_screen_writes_one_row_per_run_and_state_and_keeps_other_rows(tmp_pa
                    "gradient_sharing_noise"):
         assert np.isfinite(float(trained[column])), column
     assert float(trained["reach"]) > 0.5  # the wave-equation start carries the impulse away
-    assert cli.main(args + ["--no-train", "--figure"]) == 0  # measured again: replaced
+    assert cli.main(args + ["--no-train", "--draw"]) == 0  # measured again: replaced
     assert (tmp_path / "figure2_free_wave_L8.png").is_file()  # trained beside untrained
     assert not (tmp_path / "figure2_sweep_free_wave_L8.png").exists()  # no sweep run to draw
     assert len(list(csv.DictReader(out.open()))) == 3

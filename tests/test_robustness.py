@@ -79,6 +79,8 @@ READS_A_RUN = {
     "analyze decoder-probe": lambda run, tmp: ["analyze", "decoder-probe", str(run), "--quiet"],
     "analyze coupling": lambda run, tmp: ["analyze", "coupling", str(run)],
     "analyze reach": lambda run, tmp: ["analyze", "reach", str(run)],
+    "analyze map-match": lambda run, tmp: ["analyze", "map-match", str(run)],
+    "analyze gradient-sharing": lambda run, tmp: ["analyze", "gradient-sharing", str(run)],
     "analyze stability": lambda run, tmp: ["analyze", "stability", "--run", str(run),
                                            "--steps", "4", "--lattice", "2", "--batch", "1",
                                            "--out", str(tmp / "stability.png")],
@@ -136,6 +138,11 @@ TRAINS_MISSING_RUNS = {
         # kernel sizes that fit the smoke preset's 8-site lattice (9 does not: refused first)
         lambda root: ["reproduce", "figure2", "--preset", "smoke", "--kernel-sizes", "3", "5",
                       *_where(root)]),
+    "reproduce figure2-screen": (
+        lambda root: root / "figure2_screen" / "free_wave" / "waves" / "L8_k3_w4-8" / "0",
+        lambda root: ["reproduce", "figure2-screen", "--preset", "smoke", "--recipes",
+                      "free_wave", "--seeds", "0", "--train-steps", "4", "--runs-root",
+                      str(root), "--out", str(root / "sweep.csv"), "--quiet"]),
     "reproduce phase-screen": (
         lambda root: (root / "phase_screen" / "digits" / "details_off" / "rotating_mnist"
                       / "reference" / "0"),

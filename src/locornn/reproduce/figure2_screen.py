@@ -449,7 +449,7 @@ def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: in
 def add_arguments(q) -> None:
     """``locornn reproduce figure2-screen``'s arguments."""
     from locornn.configs import field_flag
-    from locornn.configs.domains import Range, above, flag, path_flag
+    from locornn.configs.domains import Range, flag, path_flag
 
     q.description = ("Train (or reuse) Figure 2's screening recipes (" + "; ".join(
         f"{k}: {v[0]}" for k, v in RECIPES.items()) + ") on the orientation experiment, "
@@ -459,16 +459,17 @@ def add_arguments(q) -> None:
                    help="the orientation preset the recipes start from (default cpu)")
     q.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES),
                    metavar="RECIPE", help="default: all")
-    q.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=[0, 1], metavar="SEED")
+    q.add_argument("--seeds", type=field_flag("seed"), nargs="+", default=[0, 1], metavar="SEED",
+                   help="training seeds (default 0 1)")
     q.add_argument("--train-steps", type=field_flag("train.num_steps"), default=2000, metavar="N",
                    help="training steps of each run (default 2000)")
-    q.add_argument("--lattice", type=flag(Range(low=1, also=(0,))), default=0, metavar="L",
+    q.add_argument("--lattice", type=field_flag("model.lattice"), default=None, metavar="L",
                    help="lattice side, and image side (0: the preset's)")
-    q.add_argument("--wavelengths", type=flag(above(0, also=(0.0,)), float), nargs="+",
-                   default=[0.0], metavar="PX",
+    q.add_argument("--wavelengths", type=field_flag("data.wavelength_min"), nargs="*",
+                   default=[], metavar="PX",
                    help="one training wavelength per run (0: the preset's range)")
-    q.add_argument("--kernel-sizes", type=flag(Range(low=1, odd=True, also=(0,))), nargs="+",
-                   default=[0], metavar="K",
+    q.add_argument("--kernel-sizes", type=field_flag("model.kernel_size"), nargs="*",
+                   default=[], metavar="K",
                    help="coupling kernel sizes (0: the preset's)")
     q.add_argument("--presentations", type=flag(Range(low=2, also=(0,))), nargs="+",
                    default=[0], metavar="FRAMES",
@@ -480,12 +481,12 @@ def add_arguments(q) -> None:
                    help="the selectivity protocol of the main columns (default trials; the "
                         "phases protocol has its own columns)")
     q.add_argument("--out", default="results/figure2/sweep.csv", metavar="CSV",
-                   type=path_flag(folder=False), help="the table (default "
+                   type=path_flag(folder=None), help="the table (default "
                                                       "results/figure2/sweep.csv)")
     q.add_argument("--authors", type=path_flag("dir"), default=None, metavar="DIR",
                    help=f"also measure the authors' {SWEEP_PICTURE} and {PHASE_PICTURE} in DIR "
                         f"with the same code and merge their rows (recipe 'authors')")
-    q.add_argument("--figure", action="store_true",
+    q.add_argument("--draw", action="store_true",
                    help="then draw each recipe's Figure 2 (trained, noise, untrained) and its "
                         "wavelength and kernel sweep from the finished runs, beside OUT")
     q.add_argument("--runs-root", default="runs", metavar="DIR", type=path_flag(),
@@ -502,7 +503,8 @@ def _command(args) -> int:
     def action():
         out = run_screen(
             preset=args.preset, recipes=args.recipes, seeds=args.seeds, steps=args.train_steps,
-            lattice=args.lattice, wavelengths=args.wavelengths, kernels=args.kernel_sizes,
+            lattice=args.lattice or 0, wavelengths=args.wavelengths or [0.0],
+            kernels=args.kernel_sizes or [0],
             controls=args.controls, presentations=args.presentations, protocol=args.protocol,
             runs_root=args.runs_root, out=args.out, train_missing=not args.no_train,
             progress=not args.quiet)
@@ -510,9 +512,9 @@ def _command(args) -> int:
             write_rows(out, authors_rows(args.authors))
             out.with_suffix(".md").write_text(sweep_table(out))
         print(f"wrote {out} and {out.with_suffix('.md')}")
-        for recipe in args.recipes if args.figure else ():
+        for recipe in args.recipes if args.draw else ():
             for path in draw_figures(preset=args.preset, recipe=recipe, steps=args.train_steps,
-                                     seed=args.seeds[0], lattice=args.lattice,
+                                     seed=args.seeds[0], lattice=args.lattice or 0,
                                      protocol=args.protocol, runs_root=args.runs_root,
                                      out_dir=out.parent):
                 print(f"wrote {path}")

@@ -207,7 +207,7 @@ def add_command(subparsers) -> None:
     p.add_argument("--protocol", default=None, choices=("phases", "trials", "amplitude"),
                    help="whose orientation map (phases, trials, amplitude; default: the one "
                         "the orientation analysis drew)")
-    p.add_argument("--grid", type=flag(at_least(2)), default=72,
+    p.add_argument("--grid", type=flag(at_least(1)), default=72,
                    help="sites per side of a picture (72)")
     p.add_argument("--shifts", type=flag(at_least(1)), default=200, help="shifted phase maps (200)")
     p.set_defaults(func=_command)
