@@ -259,6 +259,12 @@ def test_the_screen_writes_one_row_per_run_and_state_and_keeps_other_rows(tmp_pa
                    "gradient_sharing_noise"):
         assert np.isfinite(float(trained[column])), column
     assert float(trained["reach"]) > 0.5  # the wave-equation start carries the impulse away
+    with np.load(figure2_screen.maps_path(out)) as maps:  # the map behind the row, recounted
+        key = figure2_screen.map_key(trained)
+        labels, selective = maps[f"{key}|preferred"][..., 0], maps[f"{key}|selective"][..., 0]
+    from locornn.analysis.topography import domains
+    assert domains.domain_statistics(labels, selective)["neighbour_agreement"] == (
+        pytest.approx(float(trained["agreement"]), rel=1e-3))
     assert cli.main(args + ["--no-train", "--draw"]) == 0  # measured again: replaced
     assert (tmp_path / "figure2_free_wave_L8.png").is_file()  # trained beside untrained
     assert not (tmp_path / "figure2_sweep_free_wave_L8.png").exists()  # no sweep run to draw

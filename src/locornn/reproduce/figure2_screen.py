@@ -76,9 +76,10 @@ RECIPES: dict[str, tuple[str, dict]] = {
                    "(periods 10-48 frames), so one wave equation can forecast every sequence; "
                    "falsified as free_wave", {**_RETINOTOPIC, **_FREE, **_WAVE, **_ONE_SPEED}),
     "kept_wave": ("wave_speed with K_z and K_v frozen at the wave equation: the coupling is "
-                  "kept by construction, does a map form on it? falsified if agreement stays "
-                  "at the untrained lattice's", {**_RETINOTOPIC, **_FREE, **_WAVE, **_ONE_SPEED,
-                                                 "model.freeze_coupling": True}),
+                  "kept by construction, does a map form on it? falsified if the trained map "
+                  "is no larger than the untrained lattice's",
+                  {**_RETINOTOPIC, **_FREE, **_WAVE, **_ONE_SPEED,
+                   "model.freeze_coupling": True}),
     "retinal": ("free_wave trained on travelling fronts that start and die (data.name = "
                 "retinal) instead of gratings: no site can forecast its input alone; falsified "
                 "as free_wave", {**_RETINOTOPIC, **_FREE, **_WAVE, **_RETINAL}),
@@ -287,6 +288,43 @@ def sweep_table(path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def maps_path(out) -> pathlib.Path:
+    """``sweep_maps.npz`` beside ``sweep.csv``: the maps behind its rows."""
+    out = pathlib.Path(out)
+    return out.with_name(f"{out.stem}_maps.npz")
+
+
+def map_key(row: dict) -> str:
+    """A row's maps in ``sweep_maps.npz``: its key fields joined by ``|``, then the array name
+    (``...|preferred``, ``...|selective``, ``...|phase``)."""
+    return "|".join(_key(row))
+
+
+def _compact_maps(workdir, untrained: bool, protocol: str) -> dict:
+    """The map behind a row, small: preferred orientation index (int8), selective (bool) and
+    preferred grating phase (float16), each ``(H, W, C)``, for ``protocol``."""
+    from locornn.analysis.topography import orientation
+
+    with np.load(orientation.output_paths(workdir, untrained)["maps"]) as f:
+        return {"preferred": f[f"preferred_{protocol}"].astype(np.int8),
+                "selective": f[f"selective_{protocol}"].astype(bool),
+                "phase": f["preferred_phase"].astype(np.float16)}
+
+
+def write_maps(path, maps: dict) -> None:
+    """Merge ``{row key: {name: array}}`` into the npz at ``path`` (a row's arrays replaced),
+    so every number of sweep.csv's orientation columns can be recounted without training."""
+    path = pathlib.Path(path)
+    arrays = {}
+    if path.is_file():
+        with np.load(path) as f:
+            arrays = {k: f[k] for k in f.files}
+    for key, named in maps.items():
+        arrays.update({f"{key}|{name}": value for name, value in named.items()})
+    if arrays:
+        np.savez_compressed(path, **arrays)
+
+
 def _cell(value):
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.4g}"
@@ -315,6 +353,7 @@ def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
                         plan.append((recipe, noise, config))
     commit = _commit()
     out_path = pathlib.Path(out)
+    maps = {}
     for recipe, noise, config in plan:
         workdir = run_dir(runs_root, config, recipe, noise)
         label = f"{recipe} ({'noise' if noise else config.data.name}, seed {config.seed})"
@@ -339,9 +378,11 @@ def run_screen(*, preset: str, recipes, seeds, steps: int, lattice: int = 0,
                 if untrained:
                     row["steps"] = 0
                 rows.append(row)
+                maps[map_key(row)] = _compact_maps(where, untrained, protocol)
                 say(f"{label} [{data}, {row['presentation']} frames]: "
                     + ", ".join(f"{k} {_cell(row[k])}" for k in SAID))
         write_rows(out_path, rows)
+        write_maps(maps_path(out_path), maps)
     if out_path.is_file():
         out_path.with_suffix(".md").write_text(sweep_table(out_path))
     return out_path
@@ -441,8 +482,8 @@ def draw_figures(*, preset: str, recipe: str, steps: int, seed: int, lattice: in
         written.append(out_dir / f"figure2_sweep_{name}.png")
         map_figures.sweep_figure(sweep, written[-1], reference=AUTHORS_NUMBERS,
                                  title=f"{recipe}: domains against the training wavelength "
-                                       f"and the kernel size (protocol {protocol}; grey: the "
-                                       f"authors')")
+                                       f"and the kernel size (protocol {protocol}; under each "
+                                       f"panel the authors' numbers)")
     return written
 
 
