@@ -62,39 +62,36 @@ def _fits_lattice(kernel: str, what: str) -> Order:
             f"model.lattice")
 
 
+def _retinotopic(codec: str, verb: str) -> tuple[Rule, Rule]:
+    """A retinotopic encoder or decoder needs a lattice whose side divides the image's."""
+    field = f"model.{codec}"
+
+    def used(c) -> bool:
+        return c.model[codec] == "retinotopic"
+
+    return (
+        Rule(f"retinotopic {codec} needs a lattice", (field, "model.kind"),
+             holds=lambda c: c.model.kind == "locornn", applies=used,
+             says=f"{field} = 'retinotopic' {verb} a lattice: it needs model.kind = "
+                  f"'locornn', not {{model.kind!r}}",
+             fix=f"set model.kind=locornn or another {field}",
+             breaks=("waves:smoke", {field: "retinotopic", "model.kind": "cornn",
+                                     "data.image_size": 16})),
+        Rule(f"retinotopic {codec} image side", ("data.image_size", "model.lattice", field),
+             holds=lambda c: _side(c) % c.model.lattice == 0, applies=used,
+             says=f"{field} = 'retinotopic' needs an image side that is a multiple of the "
+                  f"lattice: data.image_size = {{data.image_size}}, model.lattice = "
+                  f"{{model.lattice}}",
+             fix="set data.image_size to a multiple of model.lattice",
+             breaks=("waves:smoke", {field: "retinotopic", "data.image_size": 12})))
+
+
 RULES: tuple[Rule, ...] = (
     _fits_lattice("kernel_size", "coupling kernel"),
     _fits_lattice("drive_kernel_size", "input kernel"),
-    Rule("retinotopic encoder needs a lattice", ("model.encoder", "model.kind"),
-         holds=lambda c: c.model.kind == "locornn", applies=lambda c: c.model.encoder
-         == "retinotopic",
-         says="model.encoder = 'retinotopic' maps the image onto a lattice: it needs "
-              "model.kind = 'locornn', not {model.kind!r}",
-         fix="set model.kind=locornn or another model.encoder",
-         breaks=("waves:smoke", {"model.encoder": "retinotopic", "model.kind": "cornn",
-                                 "data.image_size": 16})),
-    Rule("retinotopic image side", ("data.image_size", "model.lattice", "model.encoder"),
-         holds=lambda c: _side(c) % c.model.lattice == 0,
-         applies=lambda c: c.model.encoder == "retinotopic",
-         says="model.encoder = 'retinotopic' needs an image side that is a multiple of the "
-              "lattice: data.image_size = {data.image_size}, model.lattice = {model.lattice}",
-         fix="set data.image_size to a multiple of model.lattice",
-         breaks=("waves:smoke", {"model.encoder": "retinotopic", "data.image_size": 12})),
-    Rule("retinotopic decoder needs a lattice", ("model.decoder", "model.kind"),
-         holds=lambda c: c.model.kind == "locornn",
-         applies=lambda c: c.model.decoder == "retinotopic",
-         says="model.decoder = 'retinotopic' draws the image from a lattice: it needs "
-              "model.kind = 'locornn', not {model.kind!r}",
-         fix="set model.kind=locornn or another model.decoder",
-         breaks=("waves:smoke", {"model.decoder": "retinotopic", "model.kind": "cornn",
-                                 "data.image_size": 16})),
-    Rule("retinotopic decoder image side", ("data.image_size", "model.lattice", "model.decoder"),
-         holds=lambda c: _side(c) % c.model.lattice == 0,
-         applies=lambda c: c.model.decoder == "retinotopic",
-         says="model.decoder = 'retinotopic' needs an image side that is a multiple of the "
-              "lattice: data.image_size = {data.image_size}, model.lattice = {model.lattice}",
-         fix="set data.image_size to a multiple of model.lattice",
-         breaks=("waves:smoke", {"model.decoder": "retinotopic", "data.image_size": 12})),
+    *(rule for codec, verb in (("encoder", "maps the image onto"),
+                               ("decoder", "draws the image from"))
+      for rule in _retinotopic(codec, verb)),
     Rule("wave coupling needs a lattice", ("model.coupling_init", "model.kind",
                                            "model.kernel_size", "model.tie_kernels"),
          holds=lambda c: (c.model.kind == "locornn" and c.model.kernel_size >= 3
