@@ -505,13 +505,13 @@ def add_arguments(q) -> None:
     q.add_argument("--train-steps", type=field_flag("train.num_steps"), default=2000, metavar="N",
                    help="training steps of each run (default 2000)")
     q.add_argument("--lattice", type=field_flag("model.lattice"), default=None, metavar="L",
-                   help="lattice side, and image side (0: the preset's)")
+                   help="lattice side, and image side (default: the preset's)")
     q.add_argument("--wavelengths", type=field_flag("data.wavelength_min"), nargs="*",
                    default=[], metavar="PX",
-                   help="one training wavelength per run (0: the preset's range)")
+                   help="one training wavelength per run (none: the preset's range)")
     q.add_argument("--kernel-sizes", type=field_flag("model.kernel_size"), nargs="*",
                    default=[], metavar="K",
-                   help="coupling kernel sizes (0: the preset's)")
+                   help="coupling kernel sizes (none: the preset's)")
     q.add_argument("--presentations", type=flag(Range(low=2, also=(0,))), nargs="+",
                    default=[0], metavar="FRAMES",
                    help="static grating presentation lengths of the readout (0: the preset's; "
