@@ -203,16 +203,28 @@ def read_figure_maps(path, grid: int = 72, orientations: int = 8, *,
     boxes = _panel_boxes(rgb, min_side)
     if not boxes:
         raise ValueError(f"no map panel (square of colour at least {min_side} px) in {path}")
-    samples, pixels = [], []
-    for top, left, bottom, right in boxes:
-        rows = np.floor(top + (np.arange(grid) + 0.5) * (bottom - top) / grid).astype(int)
-        cols = np.floor(left + (np.arange(grid) + 0.5) * (right - left) / grid).astype(int)
-        samples.append(rgb[rows][:, cols])
-        pixels.append(rgb[top:bottom, left:right].reshape(-1, 3))
-    colours, counts = np.unique(np.concatenate(pixels), axis=0, return_counts=True)
+    return label_panels(rgb, boxes, grid, orientations, marker_distance)
+
+
+def panel_sites(rgb: np.ndarray, box, grid: int) -> np.ndarray:
+    """``(grid, grid, 3)``: a panel's colour at the centres of a ``grid x grid`` lattice."""
+    top, left, bottom, right = box
+    rows = np.floor(top + (np.arange(grid) + 0.5) * (bottom - top) / grid).astype(int)
+    cols = np.floor(left + (np.arange(grid) + 0.5) * (right - left) / grid).astype(int)
+    return rgb[rows][:, cols]
+
+
+def label_panels(rgb: np.ndarray, boxes, grid: int, orientations: int,
+                 marker_distance: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(labels, selective)`` of flat-colour map panels (:func:`read_figure_maps`): the palette
+    is the ``orientations`` most frequent colours of these panels together."""
+    pixels = np.concatenate([rgb[top:bottom, left:right].reshape(-1, 3)
+                             for top, left, bottom, right in boxes])
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
     palette = colours[np.argsort(counts)[::-1][:orientations]]
     maps = []
-    for s in samples:
+    for box in boxes:
+        s = panel_sites(rgb, box, grid)
         distance = np.sqrt(((s[:, :, None, :] - palette) ** 2).sum(-1))  # (grid, grid, K)
         maps.append((distance.argmin(-1), distance.min(-1) <= marker_distance))
     return maps

@@ -127,18 +127,9 @@ def maps_from_picture(path, grid: int = 72, orientations: int = 8, *,
     if len(boxes) != 2:
         raise ValueError(f"expected two map panels (orientation, phase) in {path}, found "
                          f"{len(boxes)}")
-    samples = []
-    for top, left, bottom, right in boxes:
-        rows = np.floor(top + (np.arange(grid) + 0.5) * (bottom - top) / grid).astype(int)
-        cols = np.floor(left + (np.arange(grid) + 0.5) * (right - left) / grid).astype(int)
-        samples.append(rgb[rows][:, cols])
-    top, left, bottom, right = boxes[0]
-    colours, counts = np.unique(rgb[top:bottom, left:right].reshape(-1, 3), axis=0,
-                                return_counts=True)
-    palette = colours[np.argsort(counts)[::-1][:orientations]]
-    distance = np.sqrt(((samples[0][:, :, None, :] - palette) ** 2).sum(-1))
-    labels, selective = distance.argmin(-1), distance.min(-1) <= marker_distance
-    phase = 2 * np.pi * rgb_to_hsv(samples[1] / 255.0)[..., 0]
+    (labels, selective), = domains.label_panels(rgb, boxes[:1], grid, orientations,
+                                                marker_distance)
+    phase = 2 * np.pi * rgb_to_hsv(domains.panel_sites(rgb, boxes[1], grid) / 255.0)[..., 0]
     return labels, selective, phase
 
 
