@@ -184,20 +184,13 @@ def static_spread(responses, sites, transient: int, circular: bool = True) -> tu
       circular: distances on the torus or in the plane.
     """
     responses = np.asarray(responses, np.float64)
-    sites = np.asarray(sites, np.int64).reshape(-1, 2)
-    if responses.ndim != 5 or len(responses) != len(sites):
-        raise ValueError(f"expected responses (S, T, H, W, C) for {len(sites)} sites, got shape "
-                         f"{responses.shape}")
-    if not 0 <= transient < responses.shape[1]:
-        raise ValueError(f"need 0 <= transient < {responses.shape[1]} steps, got {transient}")
-    energy = (responses[:, transient:].mean(axis=1) ** 2).sum(-1)  # (S, H, W)
-    moment = sum((e * _squared_distances(site, e.shape, circular)).sum()
-                 for site, e in zip(sites, energy, strict=True))
-    total = energy.sum()
-    centre = sum(e[site[0], site[1]] for site, e in zip(sites, energy, strict=True))
-    if total <= 0:
-        return float("nan"), float("nan")
-    return float(np.sqrt(moment / total)), float(centre / total)
+    if responses.ndim != 5 or not 0 <= transient < responses.shape[1]:
+        raise ValueError(f"expected responses (S, T, H, W, C) and 0 <= transient < T, got shape "
+                         f"{responses.shape} and transient {transient}")
+    # the window's mean is a one-step response, whose reach is the static spread
+    spread, share = reach_curve(responses[:, transient:].mean(axis=1, keepdims=True), sites,
+                                circular)
+    return float(spread[0]), float(share[0])
 
 
 def _footprint(responses, sites, steps: int) -> np.ndarray:
