@@ -25,7 +25,13 @@ def _model(kind="locornn", **fields):
 
 
 def _init(model, frames=FRAMES):
-    return model.init(jax.random.PRNGKey(1), frames)["params"]
+    return jax.jit(model.init)(jax.random.PRNGKey(1), frames)["params"]
+
+
+def _apply(model, params, frames, **kwargs):
+    """``model.apply`` as one jitted program (``kwargs``, such as ``num_steps``, fixed in it), not
+    dispatched op by op: the same outputs, compiled once and kept in the compilation cache."""
+    return jax.jit(lambda p, x: model.apply({"params": p}, x, **kwargs))(params, frames)
 
 
 def _close(a, b):
@@ -40,11 +46,11 @@ AUTOREGRESSIVE = [("locornn", dict(rollout="autoregressive")), ("locornn", REFER
 def test_teacher_forcing_drives_every_step_with_the_true_frame(kind, fields):
     model = _model(kind, **fields)
     params = _init(model)
-    out = model.apply({"params": params}, FRAMES)
+    out = _apply(model, params, FRAMES)
     # Frame t (t >= K: not read by the GRU) drives step t: states up to t are untouched by it,
     # the state after it changes.
     t = K + 1
-    changed = model.apply({"params": params}, FRAMES.at[:, t].set(0.0))
+    changed = _apply(model, params, FRAMES.at[:, t].set(0.0))
     _close(out["z"][:, :t + 1], changed["z"][:, :t + 1])
     assert not np.allclose(out["z"][:, t + 1], changed["z"][:, t + 1])
     assert out["prediction"].shape == FRAMES.shape
@@ -56,9 +62,9 @@ def test_closed_loop_forecast_is_teacher_forcing_on_its_own_pictures(kind, field
     teacher forcing on a sequence whose frames after the context are the forecast itself."""
     model = _model(kind, **fields)
     params = _init(model)
-    forecast = model.apply({"params": params}, FRAMES[:, :K], num_steps=T - K)["prediction"]
+    forecast = _apply(model, params, FRAMES[:, :K], num_steps=T - K)["prediction"]
     own = jnp.concatenate([FRAMES[:, :K], forecast[:, K:]], axis=1)
-    _close(model.apply({"params": params}, own)["prediction"], forecast)
+    _close(_apply(model, params, own)["prediction"], forecast)
 
 
 @pytest.mark.parametrize("kind,fields", AUTOREGRESSIVE)
@@ -67,8 +73,8 @@ def test_changing_the_decoder_changes_the_closed_loop_states_only(kind, fields):
     params = _init(model)
     bent = jax.tree_util.tree_map_with_path(
         lambda path, x: x + 0.3 if "decoder" in jax.tree_util.keystr(path) else x, params)
-    z = model.apply({"params": params}, FRAMES[:, :K], num_steps=T - K)["z"]
-    z_bent = model.apply({"params": bent}, FRAMES[:, :K], num_steps=T - K)["z"]
+    z = _apply(model, params, FRAMES[:, :K], num_steps=T - K)["z"]
+    z_bent = _apply(model, bent, FRAMES[:, :K], num_steps=T - K)["z"]
     # States 0..K come from the GRU and the K true frames; the decoder enters at state K + 1.
     _close(z[:, :K + 1], z_bent[:, :K + 1])
     assert not np.allclose(z[:, K + 1:], z_bent[:, K + 1:])
@@ -79,9 +85,9 @@ def test_open_loop_states_never_depend_on_the_decoder_or_on_frames_after_the_con
     params = _init(model)
     bent = jax.tree_util.tree_map_with_path(
         lambda path, x: x + 0.3 if "decoder" in jax.tree_util.keystr(path) else x, params)
-    z = model.apply({"params": params}, FRAMES)["z"]
-    _close(z, model.apply({"params": bent}, FRAMES)["z"])
-    _close(z, model.apply({"params": params}, FRAMES.at[:, K:].set(0.0))["z"])
+    z = _apply(model, params, FRAMES)["z"]
+    _close(z, _apply(model, bent, FRAMES)["z"])
+    _close(z, _apply(model, params, FRAMES.at[:, K:].set(0.0))["z"])
 
 
 def test_a_traced_feedback_start_matches_the_static_paths():
@@ -90,10 +96,10 @@ def test_a_traced_feedback_start_matches_the_static_paths():
     apply = jax.jit(lambda p, f, start: model.apply({"params": p}, f, feedback_from=start))
     # feedback from T: teacher forcing (the fast path without pictures in the scan)
     _close(apply(params, FRAMES, jnp.int32(T))["prediction"],
-           model.apply({"params": params}, FRAMES)["prediction"])
+           _apply(model, params, FRAMES)["prediction"])
     # feedback from K: the forecast from the context alone
     _close(apply(params, FRAMES, jnp.int32(K))["prediction"],
-           model.apply({"params": params}, FRAMES[:, :K], num_steps=T - K)["prediction"])
+           _apply(model, params, FRAMES[:, :K], num_steps=T - K)["prediction"])
 
 
 def test_reference_fields_shape_the_parameters():
@@ -128,7 +134,7 @@ def test_decode_velocity_makes_the_picture_depend_on_v():
     Euler gives ``v_t = (z_t - z_{t-1}) / dt``: the decoder reads the true velocity."""
     model = _model("locornn", decode_velocity=True, decoder_hidden=0)
     params = _init(model)
-    out = model.apply({"params": params}, FRAMES)
+    out = _apply(model, params, FRAMES)
     kernel, bias = params["decoder"]["project"]["kernel"], params["decoder"]["project"]["bias"]
     assert kernel.shape[0] == 2 * 16  # [z, v] on the 4x4x1 lattice
     z = out["z"].reshape(B, T, 16)
@@ -152,8 +158,8 @@ def test_zero_sum_velocity_kernel_and_damping_cap_act_on_the_effective_parameter
     base = _init(model)
     shifted = dict(base, core=dict(base["core"],
                                    velocity_kernel=base["core"]["velocity_kernel"] + 2.0))
-    _close(model.apply({"params": base}, FRAMES)["z"],
-           model.apply({"params": shifted}, FRAMES)["z"])
+    _close(_apply(model, base, FRAMES)["z"],
+           _apply(model, shifted, FRAMES)["z"])
 
 
 def test_frame_weights_ramp_to_late_frames_with_mean_one_and_mask_the_rest():
@@ -179,7 +185,7 @@ def test_curricula_grow_what_the_loss_sees():
     config.model.update(TINY)
     model = forecasting.build_forecast_model(config.model, IMAGE)
     params = _init(model)
-    loss, _ = tasks.forecast_objectives(config, model)
+    loss = jax.jit(tasks.forecast_objectives(config, model)[0])  # the step traced, as in training
     late = FRAMES.at[:, -1].set(1.0 - FRAMES[:, -1])  # differs only in the last frame
     # open loop: at step 0 the scored window is the context + 1 frame, so the last frame does
     # not count; at the end of the curriculum it does
@@ -191,14 +197,14 @@ def test_curricula_grow_what_the_loss_sees():
     config.model.update({**TINY, "rollout": "autoregressive"})
     model = forecasting.build_forecast_model(config.model, IMAGE)
     params = _init(model)
-    loss, _ = tasks.forecast_objectives(config, model)
+    loss = jax.jit(tasks.forecast_objectives(config, model)[0])
     weights = metrics.frame_weights(T, first=1)
 
     def scored(prediction):
         return float(metrics.forecast_loss(prediction, FRAMES, weights))
 
-    forced = model.apply({"params": params}, FRAMES)["prediction"]
-    closed = model.apply({"params": params}, FRAMES, feedback_from=T - 4)["prediction"]
+    forced = _apply(model, params, FRAMES)["prediction"]
+    closed = _apply(model, params, FRAMES, feedback_from=T - 4)["prediction"]
     assert float(loss(params, FRAMES, 0)) == pytest.approx(scored(forced), rel=1e-5)  # k = 0
     assert float(loss(params, FRAMES, 9)) == pytest.approx(scored(closed), rel=1e-5)  # k = 4
     assert scored(forced) != pytest.approx(scored(closed), rel=1e-3)
@@ -209,7 +215,7 @@ def test_the_blurred_loss_adds_the_pixel_loss_of_blurred_frames_and_only_when_as
     config.model.update(TINY)
     model = forecasting.build_forecast_model(config.model, IMAGE)
     params = _init(model)
-    prediction = model.apply({"params": params}, FRAMES)["prediction"]
+    prediction = _apply(model, params, FRAMES)["prediction"]
     pixel = float(metrics.forecast_loss(prediction, FRAMES))
     blurred = float(metrics.forecast_loss(metrics.gaussian_blur(prediction, 1.5),
                                           metrics.gaussian_blur(FRAMES, 1.5)))

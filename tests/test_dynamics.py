@@ -368,9 +368,14 @@ def test_coupling_kernel_gradient_is_the_gradient_summed_over_steps(k, channels,
             return sum(jnp.vdot(plain_lattice_conv(x, kernel, padding), g)
                        for x, g in zip(before, cotangents, strict=True))
 
-        got = dyn.LocalCoupling(padding).kernel_gradient(
-            kernel, states, cotangents, initial=initial if shifted else None)
-        np.testing.assert_allclose(got, jax.grad(pairing)(kernel), rtol=1e-10, atol=1e-10)
+        @jax.jit  # one compilation for both results
+        def gradients(kernel):
+            return dyn.LocalCoupling(padding).kernel_gradient(
+                kernel, states, cotangents, initial=initial if shifted else None), \
+                jax.grad(pairing)(kernel)
+
+        got, want = gradients(kernel)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
 def test_rollout_gradients_in_bfloat16_follow_the_float32_ones():
@@ -504,7 +509,7 @@ def _loss_gradients(coupling, problem, hoist, outputs="both"):
         return {"both": position + velocity, "position": position,
                 "velocity": velocity}[outputs]
 
-    return jax.grad(loss, argnums=(0, 1, 2))(params, drives, initial)
+    return jax.jit(jax.grad(loss, argnums=(0, 1, 2)))(params, drives, initial)  # one program
 
 
 @pytest.mark.parametrize("coupling,channels,tied,bias_shape,constants_shape", [

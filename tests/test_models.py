@@ -11,8 +11,14 @@ from tests.conftest import experiment_config
 
 def _model_and_params(config, frames):
     model = models.build_model(config.model, frames.shape[2:])
-    params = model.init(jax.random.PRNGKey(0), frames)["params"]
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), frames)["params"]
     return model, params
+
+
+def _apply(model, params, frames):
+    """``model.apply`` as one jitted program (compiled once, kept in the compilation cache),
+    not dispatched op by op."""
+    return jax.jit(lambda p, x: model.apply({"params": p}, x))(params, frames)
 
 
 @pytest.mark.parametrize("kind", ["locornn", "cornn"])
@@ -24,7 +30,7 @@ def test_sequence_model_maps_frames_to_next_frame_predictions(kind, codec):
                                model__conv_features=4)
     frames = jax.random.uniform(jax.random.PRNGKey(1), (2, 5, 12, 12, 1))
     model, params = _model_and_params(config, frames)
-    out = model.apply({"params": params}, frames)
+    out = _apply(model, params, frames)
     assert out["prediction"].shape == frames.shape
     assert bool(jnp.all((out["prediction"] >= 0) & (out["prediction"] <= 1)))
     state = (8, 8, 1) if kind == "locornn" else (20,)
@@ -37,8 +43,8 @@ def test_prediction_at_t_depends_only_on_frames_up_to_t():
     frames = jax.random.uniform(jax.random.PRNGKey(2), (1, 6, 12, 12, 1))
     model, params = _model_and_params(config, frames)
     changed = frames.at[:, 4:].set(0.0)
-    a = model.apply({"params": params}, frames)["prediction"]
-    b = model.apply({"params": params}, changed)["prediction"]
+    a = _apply(model, params, frames)["prediction"]
+    b = _apply(model, params, changed)["prediction"]
     np.testing.assert_allclose(a[:, :4], b[:, :4], rtol=1e-6)
     assert not np.allclose(a[:, 4:], b[:, 4:])
 
@@ -93,7 +99,9 @@ REFERENCE_CHOICES = {"model__encoder": "gaussian", "train__loss": "bce",
 
 def _remat_loss_and_grads(block: int, sample: bool, **fields):
     """The training loss and its gradients at step 3, with ``model.remat_block = block``; without
-    ``sample`` a Gaussian encoder gives its means (no ``"sample"`` stream)."""
+    ``sample`` a Gaussian encoder gives its means (no ``"sample"`` stream). Both are computed
+    jitted, as a train step computes them (one compiled program, not hundreds of op-by-op
+    ones)."""
     from locornn import optim, tasks
 
     config = experiment_config("waves", model__remat_block=block, **fields)
@@ -101,7 +109,7 @@ def _remat_loss_and_grads(block: int, sample: bool, **fields):
     params = optim.create_train_state(config, task).params
     batch = jnp.asarray(task.train_batch(0))
     if sample:
-        return jax.value_and_grad(task.loss)(params, batch, 3)
+        return jax.jit(jax.value_and_grad(task.loss))(params, batch, 3)
     model = models.build_model(config.model, batch.shape[2:])
     tc, wrap = config.train, config.data.wrap_target
 
@@ -118,7 +126,7 @@ def _remat_loss_and_grads(block: int, sample: bool, **fields):
             kl = out.get("kl")
         return value if kl is None else value + metrics.reduce_frames(kl, tc.time_reduction)
 
-    return jax.value_and_grad(loss)(params)
+    return jax.jit(jax.value_and_grad(loss))(params)
 
 
 def _assert_same_loss_and_grads(ours, reference):
@@ -157,7 +165,8 @@ def _train_step_temporaries(steps: int, block: int) -> int:
     config = experiment_config("waves", data__sequence_length=steps, model__remat_block=block,
                                model__encoder="gaussian")
     task = tasks.build_task(config)
-    params = optim.create_train_state(config, task).params
+    # the parameters' shapes are all lowering needs: traced, not computed
+    params = jax.eval_shape(lambda: optim.create_train_state(config, task).params)
     frames = jax.ShapeDtypeStruct((config.train.batch_size, steps, *task.sample.shape[2:]),
                                   jnp.float32)
     compiled = jax.jit(jax.grad(task.loss)).lower(params, frames).compile()
