@@ -1,6 +1,7 @@
 """Data-parallel training over several devices (4 or 8 simulated CPU devices, in subprocesses) gives
 the numbers of one device; a checkpoint moves between device counts; a batch that cannot be
-split is refused before anything is written."""
+split is refused before anything is written. The one-device side of each comparison runs in
+this (pytest's) process, which has one CPU device."""
 
 import json
 import os
@@ -10,31 +11,49 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from locornn import cli
+from tests.conftest import ROOT, experiment_config
 
 WAVES = "waves"
-pytestmark = pytest.mark.slow  # each case starts fresh processes (~15 s each on 2 cores)
+pytestmark = pytest.mark.slow  # each case starts fresh processes (~5 s each on 2 cores)
+
+
+def train_argv(workdir, *overrides: str) -> list[str]:
+    return ["train", "--config", f"{WAVES}:smoke", "--workdir", str(workdir), "--quiet",
+            "--config.figures.enabled=False", *overrides]
 
 
 def train(workdir, devices: int, *overrides: str) -> subprocess.CompletedProcess:
+    """``locornn train`` in a fresh process on ``devices`` simulated CPU devices."""
     env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
-    command = [sys.executable, "-m", "locornn", "train", "--config", f"{WAVES}:smoke",
-               "--workdir", str(workdir), "--quiet", "--config.figures.enabled=False",
-               *overrides]
-    return subprocess.run(command, env=env, capture_output=True, text=True, cwd=ROOT,
-                          timeout=600)
+    return subprocess.run([sys.executable, "-m", "locornn", *train_argv(workdir, *overrides)],
+                          env=env, capture_output=True, text=True, cwd=ROOT, timeout=600)
 
 
-def run_script(script: str, devices: int, workdir) -> dict:
-    """``python -c script workdir`` on ``devices`` simulated CPU devices; its last stdout line
-    as JSON."""
+def train_on_one_device(workdir, *overrides: str) -> None:
+    """``locornn train`` in this process: its one CPU device."""
+    assert cli.main(train_argv(workdir, *overrides)) == 0
+
+
+def on_devices(measure, devices: int, workdir) -> dict:
+    """``measure(workdir)`` (a function of this module) in a fresh process on ``devices``
+    simulated CPU devices; what it returns, through JSON."""
     env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
            "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    script = ("import json, sys\n"
+              f"from tests.test_sharding import {measure.__name__}\n"
+              f"print(json.dumps({measure.__name__}(sys.argv[1])))\n")
     done = subprocess.run([sys.executable, "-c", script, str(workdir)], env=env,
                           capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def on_one_device(measure, workdir) -> dict:
+    """``measure(workdir)`` in this process (one CPU device), through JSON like
+    :func:`on_devices`."""
+    return json.loads(json.dumps(measure(str(workdir))))
 
 
 def summary(workdir) -> dict:
@@ -43,12 +62,11 @@ def summary(workdir) -> dict:
 
 @pytest.fixture(scope="module")
 def ten_steps(tmp_path_factory):
-    """The smoke run trained for 10 steps on 4 devices and on 1 (shared by the tests below:
-    each training is a fresh process)."""
+    """The smoke run trained for 10 steps on 4 devices and on 1 (shared by the tests below)."""
     root = tmp_path_factory.mktemp("ten-steps")
-    for devices in (4, 1):
-        done = train(root / str(devices), devices, "--config.train.num_steps=10")
-        assert done.returncode == 0, done.stderr
+    done = train(root / "4", 4, "--config.train.num_steps=10")
+    assert done.returncode == 0, done.stderr
+    train_on_one_device(root / "1", "--config.train.num_steps=10")
     return {4: root / "4", 1: root / "1"}
 
 
@@ -61,9 +79,8 @@ def test_four_devices_give_the_held_out_loss_of_one(ten_steps):
 def test_a_checkpoint_written_on_four_devices_resumes_on_one(ten_steps, tmp_path):
     moved = tmp_path / "moved"
     shutil.copytree(ten_steps[4], moved)
-    resumed = train(moved, 1, "--config.train.num_steps=20")
-    assert resumed.returncode == 0, resumed.stderr
-    assert train(tmp_path / "one", 1, "--config.train.num_steps=20").returncode == 0
+    train_on_one_device(moved, "--config.train.num_steps=20")
+    train_on_one_device(tmp_path / "one", "--config.train.num_steps=20")
     assert summary(moved)["steps"] == 20 and summary(moved)["devices"] == 1
     assert summary(moved)["test"]["loss"] == pytest.approx(
         summary(tmp_path / "one")["test"]["loss"], rel=1e-5)
@@ -77,24 +94,24 @@ def test_a_batch_that_does_not_split_over_the_devices_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()  # refused before anything was written
 
 
-VMAPPED_SEEDS = r"""
-import json, sys
-from locornn import sharding
-from locornn.reproduce import seeds
-from tests.conftest import experiment_config
-config = experiment_config("waves", figures__enabled=False, train__num_steps=6,
-                           train__log_every=3)
-mesh = sharding.seeds_mesh(2)
-summaries = seeds.train_seeds(config, (0, 1), root=sys.argv[1], progress=False)
-print(json.dumps({"mesh": dict(mesh.shape), "loss": [s["test"]["loss"] for s in summaries]}))
-"""
+def vmapped_seeds(root: str) -> dict:
+    """Seeds 0 and 1 of a 6-step smoke run trained at once on this process's devices: the
+    mesh and each seed's held-out loss."""
+    from locornn import sharding
+    from locornn.reproduce import seeds
+
+    config = experiment_config("waves", figures__enabled=False, train__num_steps=6,
+                               train__log_every=3)
+    mesh = sharding.seeds_mesh(2)
+    summaries = seeds.train_seeds(config, (0, 1), root=root, progress=False)
+    return {"mesh": dict(mesh.shape), "loss": [s["test"]["loss"] for s in summaries]}
 
 
 def test_vmapped_seeds_on_a_data_by_seeds_mesh_match_one_device(tmp_path):
     """8 devices, 2 seeds: a 4 x 2 (data x seeds) mesh; each seed's held-out loss is the one
     it reaches on one device."""
-    results = {devices: run_script(VMAPPED_SEEDS, devices, tmp_path / str(devices))
-               for devices in (8, 1)}
+    results = {8: on_devices(vmapped_seeds, 8, tmp_path / "8"),
+               1: on_one_device(vmapped_seeds, tmp_path / "1")}
     assert results[8]["mesh"] == {"data": 4, "seeds": 2}
     assert results[1]["mesh"] == {"data": 1, "seeds": 1}
     assert results[8]["loss"] == pytest.approx(results[1]["loss"], rel=1e-5)
@@ -108,9 +125,8 @@ def test_two_processes_with_jax_distributed_train_like_one(ten_steps, tmp_path):
     with socket.socket() as probe:  # a free port for the coordinator
         probe.bind(("localhost", 0))
         port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "locornn", "train", "--config", f"{WAVES}:smoke",
-               "--workdir", str(tmp_path / "two"), "--quiet", "--config.figures.enabled=False",
-               "--config.train.num_steps=10"]
+    command = [sys.executable, "-m", "locornn",
+               *train_argv(tmp_path / "two", "--config.train.num_steps=10")]
     workers = []
     for index in range(2):
         env = {**os.environ, "MPLBACKEND": "Agg", "JAX_PLATFORMS": "cpu",
@@ -128,30 +144,32 @@ def test_two_processes_with_jax_distributed_train_like_one(ten_steps, tmp_path):
                                                 rel=1e-5)
 
 
-VPT_ON_DEVICES = r"""
-import json, sys
-import jax, numpy as np
-from locornn import sharding, train
-from tests.conftest import experiment_config
-mesh = sharding.local_mesh()
-padded, rows = sharding.split_evenly(np.arange(6.0).reshape(6, 1), mesh)
-config = experiment_config("hamiltonian", figures__enabled=False, data__num_test=6,
-                           train__num_steps=4, train__eval_every=4, train__checkpoint_every=4)
-summary = train.train_and_evaluate(config, sys.argv[1], progress=False)
-print(json.dumps({"devices": mesh.size, "padded": list(padded.shape), "rows": rows,
-                  "spread": len(padded.sharding.device_set), "vpt": summary["test"]["vpt"],
-                  "mse": summary["test"]["mse"], "core": summary["test"]["core"],
-                  "per_trajectory": json.loads(
-                      open(sys.argv[1] + "/vpt.json").read())["per_trajectory"]}))
-"""
+def vpt_on_devices(workdir: str) -> dict:
+    """A 4-step Hamiltonian smoke run with 6 held-out trajectories on this process's devices:
+    how 6 rows split over them, and the run's held-out VPT, MSE and free decay."""
+    import numpy as np
+
+    from locornn import sharding
+    from locornn import train as training
+
+    mesh = sharding.local_mesh()
+    padded, rows = sharding.split_evenly(np.arange(6.0).reshape(6, 1), mesh)
+    config = experiment_config("hamiltonian", figures__enabled=False, data__num_test=6,
+                               train__num_steps=4, train__eval_every=4,
+                               train__checkpoint_every=4)
+    result = training.train_and_evaluate(config, workdir, progress=False)
+    per_trajectory = json.loads(open(workdir + "/vpt.json").read())["per_trajectory"]
+    return {"devices": mesh.size, "padded": list(padded.shape), "rows": rows,
+            "spread": len(padded.sharding.device_set), "vpt": result["test"]["vpt"],
+            "mse": result["test"]["mse"], "core": result["test"]["core"],
+            "per_trajectory": per_trajectory}
 
 
 def test_vpt_is_computed_with_the_test_trajectories_split_over_the_devices(tmp_path):
     """4 devices: 6 held-out trajectories go out as chunks of 4 and 2 (padded to 4); each
     trajectory's VPT and the held-out MSE are those of one device."""
-    results = {devices: run_script(VPT_ON_DEVICES, devices, tmp_path / str(devices))
-               for devices in (4, 1)}
-    four, one = results[4], results[1]
+    four = on_devices(vpt_on_devices, 4, tmp_path / "4")
+    one = on_one_device(vpt_on_devices, tmp_path / "1")
     assert (four["devices"], four["padded"], four["rows"], four["spread"]) == (4, [8, 1], 6, 4)
     assert (one["devices"], one["padded"], one["spread"]) == (1, [6, 1], 1)
     assert len(four["per_trajectory"]) == 6

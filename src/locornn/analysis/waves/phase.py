@@ -23,7 +23,6 @@ filter (:func:`reference_bandpass`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 __all__ = [
     "dominant_frequency",
@@ -36,6 +35,14 @@ __all__ = [
 # The reference code's wave videos: Butterworth order 5, pass band 0.2-0.4 of Nyquist, causal.
 REFERENCE_BAND = (0.2, 0.4)
 REFERENCE_ORDER = 5
+
+
+def _signal():
+    """``scipy.signal``, imported on first use: it takes ~0.6 s, and every ``locornn train``
+    imports this module (through :mod:`locornn.tasks`) whether or not it measures a phase."""
+    from scipy import signal
+
+    return signal
 
 
 def wrap_angle(a: np.ndarray) -> np.ndarray:
@@ -98,11 +105,11 @@ def _bandpass_sos(f0: float, dt: float, bandwidth: float, order: int):
     hi_ok = hi < 0.99 * nyquist
     fs = 1.0 / dt
     if lo_ok and hi_ok:
-        return signal.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+        return _signal().butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
     if lo_ok:  # upper edge at or above Nyquist: high-pass only
-        return signal.butter(order, lo, btype="highpass", fs=fs, output="sos")
+        return _signal().butter(order, lo, btype="highpass", fs=fs, output="sos")
     if hi_ok:  # lower edge at or below 0: low-pass only
-        return signal.butter(order, hi, btype="lowpass", fs=fs, output="sos")
+        return _signal().butter(order, hi, btype="lowpass", fs=fs, output="sos")
     return None
 
 
@@ -152,8 +159,8 @@ def instantaneous_phase(
     for start in range(0, x.shape[1], chunk):
         xp = np.pad(x[:, start : start + chunk], ((t, t), (0, 0)), mode="symmetric")
         if sos is not None:
-            xp = signal.sosfiltfilt(sos, xp, axis=0, padlen=0)
-        phase[:, start : start + chunk] = np.angle(signal.hilbert(xp, axis=0)[t : 2 * t])
+            xp = _signal().sosfiltfilt(sos, xp, axis=0, padlen=0)
+        phase[:, start : start + chunk] = np.angle(_signal().hilbert(xp, axis=0)[t : 2 * t])
     return phase.reshape(z.shape), f0
 
 
@@ -179,8 +186,8 @@ def reference_bandpass(z, band: tuple[float, float] = REFERENCE_BAND,
     low, high = band
     if not 0.0 < low < high < 1.0:
         raise ValueError(f"band must satisfy 0 < low < high < 1 (fractions of Nyquist), got {band}")
-    sos = signal.butter(order, [low, high], btype="bandpass", output="sos")
-    return signal.sosfilt(sos, z - z[:1], axis=0)
+    sos = _signal().butter(order, [low, high], btype="bandpass", output="sos")
+    return _signal().sosfilt(sos, z - z[:1], axis=0)
 
 
 def reference_phase(z, band: tuple[float, float] = REFERENCE_BAND,
@@ -191,4 +198,4 @@ def reference_phase(z, band: tuple[float, float] = REFERENCE_BAND,
     :func:`instantaneous_phase`), same shape as ``z``.
     """
     filtered = reference_bandpass(z, band, order)
-    return filtered, np.angle(signal.hilbert(filtered, axis=0))
+    return filtered, np.angle(_signal().hilbert(filtered, axis=0))
