@@ -24,7 +24,14 @@ GAUSSIAN = dict(model__encoder="gaussian", model__initial_state="encoder_output"
 def _model(**updates):
     config = experiment_config("rotating_mnist", **updates)
     model = models.build_model(config.model, FRAMES.shape[2:])
-    return model, model.init(jax.random.PRNGKey(0), FRAMES)["params"]
+    return model, jax.jit(model.init)(jax.random.PRNGKey(0), FRAMES)["params"]
+
+
+def _apply(model, params, *args, rngs=None, **kwargs):
+    """``model.apply`` as one jitted program (the parameters and ``rngs`` its arguments, the
+    rest fixed in it), not dispatched op by op."""
+    return jax.jit(lambda p, r: model.apply({"params": p}, *args, rngs=r, **kwargs))(params,
+                                                                                     rngs)
 
 
 # ------------------------------------------------------------------------- linear layers' init
@@ -61,7 +68,7 @@ def test_pytorch_init_lowers_the_kl_at_initialisation():
     kls = {}
     for init in ("flax", "pytorch"):
         model, params = _model(model__linear_init=init, **GAUSSIAN)
-        kls[init] = float(jnp.mean(model.apply({"params": params}, FRAMES)["kl"]))
+        kls[init] = float(jnp.mean(_apply(model, params, FRAMES)["kl"]))
     assert kls["pytorch"] < kls["flax"]
 
 
@@ -129,7 +136,7 @@ def test_unused_latents_need_the_gaussian_encoder():
 
 def _first_step(model, params, rngs):
     """z after the first step with zero couplings, drive and bias: z0 (1 - dt^2 gamma)."""
-    return model.apply({"params": params}, FRAMES, rngs=rngs)["z"][:, 0]
+    return _apply(model, params, FRAMES, rngs=rngs)["z"][:, 0]
 
 
 @pytest.mark.parametrize("remat_block", [0, 3])
@@ -145,16 +152,16 @@ def test_independent_initial_noise_starts_z_from_its_own_sample_of_frame_zero(re
                            "alpha_raw": params["core"]["alpha_raw"]}}
         rngs = {"sample": jax.random.PRNGKey(7)}
         z_first = _first_step(model, params, rngs)
-        encoded, _ = model.apply({"params": params}, FRAMES, rngs=rngs, method=model.encode)
+        encoded, _ = _apply(model, params, FRAMES, rngs=rngs, method=model.encode)
         core = model.apply({"params": params}, method=lambda m: m.core())
         scale = 1 - core.dt**2 * core.gamma  # v1 = -dt gamma z0, z1 = z0 + dt v1
         outputs[noise] = (z_first, encoded[:, 0] * scale, scale)
         loss_args = dict(likelihood="bce", wrap=True, time_reduction="mean", block=3)
         if remat_block:
-            outputs[noise] += (model.apply({"params": params}, FRAMES, rngs=rngs, **loss_args,
-                                           method=type(model).scanned_loss)[0],
-                               model.apply({"params": params}, FRAMES, **loss_args,
-                                           method=type(model).scanned_loss)[0])
+            outputs[noise] += (_apply(model, params, FRAMES, rngs=rngs, **loss_args,
+                                      method=type(model).scanned_loss)[0],
+                               _apply(model, params, FRAMES, **loss_args,
+                                      method=type(model).scanned_loss)[0])
     if not remat_block:
         # shared: z0 is the very sample that drives step 0 (the encoder called once)
         np.testing.assert_allclose(outputs["shared"][0], outputs["shared"][1], atol=1e-5)
