@@ -12,7 +12,8 @@ SPEC = "rotating_mnist:reference"
 TINY = {"train.num_steps": 2, "train.batch_size": 4, "data.num_train": 8, "data.num_test": 4,
         "data.test_sequence_length": 8, "data.sequence_length": 6, "model.lattice": 8,
         "model.unused_latents": 8, "train.eval_every": 2, "train.checkpoint_every": 2,
-        "train.log_every": 1, "train.eval_batches": 1, "train.probe_sequences": 1}
+        "train.log_every": 1, "train.eval_batches": 1, "train.probe_sequences": 1,
+        "figures.enabled": False}  # the screen reads the runs' summaries and wave reports only
 
 
 def _config(variant, source="digits", **kwargs):
