@@ -60,10 +60,13 @@ def test_free_running_frames_are_forecast_without_reading_them():
     config = experiment_config("waves", model__lattice=8, data__image_size=8)
     model = models.build_model(config.model, (8, 8, 1))
     frames = jax.random.uniform(jax.random.PRNGKey(0), (2, 8, 8, 8, 1))
-    params = model.init(jax.random.PRNGKey(1), frames)["params"]
+    params = jax.jit(model.init)(jax.random.PRNGKey(1), frames)["params"]
     other = frames.at[:, 5:].set(0.0)  # the last 3 frames replaced
-    free = [model.apply({"params": params}, x, 3)["prediction"] for x in (frames, other)]
-    driven = [model.apply({"params": params}, x)["prediction"] for x in (frames, other)]
+    # jitted: one compiled program each (op-by-op dispatch compiles every op afresh)
+    free_running = jax.jit(lambda p, x: model.apply({"params": p}, x, 3)["prediction"])
+    driven_run = jax.jit(lambda p, x: model.apply({"params": p}, x)["prediction"])
+    free = [free_running(params, x) for x in (frames, other)]
+    driven = [driven_run(params, x) for x in (frames, other)]
     np.testing.assert_array_equal(free[0], free[1])  # the free frames were never read
     assert not np.allclose(driven[0][:, 5:], driven[1][:, 5:])  # but the driven run reads them
     np.testing.assert_allclose(free[0][:, :5], driven[0][:, :5], rtol=1e-6, atol=1e-6)
@@ -74,7 +77,7 @@ def test_a_frozen_coupling_gets_no_gradient_and_the_rest_of_the_model_does():
                                model__coupling_init="wave", model__freeze_coupling=True)
     model = models.build_model(config.model, (8, 8, 1))
     frames = jax.random.uniform(jax.random.PRNGKey(0), (2, 6, 8, 8, 1))
-    params = model.init(jax.random.PRNGKey(1), frames)["params"]
+    params = jax.jit(model.init)(jax.random.PRNGKey(1), frames)["params"]
     np.testing.assert_allclose(params["core"]["position_kernel"],
                                wave_kernel((3, 3, 1, 1), config.model.wave_speed,
                                            config.model.dt))
@@ -83,7 +86,7 @@ def test_a_frozen_coupling_gets_no_gradient_and_the_rest_of_the_model_does():
         return jnp.mean((model.apply({"params": p}, frames)["prediction"][:, :-1]
                          - frames[:, 1:]) ** 2)
 
-    grads = jax.grad(loss)(params)
+    grads = jax.jit(jax.grad(loss))(params)  # one compiled program
     assert not np.any(grads["core"]["position_kernel"])
     assert not np.any(grads["core"]["velocity_kernel"])
     assert np.any(grads["core"]["bias"]) and np.any(grads["drive"]["kernel"])

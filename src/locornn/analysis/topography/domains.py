@@ -162,7 +162,10 @@ def _read_rgb(path) -> np.ndarray:
 def _panel_boxes(rgb: np.ndarray, min_side: int):
     """Bounding boxes ``(top, left, bottom, right)`` of the large, square, coloured regions (the
     maps; text, ticks and frames are grey or small), in reading order."""
-    saturated = rgb.max(axis=-1) - rgb.min(axis=-1) > 50.0
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]  # elementwise: a reduction over
+    # the 3-long colour axis is several times slower on a picture of millions of pixels
+    saturated = (np.maximum(np.maximum(red, green), blue)
+                 - np.minimum(np.minimum(red, green), blue)) > 50.0
     components, _ = ndimage.label(saturated)
     boxes = []
     for rows, cols in ndimage.find_objects(components):
@@ -217,10 +220,15 @@ def panel_sites(rgb: np.ndarray, box, grid: int) -> np.ndarray:
 def label_panels(rgb: np.ndarray, boxes, grid: int, orientations: int,
                  marker_distance: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(labels, selective)`` of flat-colour map panels (:func:`read_figure_maps`): the palette
-    is the ``orientations`` most frequent colours of these panels together."""
+    is the ``orientations`` most frequent colours of these panels together. ``rgb``: 8-bit
+    colour values (0 to 255), as :func:`_read_rgb` reads a picture."""
     pixels = np.concatenate([rgb[top:bottom, left:right].reshape(-1, 3)
-                             for top, left, bottom, right in boxes])
-    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+                             for top, left, bottom, right in boxes]).astype(np.int64)
+    # each 8-bit colour as one integer r g b (base 256): counted in one 1-D pass, in the order
+    # of np.unique(pixels, axis=0) (lexicographic), seconds faster on the authors' pictures
+    codes, counts = np.unique((pixels[:, 0] * 256 + pixels[:, 1]) * 256 + pixels[:, 2],
+                              return_counts=True)
+    colours = np.stack([codes // 65536, codes // 256 % 256, codes % 256], axis=-1).astype(float)
     palette = colours[np.argsort(counts)[::-1][:orientations]]
     maps = []
     for box in boxes:
