@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Figures 1 and 2 at the `reference` preset on one GPU, as one prepared script (issue 12):
+# Figures 1 and 2 at the `reference` preset on one GPU, as one prepared script:
 # the reference runs trained at their full budget side by side on the one device, then the
 # figures and the wave table drawn from them. From the repository root, with the machine's python:
 #   PYTHONPATH=src bash experiments/reference_gpu.sh [OUTDIR] [SECONDS]

@@ -243,11 +243,17 @@ def generate(
 
 def image_shape(system: System | str, num: int, num_steps: int) -> tuple[int, ...]:
     """Shape of :func:`generate`'s ``images`` (computed without generating anything)."""
-    system = get_system(system)
+    return (num, *_trajectory_image_shape(get_system(system), num_steps))
+
+
+@functools.cache
+def _trajectory_image_shape(system: System, num_steps: int) -> tuple[int, ...]:
+    """One trajectory's images' shape; kept, as tracing the generator takes ~0.3 s and a split
+    asks for it twice (its cache file, then :func:`generate`'s check)."""
     with jax.enable_x64(True):
         keys = trajectory_keys(0, "train", np.arange(1))
         shape = jax.eval_shape(lambda k: _generate_chunk(system, k, num_steps), keys)["images"]
-    return (num, *shape.shape[1:])
+    return tuple(shape.shape[1:])
 
 
 def _resample_invalid(system: System, keys, out: dict, num_steps: int, chunk: int) -> dict:
