@@ -13,6 +13,8 @@ from locornn.reproduce import figures, sequence_ablation
 from tests.conftest import ROOT, cache_environment
 
 pytestmark = pytest.mark.slow  # trains two smoke runs
+# the wave analyses the table reads; the runs' own figures (loss curve, gif) are read by no test
+EXTRA = ("--config.analysis.waves=True", "--config.figures.enabled=False")
 
 
 @pytest.fixture(scope="module")
@@ -20,8 +22,7 @@ def ablation(tmp_path_factory):
     base = tmp_path_factory.mktemp("sequence_ablation")
     md = sequence_ablation.run_ablation(
         "waves", "smoke", steps=6, variants=("reference", "dt_0.5"), root=base / "runs",
-        results=base / "results", progress=False,
-        extra_overrides=("--config.analysis.waves=True",))
+        results=base / "results", progress=False, extra_overrides=EXTRA)
     return base, md
 
 
@@ -70,7 +71,8 @@ def test_the_table_has_one_row_per_variant_with_its_runs_numbers(ablation):
                               / "0" / "summary.json").read_text())
         assert summary["steps"] == 6
         assert f"{summary['test']['mse']:.4f}" in row
-        assert "Every variant also has `--config.analysis.waves=True`." in md.read_text()
+        assert ("Every variant also has `--config.analysis.waves=True "
+                "--config.figures.enabled=False`.") in md.read_text()
         # the phase map of the trained network, as its summary holds it (analysis.waves.phase_map)
         trained = summary["waves"]["trained"]
         assert f"| {trained['phase_neighbour_phase_difference']:.2f} | " in row
@@ -92,7 +94,7 @@ def test_a_finished_variant_is_reused_not_retrained(ablation):
     before = {p: p.stat().st_mtime_ns for p in checkpoints}
     sequence_ablation.run_ablation(
         "waves", "smoke", steps=6, variants=("reference",), root=base / "runs",
-        results=base / "again", progress=False, extra_overrides=("--config.analysis.waves=True",))
+        results=base / "again", progress=False, extra_overrides=EXTRA)
     assert {p: p.stat().st_mtime_ns for p in checkpoints} == before
     # Without the overrides it was trained with, it is another config: refused, not lent.
     with pytest.raises(configs.ConfigError, match="analysis.waves"):

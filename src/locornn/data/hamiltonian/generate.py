@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -91,6 +90,10 @@ def simulate(
             raise ValueError(f"{system.name} has no closed form")
     elif method != "ode":
         raise ValueError(f"method must be 'auto', 'ode' or 'closed_form', not {method!r}")
+    # imported here: every config check imports this package (its systems name a domain), and
+    # diffrax takes ~0.3 s to import
+    import diffrax
+
     tol = system.tolerance
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(system.vector_field),
