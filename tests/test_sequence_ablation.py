@@ -2,6 +2,9 @@
 and the runs table that reads runs without their checkpoints."""
 
 import json
+import os
+import pathlib
+import signal
 import subprocess
 import sys
 
@@ -12,9 +15,42 @@ from locornn import configs, data
 from locornn.reproduce import figures, sequence_ablation
 from tests.conftest import ROOT, cache_environment
 
-pytestmark = pytest.mark.slow  # trains two smoke runs
+pytestmark = pytest.mark.slow  # trains two smoke runs, and runs a script of fresh processes
+REFERENCE_GPU_TEST = "test_the_reference_gpu_script_starts_only_runs_that_fit_its_time"
 # the wave analyses the table reads; the runs' own figures (loss curve, gif) are read by no test
 EXTRA = ("--config.analysis.waves=True", "--config.figures.enabled=False")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def reference_gpu(request, tmp_path_factory):
+    """experiments/reference_gpu.sh at PRESET=smoke with no time for training, started as this
+    module starts: a chain of fresh processes (~20 s) that runs while the other tests here run
+    in this one (not started when its test is not selected). ``reference_gpu()`` waits for it
+    and gives ``(completed process, folder)``: the script wrote ``folder/out`` and
+    ``folder/runs``."""
+    if not any(item.name == REFERENCE_GPU_TEST for item in request.session.items):
+        yield None
+        return
+    folder = tmp_path_factory.mktemp("reference_gpu")
+    env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "PRESET": "smoke",
+           "RUNS": str(folder / "runs"), "PYTHON": sys.executable,
+           "PYTHONPATH": str(ROOT / "src"), "OVERHEAD": "0", "HOME": str(folder),
+           **cache_environment()}
+    with open(folder / "stdout", "w") as stdout, open(folder / "stderr", "w") as stderr:
+        script = subprocess.Popen(["bash", "experiments/reference_gpu.sh", str(folder / "out"),
+                                   "0"], cwd=ROOT, env=env, stdout=stdout, stderr=stderr,
+                                  start_new_session=True)  # a group of its own to stop
+
+    def finished() -> tuple[subprocess.CompletedProcess, pathlib.Path]:
+        script.wait(timeout=600)
+        return subprocess.CompletedProcess(script.args, script.returncode,
+                                           (folder / "stdout").read_text(),
+                                           (folder / "stderr").read_text()), folder
+
+    yield finished
+    if script.poll() is None:  # its test was not reached: stop the script (a training it
+        os.killpg(script.pid, signal.SIGKILL)  # started under `timeout` ends on its own)
+        script.wait()
 
 
 @pytest.fixture(scope="module")
@@ -121,22 +157,17 @@ def test_the_runs_table_reads_summaries_and_wave_reports_without_checkpoints(abl
     assert "| trained | reference band |" in lines[3] and "0.500" in lines[3]
 
 
-def test_the_reference_gpu_script_starts_only_runs_that_fit_its_time(tmp_path):
+def test_the_reference_gpu_script_starts_only_runs_that_fit_its_time(reference_gpu):
     """With no time for training, only the spring (budget 0 in the plan) starts; the others are
     named as skipped and the figure commands still run on what exists."""
-    env = {"PATH": f"{ROOT / '.venv' / 'bin'}:/usr/bin:/bin", "PRESET": "smoke",
-           "RUNS": str(tmp_path / "runs"), "PYTHON": sys.executable,
-           "PYTHONPATH": str(ROOT / "src"), "OVERHEAD": "0", "HOME": str(tmp_path),
-           **cache_environment()}
-    result = subprocess.run(["bash", "experiments/reference_gpu.sh", str(tmp_path / "out"), "0"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result, folder = reference_gpu()
     assert result.returncode == 0, result.stdout + result.stderr
     for name in ("orientation", "orientation_noise", "waves", "noise"):
         assert f"skipped {name} (does not fit)" in result.stdout
     assert "training side by side: mass_spring" in result.stdout
-    assert (tmp_path / "runs" / "hamiltonian" / "smoke" / "mass_spring" / "locornn" / "0"
+    assert (folder / "runs" / "hamiltonian" / "smoke" / "mass_spring" / "locornn" / "0"
             / "summary.json").is_file()
-    assert not (tmp_path / "runs" / "waves").exists()
-    steps = json.loads((tmp_path / "out" / "steps.json").read_text())
+    assert not (folder / "runs" / "waves").exists()
+    steps = json.loads((folder / "out" / "steps.json").read_text())
     assert {row["experiment"] for row in steps} == {"orientation", "waves", "rotating_mnist"}
-    assert (tmp_path / "out" / "runs.tar.gz").is_file()
+    assert (folder / "out" / "runs.tar.gz").is_file()
