@@ -37,15 +37,17 @@ def test_a_full_disk_while_checkpointing_exits_2_and_keeps_the_earlier_checkpoin
         return save(self, step, *args, **kwargs)
 
     monkeypatch.setattr(ocp.CheckpointManager, "save", fill_the_disk_after_one_save)
-    code = _train(tmp_path, "--config.train.num_steps=20", "--config.train.checkpoint_every=10")
+    no_figures = "--config.figures.enabled=False"  # what is checked: the checkpoints
+    code = _train(tmp_path, "--config.train.num_steps=20", "--config.train.checkpoint_every=10",
+                  no_figures)
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "No space left on device" in err
     assert saved == [10]
     monkeypatch.setattr(ocp.CheckpointManager, "save", save)
     _, _, state = checkpoints.load_run(tmp_path)  # the step-10 checkpoint is whole and restores
     assert int(state.step) == 10
-    assert _train(tmp_path, "--config.train.num_steps=20",
-                  "--config.train.checkpoint_every=10") == 0  # and the run resumes from it
+    assert _train(tmp_path, "--config.train.num_steps=20", "--config.train.checkpoint_every=10",
+                  no_figures) == 0  # and the run resumes from it
 
 
 def _losses(workdir):
@@ -55,14 +57,15 @@ def _losses(workdir):
 
 def test_two_runs_of_one_config_on_one_machine_are_bit_identical(tmp_path):
     runs = [tmp_path / "a", tmp_path / "b"]
+    no_figures = "--config.figures.enabled=False"  # what is compared: losses and weights
     for run in runs:
-        assert _train(run, "--config.train.num_steps=10", "--config.seed=3") == 0
+        assert _train(run, "--config.train.num_steps=10", "--config.seed=3", no_figures) == 0
     assert _losses(runs[0]) == _losses(runs[1])  # every logged float, exactly
     params = [checkpoints.load_run(run)[2].params for run in runs]
     leaves = [np.concatenate([np.asarray(x).ravel() for x in _leaves(p)]) for p in params]
     assert leaves[0].tobytes() == leaves[1].tobytes()
     other = tmp_path / "c"  # and the seed matters: a different seed, different weights
-    assert _train(other, "--config.train.num_steps=10", "--config.seed=4") == 0
+    assert _train(other, "--config.train.num_steps=10", "--config.seed=4", no_figures) == 0
     third = np.concatenate([np.asarray(x).ravel() for x in _leaves(checkpoints.load_run(other)[2]
                                                                     .params)])
     assert third.tobytes() != leaves[0].tobytes()
