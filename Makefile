@@ -9,7 +9,7 @@ SEED   ?= 0
 ARGS   ?=
 SYSTEM ?=
 MODEL  ?=
-JOBS   ?= 1
+JOBS   ?= 2
 # SYSTEM=pendulum and MODEL=lstm are shorthands for the config fields data.system / model.kind.
 FIELDS := $(if $(SYSTEM),--config.data.system=$(SYSTEM)) $(if $(MODEL),--config.model.kind=$(MODEL))
 
@@ -31,7 +31,7 @@ setup: $(VENV)/.installed ## create .venv with locornn and its test tools
 train: setup ## train EXP at PRESET (default hamiltonian:cpu, seed SEED) into runs/
 	$(BIN)/locornn train --config $(EXP):$(PRESET) --config.seed=$(SEED) $(FIELDS) $(ARGS)
 
-test: setup ## the test suite (CPU only; compiled programs kept in ~/.cache/locornn/xla; JOBS=2: two workers)
+test: setup ## the test suite on JOBS pytest-xdist workers (CPU only; compiled programs kept in ~/.cache/locornn/xla; JOBS=1: one process)
 	$(BIN)/python -m pytest -q $(if $(filter-out 1,$(JOBS)),-n $(JOBS) --dist loadfile)
 
 table: setup ## Table 1: VPT of every Hamiltonian system x model x seed at PRESET
