@@ -45,13 +45,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from locornn import dynamics as dyn  # noqa: E402
 
 DEFAULT_LATTICES = "23x23x1,36x36x1,72x72x1,72x72x16"
-# Named rows at the experiments' own batch and length (issue 11): (name, lattice, batch, steps)
+# Named rows at the experiments' own batch and length: (name, lattice, batch, steps)
 EXPERIMENT_CASES = (("rotmnist", (36, 36, 1), 128, 18),     # reference rotating MNIST
                     ("orient", (72, 72, 1), 128, 50))       # waves/orientation paper preset
 TARGET_SPEEDUP = 3.0        # forward+backward vs the PyTorch cell, every row
 TARGET_72X16_MS = 12.0      # 72x72x16 forward+backward per step, 2 cores
 TARGET_ROTMNIST_MS = 40.0   # rotating MNIST forward+backward per sequence
-REQUIRED_RATIO = 6.0  # the issue: 72x72x16 forward+backward within 6x of forward
+REQUIRED_RATIO = 6.0  # the target: 72x72x16 forward+backward within 6x of forward
 RATIO_LATTICE = (72, 72, 16)
 
 
@@ -187,7 +187,7 @@ def ratio_verdict(rows: list[dict]) -> str | None:
 
 
 def target_verdicts(rows: list[dict]) -> list[str]:
-    """PASS/FAIL lines for issue 11's targets that the rows measured (timings are noisy)."""
+    """PASS/FAIL lines for the performance targets that the rows measured (timings are noisy)."""
     def line(ok: bool, text: str) -> str:
         return f"{'PASS' if ok else 'FAIL'}: {text}"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The performance table on an accelerator, as one prepared script (issue 11). Run from the
+# The performance table on an accelerator, as one prepared script. Run from the
 # repository root on the GPU/TPU machine, with that machine's own python (no PyTorch there:
 # locornn's columns only):
 #   PYTHONPATH=src bash benchmarks/gpu.sh [OUTDIR]

@@ -1,6 +1,6 @@
 """Bad input ends in one line and exit status 2, nothing written is lost; a seed fixes a run.
 
-Specification (issue 13): a full disk while checkpointing keeps the checkpoints already written;
+Specification: a full disk while checkpointing keeps the checkpoints already written;
 random config overrides either train or are refused in one line (or, when the values are valid
 but training diverges, stop with the NaN/Inf message and exit 3); two runs of one config on one
 machine are identical to the last bit.

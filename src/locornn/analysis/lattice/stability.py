@@ -1,4 +1,4 @@
-r"""Bounded state and gradients, measured: ``locornn analyze stability`` (issue 13).
+r"""Bounded state and gradients, measured: ``locornn analyze stability``.
 
 The paper claims LocoRNN "inherits the provably bounded hidden state and gradient magnitudes of
 the coRNN" (Rusch & Mishra 2021). This module measures both on random input, for four
