@@ -1,8 +1,9 @@
 """Figure 2's recipes in which the lattice has to propagate, and the measures that judge them.
 
 The pieces: a retinotopic decoder (each site draws its own block), free-running frames (the
-drive withheld), a wave-equation start for K_z, retinal-wave fronts, the static spread of a
-held input, the orientation-vs-phase match, and the screen that writes sweep.csv.
+drive withheld), a wave-equation start for K_z, retinal-wave fronts, the orientation-vs-phase
+match, and the screen that writes sweep.csv (the static spread of a held input is specified in
+test_reach.py).
 """
 
 import csv
@@ -13,7 +14,6 @@ import numpy as np
 import pytest
 
 from locornn import cli, configs, dynamics, models
-from locornn.analysis.lattice import reach
 from locornn.analysis.topography import gradient_sharing, map_match
 from locornn.data import waves
 from locornn.models.codecs import RetinotopicDecoder
@@ -132,49 +132,6 @@ def test_each_recipe_field_refuses_a_bad_value_in_one_line():
 # ---------------------------------------------------------------------------------------------
 # The measures
 # ---------------------------------------------------------------------------------------------
-
-
-def _lattice(kernel, dt=0.5):
-    kernel = jnp.asarray(kernel, jnp.float32).reshape(*np.shape(kernel)[:2], 1, 1)
-    return dynamics.OscillatorParams(kernel, jnp.zeros_like(kernel), jnp.zeros(1), dt, 1.0, 0.5)
-
-
-def _rest(side, steps):
-    zeros = np.zeros((side, side, 1), np.float32)
-    return np.zeros((steps, side, side, 1), np.float32), dynamics.State(zeros, zeros)
-
-
-def test_the_static_spread_of_an_uncoupled_lattice_is_zero():
-    drives, initial = _rest(9, 20)
-    centre = np.zeros((3, 3))
-    centre[1, 1] = 0.5
-    held = reach.static_responses(_lattice(centre), drives, initial, [[4, 4]])
-    assert reach.static_spread(held, [[4, 4]], 5) == (0.0, 1.0)
-    assert held[0, -1, 4, 4, 0] > 0
-
-
-def test_the_static_spread_is_the_moment_of_the_held_input_response_and_grows_with_coupling():
-    drives, initial = _rest(11, 20)
-    ring = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
-    site, eps = [5, 5], 1e-3
-    held = reach.static_responses(_lattice(0.3 * ring), drives, initial, [site])[0]
-    # a central difference of the nonlinear rollout with the input held on at every step
-    tangent = np.zeros_like(drives)
-    tangent[:, site[0], site[1], 0] = 1.0
-    run = [np.asarray(dynamics.rollout(_lattice(0.3 * ring), jnp.asarray(d)[:, None],
-                                       dynamics.State(*(x[None] for x in initial)))[:, 0])
-           for d in (drives + eps * tangent, drives - eps * tangent)]
-    np.testing.assert_allclose(held, (run[0] - run[1]) / (2 * eps), atol=2e-4)
-    mean = held[5:].mean(0)[..., 0] ** 2
-    rows, cols = np.indices(mean.shape)
-    expected = np.sqrt((mean * ((rows - 5) ** 2 + (cols - 5) ** 2)).sum() / mean.sum())
-    spread = [reach.static_spread(reach.static_responses(_lattice(g * ring), drives, initial,
-                                                         [site]), [site], 5)[0]
-              for g in (0.1, 0.3, 0.6)]
-    assert spread[1] == pytest.approx(expected, rel=1e-6)
-    assert 0 < spread[0] < spread[1] < spread[2]
-    with pytest.raises(ValueError, match="transient"):
-        reach.static_spread(held[None], [site], 20)
 
 
 def test_map_match_is_high_for_maps_that_share_domains_and_at_chance_for_unrelated_ones():

@@ -1,4 +1,5 @@
-"""The reach of a lattice: how far an impulse in one site's drive spreads within a sequence."""
+"""The reach of a lattice: how far an impulse in one site's drive spreads within a sequence,
+and the static spread of an input held on."""
 
 import json
 
@@ -115,3 +116,39 @@ def test_a_run_without_a_driven_lattice_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps(forecaster.to_dict()))
     with pytest.raises(ValueError, match="forecast"):
         reach.reach_report(tmp_path)
+
+
+# The static spread: the response to an input held on (Figure 2's recipe screen reads it)
+
+
+def test_the_static_spread_of_an_uncoupled_lattice_is_zero():
+    drives, initial = _rest(9, 20)
+    centre = np.zeros((3, 3))
+    centre[1, 1] = 0.5
+    held = reach.static_responses(_lattice(centre, alpha=0.5), drives, initial, [[4, 4]])
+    assert reach.static_spread(held, [[4, 4]], 5) == (0.0, 1.0)
+    assert held[0, -1, 4, 4, 0] > 0
+
+
+def test_the_static_spread_is_the_moment_of_the_held_input_response_and_grows_with_coupling():
+    drives, initial = _rest(11, 20)
+    ring = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    site, eps = [5, 5], 1e-3
+    held = reach.static_responses(_lattice(0.3 * ring, alpha=0.5), drives, initial, [site])[0]
+    # a central difference of the nonlinear rollout with the input held on at every step
+    tangent = np.zeros_like(drives)
+    tangent[:, site[0], site[1], 0] = 1.0
+    run = [np.asarray(dynamics.rollout(_lattice(0.3 * ring, alpha=0.5), jnp.asarray(d)[:, None],
+                                       dynamics.State(*(x[None] for x in initial)))[:, 0])
+           for d in (drives + eps * tangent, drives - eps * tangent)]
+    np.testing.assert_allclose(held, (run[0] - run[1]) / (2 * eps), atol=2e-4)
+    mean = held[5:].mean(0)[..., 0] ** 2
+    rows, cols = np.indices(mean.shape)
+    expected = np.sqrt((mean * ((rows - 5) ** 2 + (cols - 5) ** 2)).sum() / mean.sum())
+    spread = [reach.static_spread(reach.static_responses(_lattice(g * ring, alpha=0.5), drives,
+                                                         initial, [site]), [site], 5)[0]
+              for g in (0.1, 0.3, 0.6)]
+    assert spread[1] == pytest.approx(expected, rel=1e-6)
+    assert 0 < spread[0] < spread[1] < spread[2]
+    with pytest.raises(ValueError, match="transient"):
+        reach.static_spread(held[None], [site], 20)
