@@ -88,6 +88,17 @@ def test_the_top_level_help_imports_neither_jax_nor_the_library():
     assert result.stdout.strip() == "[]"
 
 
+def test_a_training_process_imports_neither_scipy_signal_nor_diffrax_until_it_uses_them():
+    """``locornn train`` imports the phase measures and the Hamiltonian generator with the
+    tasks; their heavy dependencies (~0.9 s of every fresh process) load on first use only."""
+    code = ("import sys\n"
+            "import locornn.cli, locornn.train\n"
+            "print([m for m in ('scipy.signal', 'diffrax') if m in sys.modules])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--config", "nope:cpu"], "no experiment 'nope'"),
     (["reproduce", "budget", "--config", "waves:smoke"], "runs the hamiltonian experiment"),
